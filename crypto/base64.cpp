@@ -1,0 +1,35 @@
+#include <sodium.h>
+
+#include <mrt/matrix_signing.hpp>
+
+#include "sodium_init.hpp"
+
+namespace mrt {
+
+namespace {
+constexpr int kVariant = sodium_base64_VARIANT_ORIGINAL_NO_PADDING;
+}
+
+std::string base64_unpadded(ByteView bytes) {
+  detail::ensure_sodium();
+  std::string out(sodium_base64_encoded_len(bytes.size(), kVariant), '\0');
+  sodium_bin2base64(out.data(), out.size(), bytes.data(), bytes.size(), kVariant);
+  out.resize(out.size() - 1);  // the encoded length counts the NUL terminator
+  return out;
+}
+
+std::optional<Bytes> parse_base64_unpadded(std::string_view text) {
+  detail::ensure_sodium();
+  Bytes out(text.size() * 3 / 4 + 1);
+  std::size_t len = 0;
+  const char* end = nullptr;
+  if (sodium_base642bin(out.data(), out.size(), text.data(), text.size(), nullptr, &len, &end,
+                        kVariant) != 0 ||
+      end != text.data() + text.size()) {
+    return std::nullopt;
+  }
+  out.resize(len);
+  return out;
+}
+
+}  // namespace mrt
