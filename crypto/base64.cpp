@@ -20,6 +20,10 @@ std::string base64_unpadded(ByteView bytes) {
 
 std::optional<Bytes> parse_base64_unpadded(std::string_view text) {
   detail::ensure_sodium();
+  // The spec asks readers to accept padding too ("Unpadded Base64"); only where it is complete.
+  if (text.size() % 4 == 0 && text.ends_with('=')) {
+    text.remove_suffix(text.ends_with("==") ? 2 : 1);
+  }
   Bytes out(text.size() * 3 / 4 + 1);
   std::size_t len = 0;
   const char* end = nullptr;

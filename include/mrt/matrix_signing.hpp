@@ -25,7 +25,8 @@ namespace mrt {
 
 // Unpadded standard base64, as Matrix writes keys and signatures (constant-time codec).
 std::string base64_unpadded(ByteView bytes);
-// Refuses padding, the URL-safe alphabet, whitespace and non-zero trailing bits.
+// Accepts complete padding as the spec asks readers to; refuses partial padding, the URL-safe
+// alphabet, whitespace and non-zero spare bits in the last digit.
 [[nodiscard]] std::optional<Bytes> parse_base64_unpadded(std::string_view text);
 
 class Ed25519Key {

@@ -1,0 +1,53 @@
+#pragma once
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace mrt::testing {
+
+struct Run {
+  int exit_code;
+  std::string out;
+  std::string err;
+};
+
+// Runs the mrt binary in its own session (so it has no terminal to prompt on) and collects
+// its exit code, stdout and stderr.
+inline Run run_mrt(const std::vector<std::string>& args, const std::filesystem::path& cwd) {
+  const std::filesystem::path out = cwd / ".stdout", err = cwd / ".stderr";
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setsid();
+    const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const int in = ::open("/dev/null", O_RDONLY);
+    ::dup2(o, 1);
+    ::dup2(e, 2);
+    ::dup2(in, 0);
+    if (::chdir(cwd.c_str()) != 0) ::_exit(126);
+    std::vector<char*> argv = {const_cast<char*>(MRT_CLI_PATH)};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(MRT_CLI_PATH, argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  const auto slurp = [](const std::filesystem::path& p) {
+    std::ifstream in(p);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  };
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), slurp(out),
+          slurp(err)};
+}
+
+}  // namespace mrt::testing
