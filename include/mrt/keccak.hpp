@@ -34,8 +34,10 @@ class Keccak256 {
   Hash256 finish();
 
  private:
+  void absorb_block(const std::uint8_t* block);  // kRate bytes at offset 0
   std::array<std::uint64_t, 25> lanes_{};
-  std::size_t offset_ = 0;  // bytes of the current block absorbed so far
+  std::array<std::uint8_t, kRate> pending_{};  // a partial block, until it is full
+  std::size_t offset_ = 0;                     // bytes of pending_ in use
   bool finished_ = false;
 };
 
