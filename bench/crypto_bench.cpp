@@ -16,8 +16,8 @@ using mrt::Bytes;
 // The same fixed inputs as bench/ethers_verify.mjs: key keccak256("mrt bench key"), a 32-byte
 // message keccak256("mrt bench message").
 const mrt::PrivateKey& bench_key() {
-  static const mrt::PrivateKey key = mrt::PrivateKey::from_bytes(
-      mrt::keccak256(mrt::as_bytes("mrt bench key"))).value();
+  static const mrt::PrivateKey key =
+      mrt::PrivateKey::from_bytes(mrt::keccak256(mrt::as_bytes("mrt bench key"))).value();
   return key;
 }
 const mrt::Hash256 kMessage = mrt::keccak256(mrt::as_bytes("mrt bench message"));

@@ -17,7 +17,8 @@ using json = nlohmann::json;
 void save_keystore(const Args& args, const PrivateKey& key, bool json_out) {
   const std::string path = args.require("--keystore");
   const SecretBuffer password = read_password(args.get("--password-file"), true);
-  const ScryptParams params = args.has("--light") ? ScryptParams::light() : ScryptParams::standard();
+  const ScryptParams params =
+      args.has("--light") ? ScryptParams::light() : ScryptParams::standard();
   auto written = write_keystore_file(path, encrypt_keystore(key, password.view(), params));
   if (!written) throw_keystore_failure(written.error());
   const std::string address = key.address().to_checksummed();
@@ -88,7 +89,8 @@ std::vector<Command> key_commands() {
        "  n=262144, or n=4096 with --light; mode 0600; never overwrites). Prints its address.",
        key_new},
       {"key import",
-       "mrt key import --keystore FILE --private-key-file K [--password-file F] [--light] [--json]\n"
+       "mrt key import --keystore FILE --private-key-file K [--password-file F] [--light] "
+       "[--json]\n"
        "  Encrypts the private key in K (first line, 64 hex digits, optional 0x) into FILE.",
        key_import},
       {"key show",

@@ -10,9 +10,14 @@ void throw_keystore_failure(const KeystoreFailure& failure) {
   switch (failure.code) {
     case KeystoreError::wrong_password:
     case KeystoreError::address_mismatch:
-    case KeystoreError::invalid_key: code = kKeyRefused; break;
-    case KeystoreError::exists: code = kWouldOverwrite; break;
-    default: break;
+    case KeystoreError::invalid_key:
+      code = kKeyRefused;
+      break;
+    case KeystoreError::exists:
+      code = kWouldOverwrite;
+      break;
+    default:
+      break;
   }
   throw CommandError(code, failure.message);
 }

@@ -28,12 +28,18 @@ std::vector<Command> all_commands() {
 
 std::string_view code_name(int code) {
   switch (code) {
-    case kCheckFailed: return "check_failed";
-    case kUsage: return "usage";
-    case kBadInput: return "bad_input";
-    case kKeyRefused: return "key_refused";
-    case kWouldOverwrite: return "would_overwrite";
-    default: return "error";
+    case kCheckFailed:
+      return "check_failed";
+    case kUsage:
+      return "usage";
+    case kBadInput:
+      return "bad_input";
+    case kKeyRefused:
+      return "key_refused";
+    case kWouldOverwrite:
+      return "would_overwrite";
+    default:
+      return "error";
   }
 }
 

@@ -1,11 +1,10 @@
 #include "secret_input.hpp"
 
+#include <cerrno>
+#include <cstring>
 #include <fcntl.h>
 #include <termios.h>
 #include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 
 #include "command.hpp"
 

@@ -88,7 +88,8 @@ std::optional<std::string> check_personal_sign(const json& c) {
 std::optional<std::string> check_ecrecover(const json& c) {
   const auto want = nullable_string(c, "address");
   auto got = ecrecover(hex_field(c, "message"), string_field(c, "signature"));
-  const std::string got_text = got ? got->to_hex() : "null (" + std::string(to_string(got.error())) + ")";
+  const std::string got_text =
+      got ? got->to_hex() : "null (" + std::string(to_string(got.error())) + ")";
   if (!want) {
     if (got) return expected_got("address", "null", got_text);
     return std::nullopt;
@@ -164,12 +165,9 @@ VectorReport file_failure(const std::string& file, std::string message) {
 
 const std::map<std::string, Check>& checks() {
   static const std::map<std::string, Check> kChecks = {
-      {"keccak256", check_keccak256},
-      {"eth_address", check_eth_address},
-      {"personal_sign", check_personal_sign},
-      {"ecrecover", check_ecrecover},
-      {"canonical_json", check_canonical_json},
-      {"matrix_identity", check_matrix_identity},
+      {"keccak256", check_keccak256},           {"eth_address", check_eth_address},
+      {"personal_sign", check_personal_sign},   {"ecrecover", check_ecrecover},
+      {"canonical_json", check_canonical_json}, {"matrix_identity", check_matrix_identity},
       {"keystore_v3", check_keystore_v3},
   };
   return kChecks;
@@ -192,7 +190,8 @@ VectorReport run_vector_document(const json& document, const std::string& file) 
   report.file = file;
   report.kind = document["kind"].get<std::string>();
   const auto check = checks().find(report.kind);
-  if (check == checks().end()) return file_failure(file, "unknown vector kind \"" + report.kind + "\"");
+  if (check == checks().end())
+    return file_failure(file, "unknown vector kind \"" + report.kind + "\"");
 
   const json& cases = document["cases"];
   for (std::size_t i = 0; i < cases.size(); ++i) {

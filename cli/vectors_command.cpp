@@ -18,8 +18,11 @@ int vectors(const std::vector<std::string>& argv, bool json_out) {
     passed += r.passed;
     failed += r.failed;
     if (json_out) {
-      files.push_back({{"file", r.file}, {"kind", r.kind}, {"passed", r.passed},
-                       {"failed", r.failed}, {"failures", r.failures}});
+      files.push_back({{"file", r.file},
+                       {"kind", r.kind},
+                       {"passed", r.passed},
+                       {"failed", r.failed},
+                       {"failures", r.failures}});
       if (r.file_error) files.back()["error"] = *r.file_error;
       continue;
     }
@@ -49,7 +52,8 @@ Command vectors_command() {
           "mrt vectors FILE... [--json]\n"
           "  Checks every case of conformance vector files (PROTOCOL.md section 7) and ends with\n"
           "  \"N passed, N failed\". Exit 1 on any failure, unreadable file or unknown kind.\n"
-          "  Kinds: " + kinds + ".",
+          "  Kinds: " +
+              kinds + ".",
           vectors};
 }
 

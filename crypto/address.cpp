@@ -1,6 +1,6 @@
-#include <mrt/eth.hpp>
-
 #include <stdexcept>
+
+#include <mrt/eth.hpp>
 
 namespace mrt {
 namespace {
@@ -32,9 +32,12 @@ Result<Address, AddressError> decode(std::string_view text, HexCase letter_case)
 
 std::string_view to_string(AddressError e) {
   switch (e) {
-    case AddressError::malformed: return "address is not 0x followed by 40 hex digits";
-    case AddressError::not_lowercase: return "address must be lowercase on the wire";
-    case AddressError::bad_checksum: return "address has mixed case that fails its EIP-55 checksum";
+    case AddressError::malformed:
+      return "address is not 0x followed by 40 hex digits";
+    case AddressError::not_lowercase:
+      return "address must be lowercase on the wire";
+    case AddressError::bad_checksum:
+      return "address has mixed case that fails its EIP-55 checksum";
   }
   return "unknown address error";
 }
@@ -65,8 +68,12 @@ Address Address::from_public_key(ByteView uncompressed65) {
   return Address(raw);
 }
 
-std::string Address::to_hex() const { return to_0x_hex(bytes_); }
+std::string Address::to_hex() const {
+  return to_0x_hex(bytes_);
+}
 
-std::string Address::to_checksummed() const { return "0x" + checksum_case(mrt::to_hex(bytes_)); }
+std::string Address::to_checksummed() const {
+  return "0x" + checksum_case(mrt::to_hex(bytes_));
+}
 
 }  // namespace mrt

@@ -21,7 +21,8 @@ class StrictBuilder : public nlohmann::json_sax<json> {
   bool boolean(bool b) override { return put(b); }
   bool number_integer(number_integer_t n) override {
     // nlohmann reports non-negative literals through number_unsigned; a signed zero here is "-0".
-    if (n == 0) return refuse(JsonError::negative_zero, "-0 is not an integer canonical JSON allows");
+    if (n == 0)
+      return refuse(JsonError::negative_zero, "-0 is not an integer canonical JSON allows");
     if (n < -kMaxJsonInteger) return out_of_range(std::to_string(n));
     return put(n);
   }
@@ -54,7 +55,8 @@ class StrictBuilder : public nlohmann::json_sax<json> {
   bool end_object() override { return close(); }
   bool start_array(std::size_t) override { return open(json::array()); }
   bool end_array() override { return close(); }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& ex) override {
+  bool parse_error(std::size_t, const std::string&,
+                   const nlohmann::detail::exception& ex) override {
     const std::string what = ex.what();
     if (what.find("surrogate") != std::string::npos) {
       return refuse(JsonError::lone_surrogate, "a \\u escape leaves a lone surrogate: " + what);

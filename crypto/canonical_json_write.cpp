@@ -14,9 +14,14 @@ class Writer {
 
   bool value(const json& v, std::size_t depth) {
     switch (v.type()) {
-      case json::value_t::null: out += "null"; return true;
-      case json::value_t::boolean: out += v.get<bool>() ? "true" : "false"; return true;
-      case json::value_t::number_integer: return integer(v.get<std::int64_t>());
+      case json::value_t::null:
+        out += "null";
+        return true;
+      case json::value_t::boolean:
+        out += v.get<bool>() ? "true" : "false";
+        return true;
+      case json::value_t::number_integer:
+        return integer(v.get<std::int64_t>());
       case json::value_t::number_unsigned: {
         const auto u = v.get<std::uint64_t>();
         if (u > static_cast<std::uint64_t>(kMaxJsonInteger)) {
@@ -28,7 +33,8 @@ class Writer {
       case json::value_t::number_float:
         return refuse(JsonError::not_representable,
                       "canonical JSON has no floating-point numbers (" + v.dump() + ")");
-      case json::value_t::string: return string(v.get_ref<const std::string&>());
+      case json::value_t::string:
+        return string(v.get_ref<const std::string&>());
       case json::value_t::array: {
         if (!deeper(depth)) return false;
         out += '[';
@@ -90,13 +96,27 @@ class Writer {
     out += '"';
     for (char c : s) {
       switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\b':
+          out += "\\b";
+          break;
+        case '\f':
+          out += "\\f";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
         default:
           if (static_cast<unsigned char>(c) < 0x20) {
             out += "\\u00";
@@ -116,17 +136,28 @@ class Writer {
 
 std::string_view to_string(JsonError e) {
   switch (e) {
-    case JsonError::syntax: return "syntax";
-    case JsonError::invalid_utf8: return "invalid_utf8";
-    case JsonError::lone_surrogate: return "lone_surrogate";
-    case JsonError::fraction: return "fraction";
-    case JsonError::exponent: return "exponent";
-    case JsonError::negative_zero: return "negative_zero";
-    case JsonError::integer_out_of_range: return "integer_out_of_range";
-    case JsonError::duplicate_key: return "duplicate_key";
-    case JsonError::too_deep: return "too_deep";
-    case JsonError::byte_order_mark: return "byte_order_mark";
-    case JsonError::not_representable: return "not_representable";
+    case JsonError::syntax:
+      return "syntax";
+    case JsonError::invalid_utf8:
+      return "invalid_utf8";
+    case JsonError::lone_surrogate:
+      return "lone_surrogate";
+    case JsonError::fraction:
+      return "fraction";
+    case JsonError::exponent:
+      return "exponent";
+    case JsonError::negative_zero:
+      return "negative_zero";
+    case JsonError::integer_out_of_range:
+      return "integer_out_of_range";
+    case JsonError::duplicate_key:
+      return "duplicate_key";
+    case JsonError::too_deep:
+      return "too_deep";
+    case JsonError::byte_order_mark:
+      return "byte_order_mark";
+    case JsonError::not_representable:
+      return "not_representable";
   }
   return "unknown";
 }

@@ -21,12 +21,18 @@ int nibble(char c, HexCase letter_case, HexError& error) {
 
 std::string_view to_string(HexError e) {
   switch (e) {
-    case HexError::missing_prefix: return "hex is missing its 0x prefix";
-    case HexError::unexpected_prefix: return "hex has a 0x prefix where none is allowed";
-    case HexError::odd_length: return "hex has an odd number of digits";
-    case HexError::not_hex: return "hex contains a character that is not a hex digit";
-    case HexError::uppercase: return "hex contains uppercase digits (lowercase required)";
-    case HexError::wrong_length: return "hex decodes to the wrong number of bytes";
+    case HexError::missing_prefix:
+      return "hex is missing its 0x prefix";
+    case HexError::unexpected_prefix:
+      return "hex has a 0x prefix where none is allowed";
+    case HexError::odd_length:
+      return "hex has an odd number of digits";
+    case HexError::not_hex:
+      return "hex contains a character that is not a hex digit";
+    case HexError::uppercase:
+      return "hex contains uppercase digits (lowercase required)";
+    case HexError::wrong_length:
+      return "hex decodes to the wrong number of bytes";
   }
   return "unknown hex error";
 }
@@ -41,7 +47,9 @@ std::string to_hex(ByteView bytes) {
   return out;
 }
 
-std::string to_0x_hex(ByteView bytes) { return "0x" + to_hex(bytes); }
+std::string to_0x_hex(ByteView bytes) {
+  return "0x" + to_hex(bytes);
+}
 
 Result<Bytes, HexError> parse_hex(std::string_view text, HexPrefix prefix, HexCase letter_case) {
   const bool has_prefix = text.size() >= 2 && text[0] == '0' && text[1] == 'x';

@@ -41,6 +41,7 @@ void Keccak256::absorb_block(const std::uint8_t* block) {
 
 void Keccak256::update(ByteView data) {
   if (finished_) throw std::logic_error("Keccak256::update after finish");
+  if (data.empty()) return;  // an empty span may carry a null pointer, which memcpy may not take
   const std::uint8_t* p = data.data();
   std::size_t n = data.size();
   if (offset_ > 0) {

@@ -1,9 +1,9 @@
-#include <mrt/keystore.hpp>
-
 #include <nettle/aes.h>
 #include <nettle/ctr.h>
 #include <nettle/pbkdf2.h>
 #include <sodium.h>
+
+#include <mrt/keystore.hpp>
 
 #include "sodium_init.hpp"
 
@@ -22,24 +22,23 @@ Failure<KeystoreFailure> refuse(KeystoreError code, std::string message) {
 }
 
 // Keystore hex: geth writes it bare, ethers accepts and some tools write a 0x prefix; both cases.
-Result<Bytes, KeystoreFailure> hex_field(const json& parent, const char* name,
-                                         std::size_t min_size, std::size_t max_size) {
+Result<Bytes, KeystoreFailure> hex_field(const json& parent, const char* name, std::size_t min_size,
+                                         std::size_t max_size) {
   const auto it = parent.find(name);
   if (it == parent.end() || !it->is_string()) {
-    return refuse(KeystoreError::malformed, std::string("keystore field \"") + name +
-                                                "\" is missing or not a string");
+    return refuse(KeystoreError::malformed,
+                  std::string("keystore field \"") + name + "\" is missing or not a string");
   }
   std::string_view text = it->get_ref<const std::string&>();
   const bool prefixed = text.starts_with("0x");
   auto bytes = parse_hex(text, prefixed ? HexPrefix::required : HexPrefix::forbidden, HexCase::any);
   if (!bytes) {
-    return refuse(KeystoreError::malformed, std::string("keystore field \"") + name + "\": " +
-                                                std::string(to_string(bytes.error())));
+    return refuse(KeystoreError::malformed, std::string("keystore field \"") + name +
+                                                "\": " + std::string(to_string(bytes.error())));
   }
   if (bytes->size() < min_size || bytes->size() > max_size) {
-    return refuse(KeystoreError::malformed, std::string("keystore field \"") + name +
-                                                "\" has " + std::to_string(bytes->size()) +
-                                                " bytes");
+    return refuse(KeystoreError::malformed, std::string("keystore field \"") + name + "\" has " +
+                                                std::to_string(bytes->size()) + " bytes");
   }
   return std::move(*bytes);
 }
@@ -56,8 +55,8 @@ Result<std::uint64_t, KeystoreFailure> uint_field(const json& parent, const char
 Result<std::string, KeystoreFailure> string_field(const json& parent, const char* name) {
   const auto it = parent.find(name);
   if (it == parent.end() || !it->is_string()) {
-    return refuse(KeystoreError::malformed, std::string("keystore field \"") + name +
-                                                "\" is missing or not a string");
+    return refuse(KeystoreError::malformed,
+                  std::string("keystore field \"") + name + "\" is missing or not a string");
   }
   return it->get<std::string>();
 }
@@ -65,17 +64,22 @@ Result<std::string, KeystoreFailure> string_field(const json& parent, const char
 Result<const json*, KeystoreFailure> object_field(const json& parent, const char* name) {
   const auto it = parent.find(name);
   if (it == parent.end() || !it->is_object()) {
-    return refuse(KeystoreError::malformed, std::string("keystore field \"") + name +
-                                                "\" is missing or not an object");
+    return refuse(KeystoreError::malformed,
+                  std::string("keystore field \"") + name + "\" is missing or not an object");
   }
   return &*it;
 }
 
+// An empty span may hold a null pointer; libsodium declares its arguments nonnull and nettle
+// passes them to memcpy, so empty inputs point here instead.
+const std::uint8_t* non_null(ByteView bytes) {
+  static const std::uint8_t kEmpty = 0;
+  return bytes.empty() ? &kEmpty : bytes.data();
+}
+
 void scrypt(ByteView password, ByteView salt, ScryptParams params, SecretBuffer& out) {
   detail::ensure_sodium();
-  static const std::uint8_t kEmpty = 0;  // libsodium's arguments are declared nonnull
-  if (crypto_pwhash_scryptsalsa208sha256_ll(password.empty() ? &kEmpty : password.data(),
-                                            password.size(), salt.empty() ? &kEmpty : salt.data(),
+  if (crypto_pwhash_scryptsalsa208sha256_ll(non_null(password), password.size(), non_null(salt),
                                             salt.size(), params.n, params.r, params.p, out.data(),
                                             out.size()) != 0) {
     throw std::bad_alloc();  // parameters were checked: only memory can be missing
@@ -114,8 +118,8 @@ Result<SecretBuffer, KeystoreFailure> derive_key(const json& crypto, ByteView pa
                     "scrypt parameters n=" + std::to_string(*n) + " r=" + std::to_string(*r) +
                         " p=" + std::to_string(*p) + " exceed mrt's memory or cost limit");
     }
-    scrypt(password, *salt,
-           {*n, static_cast<std::uint32_t>(*r), static_cast<std::uint32_t>(*p)}, dk);
+    scrypt(password, *salt, {*n, static_cast<std::uint32_t>(*r), static_cast<std::uint32_t>(*p)},
+           dk);
   } else if (*kdf == "pbkdf2") {
     auto prf = string_field(kp, "prf");
     if (!prf) return fail(prf.error());
@@ -128,8 +132,8 @@ Result<SecretBuffer, KeystoreFailure> derive_key(const json& crypto, ByteView pa
       return refuse(KeystoreError::unsafe_parameters,
                     "pbkdf2 iteration count " + std::to_string(*c) + " is not in 1..10000000");
     }
-    pbkdf2_hmac_sha256(password.size(), password.data(), static_cast<unsigned>(*c), salt->size(),
-                       salt->data(), dk.size(), dk.data());
+    pbkdf2_hmac_sha256(password.size(), non_null(password), static_cast<unsigned>(*c), salt->size(),
+                       non_null(*salt), dk.size(), dk.data());
   } else {
     return refuse(KeystoreError::unsupported, "kdf \"" + *kdf + "\" is not scrypt or pbkdf2");
   }
@@ -167,14 +171,22 @@ std::string uuid_v4() {
 
 std::string_view to_string(KeystoreError e) {
   switch (e) {
-    case KeystoreError::malformed: return "malformed keystore";
-    case KeystoreError::unsupported: return "unsupported keystore";
-    case KeystoreError::unsafe_parameters: return "keystore kdf parameters refused";
-    case KeystoreError::wrong_password: return "wrong password (or a modified keystore: MAC mismatch)";
-    case KeystoreError::address_mismatch: return "keystore address names another account";
-    case KeystoreError::invalid_key: return "keystore holds no valid secp256k1 key";
-    case KeystoreError::io: return "keystore file error";
-    case KeystoreError::exists: return "keystore file already exists";
+    case KeystoreError::malformed:
+      return "malformed keystore";
+    case KeystoreError::unsupported:
+      return "unsupported keystore";
+    case KeystoreError::unsafe_parameters:
+      return "keystore kdf parameters refused";
+    case KeystoreError::wrong_password:
+      return "wrong password (or a modified keystore: MAC mismatch)";
+    case KeystoreError::address_mismatch:
+      return "keystore address names another account";
+    case KeystoreError::invalid_key:
+      return "keystore holds no valid secp256k1 key";
+    case KeystoreError::io:
+      return "keystore file error";
+    case KeystoreError::exists:
+      return "keystore file already exists";
   }
   return "unknown keystore error";
 }
@@ -225,11 +237,11 @@ Result<PrivateKey, KeystoreFailure> decrypt_keystore(const json& keystore, ByteV
   aes128_ctr(dk->view().first(16), *iv, *ciphertext, secret.data());
   auto key = PrivateKey::from_bytes(secret.view());
   if (!key) {
-    return refuse(KeystoreError::invalid_key,
-                  "decrypted secret is not a secp256k1 key: " + std::string(to_string(key.error())));
+    return refuse(KeystoreError::invalid_key, "decrypted secret is not a secp256k1 key: " +
+                                                  std::string(to_string(key.error())));
   }
-  if (claimed_address &&
-      !std::equal(claimed_address->begin(), claimed_address->end(), key->address().bytes().begin())) {
+  if (claimed_address && !std::equal(claimed_address->begin(), claimed_address->end(),
+                                     key->address().bytes().begin())) {
     return refuse(KeystoreError::address_mismatch,
                   "keystore says address 0x" + to_hex(*claimed_address) + " but holds the key of " +
                       key->address().to_hex());
@@ -256,7 +268,10 @@ json encrypt_keystore(const PrivateKey& key, ByteView password, ScryptParams par
         {"ciphertext", to_hex(ciphertext)},
         {"kdf", "scrypt"},
         {"kdfparams",
-         {{"dklen", kDerivedKeySize}, {"n", params.n}, {"p", params.p}, {"r", params.r},
+         {{"dklen", kDerivedKeySize},
+          {"n", params.n},
+          {"p", params.p},
+          {"r", params.r},
           {"salt", to_hex(salt)}}},
         {"mac", to_hex(mac)}}},
       {"id", uuid_v4()},

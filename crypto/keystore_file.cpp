@@ -1,12 +1,11 @@
 // Keystore files on disk: read with the strict JSON parser, write atomically with mode 0600.
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
+#include <fcntl.h>
 #include <fstream>
 #include <sstream>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <mrt/canonical_json.hpp>
 #include <mrt/keystore.hpp>
@@ -16,8 +15,8 @@ namespace {
 
 Failure<KeystoreFailure> io_error(const std::string& what, const std::filesystem::path& path,
                                   int err) {
-  return fail(KeystoreFailure{KeystoreError::io,
-                              what + " " + path.string() + ": " + std::strerror(err)});
+  return fail(
+      KeystoreFailure{KeystoreError::io, what + " " + path.string() + ": " + std::strerror(err)});
 }
 
 bool write_all(int fd, std::string_view data) {

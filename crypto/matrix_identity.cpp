@@ -18,10 +18,14 @@ MatrixIdentity matrix_identity(const PrivateKey& key, std::string_view server_na
 
 std::string_view to_string(UserIdError e) {
   switch (e) {
-    case UserIdError::malformed: return "user id is not @localpart:server_name";
-    case UserIdError::localpart_not_address: return "user id localpart is not a lowercase address";
-    case UserIdError::bad_displayname: return "displayname is not a valid signature";
-    case UserIdError::address_mismatch: return "displayname was signed by another address";
+    case UserIdError::malformed:
+      return "user id is not @localpart:server_name";
+    case UserIdError::localpart_not_address:
+      return "user id localpart is not a lowercase address";
+    case UserIdError::bad_displayname:
+      return "displayname is not a valid signature";
+    case UserIdError::address_mismatch:
+      return "displayname was signed by another address";
   }
   return "unknown user id error";
 }

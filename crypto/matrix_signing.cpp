@@ -61,12 +61,18 @@ Result<json, JsonFailure> sign_json(json object, std::string_view user_id, std::
 
 std::string_view to_string(JsonSignatureError e) {
   switch (e) {
-    case JsonSignatureError::not_object: return "signed value is not a JSON object";
-    case JsonSignatureError::not_canonical: return "signed object has no canonical JSON form";
-    case JsonSignatureError::missing: return "no signature for that user and key id";
-    case JsonSignatureError::malformed_signature: return "signature is not 64 bytes of unpadded base64";
-    case JsonSignatureError::bad_signature: return "signature does not verify";
-    case JsonSignatureError::malformed_public_key: return "public key is not 32 bytes";
+    case JsonSignatureError::not_object:
+      return "signed value is not a JSON object";
+    case JsonSignatureError::not_canonical:
+      return "signed object has no canonical JSON form";
+    case JsonSignatureError::missing:
+      return "no signature for that user and key id";
+    case JsonSignatureError::malformed_signature:
+      return "signature is not 64 bytes of unpadded base64";
+    case JsonSignatureError::bad_signature:
+      return "signature does not verify";
+    case JsonSignatureError::malformed_public_key:
+      return "public key is not 32 bytes";
   }
   return "unknown JSON signature error";
 }

@@ -12,11 +12,16 @@ namespace mrt {
 
 std::string_view to_string(SignatureError e) {
   switch (e) {
-    case SignatureError::malformed: return "signature is not 0x followed by 130 lowercase hex digits";
-    case SignatureError::bad_v: return "signature v is not 0, 1, 27 or 28";
-    case SignatureError::high_s: return "signature s is in the upper half of the order (high-S)";
-    case SignatureError::r_or_s_out_of_range: return "signature r or s is zero or not below the order";
-    case SignatureError::no_key: return "signature recovers no public key";
+    case SignatureError::malformed:
+      return "signature is not 0x followed by 130 lowercase hex digits";
+    case SignatureError::bad_v:
+      return "signature v is not 0, 1, 27 or 28";
+    case SignatureError::high_s:
+      return "signature s is in the upper half of the order (high-S)";
+    case SignatureError::r_or_s_out_of_range:
+      return "signature r or s is zero or not below the order";
+    case SignatureError::no_key:
+      return "signature recovers no public key";
   }
   return "unknown signature error";
 }
@@ -31,7 +36,10 @@ Result<Signature, SignatureError> Signature::parse(std::string_view text) {
 }
 
 Hash256 personal_message_hash(ByteView data) {
-  const std::string prefix = "\x19" "Ethereum Signed Message:\n" + std::to_string(data.size());
+  const std::string prefix =
+      "\x19"
+      "Ethereum Signed Message:\n" +
+      std::to_string(data.size());
   Keccak256 k;
   k.update(as_bytes(prefix));
   k.update(data);

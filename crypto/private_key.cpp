@@ -12,9 +12,12 @@ namespace mrt {
 
 std::string_view to_string(KeyError e) {
   switch (e) {
-    case KeyError::wrong_length: return "private key is not 32 bytes";
-    case KeyError::out_of_range: return "private key is zero or not below the secp256k1 order";
-    case KeyError::bad_hex: return "private key is not hex";
+    case KeyError::wrong_length:
+      return "private key is not 32 bytes";
+    case KeyError::out_of_range:
+      return "private key is zero or not below the secp256k1 order";
+    case KeyError::bad_hex:
+      return "private key is not hex";
   }
   return "unknown key error";
 }
@@ -74,8 +77,12 @@ PrivateKey& PrivateKey::operator=(PrivateKey&& other) noexcept {
   return *this;
 }
 
-PrivateKey::~PrivateKey() { sodium_memzero(secret_.data(), kSize); }
+PrivateKey::~PrivateKey() {
+  sodium_memzero(secret_.data(), kSize);
+}
 
-PrivateKey PrivateKey::clone() const { return PrivateKey(secret_.data()); }
+PrivateKey PrivateKey::clone() const {
+  return PrivateKey(secret_.data());
+}
 
 }  // namespace mrt

@@ -7,7 +7,9 @@
 
 namespace mrt {
 
-void wipe(std::span<std::uint8_t> bytes) noexcept { sodium_memzero(bytes.data(), bytes.size()); }
+void wipe(std::span<std::uint8_t> bytes) noexcept {
+  sodium_memzero(bytes.data(), bytes.size());
+}
 
 void wipe(std::string& text) noexcept {
   sodium_memzero(text.data(), text.size());
@@ -37,7 +39,9 @@ SecretBuffer& SecretBuffer::operator=(SecretBuffer&& other) noexcept {
   return *this;
 }
 
-SecretBuffer::~SecretBuffer() { release(); }
+SecretBuffer::~SecretBuffer() {
+  release();
+}
 
 void SecretBuffer::release() noexcept {
   if (data_) {

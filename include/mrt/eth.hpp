@@ -27,9 +27,9 @@
 namespace mrt {
 
 enum class AddressError : int {
-  malformed = 1,     // not `0x` + 40 hex digits
-  not_lowercase = 2, // the wire form must be lowercase
-  bad_checksum = 3,  // mixed case that is not the EIP-55 checksum
+  malformed = 1,      // not `0x` + 40 hex digits
+  not_lowercase = 2,  // the wire form must be lowercase
+  bad_checksum = 3,   // mixed case that is not the EIP-55 checksum
 };
 std::string_view to_string(AddressError e);
 
@@ -102,13 +102,15 @@ enum class SignatureError : int {
   // The text is not `0x` + 130 lowercase hex digits: a malformed signature.
   malformed = 1,
   // Well-formed, but not a valid signature (PROTOCOL.md §1 calls all of these "bad"):
-  bad_v = 2,              // v not in {0, 1, 27, 28}
-  high_s = 3,             // s > n/2: malleable, refused
-  r_or_s_out_of_range = 4,// r or s is zero or not below n
-  no_key = 5,             // no public key recovers from it
+  bad_v = 2,                // v not in {0, 1, 27, 28}
+  high_s = 3,               // s > n/2: malleable, refused
+  r_or_s_out_of_range = 4,  // r or s is zero or not below n
+  no_key = 5,               // no public key recovers from it
 };
 std::string_view to_string(SignatureError e);
-inline bool is_malformed(SignatureError e) { return e == SignatureError::malformed; }
+inline bool is_malformed(SignatureError e) {
+  return e == SignatureError::malformed;
+}
 
 // r(32) || s(32) || v(1), as personal_sign writes it.
 struct Signature {

@@ -27,10 +27,10 @@ std::string matrix_user_id(const Address& address, std::string_view server_name)
 MatrixIdentity matrix_identity(const PrivateKey& key, std::string_view server_name);
 
 enum class UserIdError : int {
-  malformed = 1,           // not `@<localpart>:<server_name>`
+  malformed = 1,              // not `@<localpart>:<server_name>`
   localpart_not_address = 2,  // localpart is not 0x + 40 lowercase hex
-  bad_displayname = 3,     // the displayname is not a signature that recovers
-  address_mismatch = 4,    // it recovers another address than the localpart's
+  bad_displayname = 3,        // the displayname is not a signature that recovers
+  address_mismatch = 4,       // it recovers another address than the localpart's
 };
 std::string_view to_string(UserIdError e);
 
@@ -38,6 +38,6 @@ std::string_view to_string(UserIdError e);
 [[nodiscard]] Result<Address, UserIdError> address_of_user_id(std::string_view user_id);
 // Checks that `displayname` was made by the key of the address in `user_id`, over that user id.
 [[nodiscard]] Result<Address, UserIdError> displayname_proves_user_id(std::string_view user_id,
-                                                                     std::string_view displayname);
+                                                                      std::string_view displayname);
 
 }  // namespace mrt

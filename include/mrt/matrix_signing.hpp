@@ -61,18 +61,18 @@ class Ed25519Key {
 
 enum class JsonSignatureError : int {
   not_object = 1,
-  not_canonical = 2,          // a float or out-of-range integer: nothing can be signed over it
-  missing = 3,                // no signatures[user_id][key_id] string
-  malformed_signature = 4,    // not 64 bytes of unpadded base64
-  bad_signature = 5,          // does not verify
+  not_canonical = 2,        // a float or out-of-range integer: nothing can be signed over it
+  missing = 3,              // no signatures[user_id][key_id] string
+  malformed_signature = 4,  // not 64 bytes of unpadded base64
+  bad_signature = 5,        // does not verify
   malformed_public_key = 6,
 };
 std::string_view to_string(JsonSignatureError e);
 
 [[nodiscard]] Result<Unit, JsonSignatureError> verify_json(const nlohmann::json& object,
-                                                          std::string_view user_id,
-                                                          std::string_view key_id,
-                                                          ByteView public_key);
+                                                           std::string_view user_id,
+                                                           std::string_view key_id,
+                                                           ByteView public_key);
 
 // The bytes that are signed: canonical JSON of `object` less `signatures` and `unsigned`.
 [[nodiscard]] Result<std::string, JsonFailure> signing_payload(const nlohmann::json& object);

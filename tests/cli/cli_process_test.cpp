@@ -18,12 +18,14 @@ using testing::run_mrt;
 
 class Cli : public ::testing::Test {
  protected:
-  fs::path dir = fs::temp_directory_path() /
-                 ("mrt-cli-" + std::to_string(::getpid()) + "-" +
-                  ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  fs::path dir =
+      fs::temp_directory_path() / ("mrt-cli-" + std::to_string(::getpid()) + "-" +
+                                   ::testing::UnitTest::GetInstance()->current_test_info()->name());
   void SetUp() override {
     fs::create_directories(dir);
-    write("pw", "Gr\xC3\xBC\xC3\x9F" "e pw\nsecond line is ignored\n");
+    write("pw",
+          "Gr\xC3\xBC\xC3\x9F"
+          "e pw\nsecond line is ignored\n");
     write("wrong", "nope\n");
   }
   void TearDown() override { fs::remove_all(dir); }
@@ -36,8 +38,8 @@ class Cli : public ::testing::Test {
     return json::parse(r.out);
   }
   std::string new_key() {
-    auto r = mrt({"key", "new", "--keystore", "ks.json", "--password-file", "pw", "--light",
-                  "--json"});
+    auto r =
+        mrt({"key", "new", "--keystore", "ks.json", "--password-file", "pw", "--light", "--json"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return json_of(r)["address"];
   }
@@ -53,8 +55,8 @@ TEST_F(Cli, KeyNewThenShowGiveTheSameChecksummedAddress) {
 
 TEST_F(Cli, KeyShowWithServerNamePrintsTheMatrixIdentity) {
   new_key();
-  auto show = mrt({"key", "show", "--keystore", "ks.json", "--password-file", "pw",
-                   "--server-name", "localhost", "--json"});
+  auto show = mrt({"key", "show", "--keystore", "ks.json", "--password-file", "pw", "--server-name",
+                   "localhost", "--json"});
   ASSERT_EQ(show.exit_code, 0) << show.err;
   const json out = json_of(show);
   const Address address = Address::parse_checksummed(out["address"].get<std::string>()).value();
@@ -156,8 +158,12 @@ TEST_F(Cli, ErrorsUnderJsonAreOneJsonObject) {
 
 TEST_F(Cli, EveryCommandHasHelp) {
   for (std::vector<std::string> cmd : {std::vector<std::string>{"key", "new"},
-                                       {"key", "import"}, {"key", "show"}, {"key", "export"},
-                                       {"sign"}, {"recover"}, {"vectors"}}) {
+                                       {"key", "import"},
+                                       {"key", "show"},
+                                       {"key", "export"},
+                                       {"sign"},
+                                       {"recover"},
+                                       {"vectors"}}) {
     cmd.push_back("--help");
     auto r = mrt(cmd);
     EXPECT_EQ(r.exit_code, 0) << cmd[0];
@@ -165,7 +171,9 @@ TEST_F(Cli, EveryCommandHasHelp) {
   }
 }
 
-TEST_F(Cli, UnknownCommandIsAUsageError) { EXPECT_EQ(mrt({"frobnicate"}).exit_code, 2); }
+TEST_F(Cli, UnknownCommandIsAUsageError) {
+  EXPECT_EQ(mrt({"frobnicate"}).exit_code, 2);
+}
 
 TEST_F(Cli, VectorsEndsWithTheSummaryLine) {
   write("v.json", R"({"kind":"keccak256","cases":[{"input":"0x","hash":"0x00"}]})");

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "vector_runner.hpp"
+
+#include <gtest/gtest.h>
 
 namespace mrt::cli {
 namespace {
@@ -8,11 +8,11 @@ namespace {
 using json = nlohmann::json;
 
 TEST(VectorRunner, PassingCasesArePassed) {
-  const json doc = {{"kind", "keccak256"},
-                    {"cases",
-                     {{{"input", "0x"},
-                       {"hash",
-                        "0xc5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"}}}}};
+  const json doc = {
+      {"kind", "keccak256"},
+      {"cases",
+       {{{"input", "0x"},
+         {"hash", "0xc5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"}}}}};
   const VectorReport r = run_vector_document(doc, "mem");
   EXPECT_EQ(r.passed, 1);
   EXPECT_EQ(r.failed, 0);
@@ -27,12 +27,12 @@ TEST(VectorRunner, FailureNamesTheCaseAndItsComment) {
 }
 
 TEST(VectorRunner, MalformedCaseFailsWithoutStoppingTheFile) {
-  const json doc = {{"kind", "keccak256"},
-                    {"cases",
-                     {{{"input", 7}},
-                      {{"input", "0x"},
-                       {"hash",
-                        "0xc5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"}}}}};
+  const json doc = {
+      {"kind", "keccak256"},
+      {"cases",
+       {{{"input", 7}},
+        {{"input", "0x"},
+         {"hash", "0xc5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"}}}}};
   const VectorReport r = run_vector_document(doc, "mem");
   EXPECT_EQ(r.failed, 1);
   EXPECT_EQ(r.passed, 1);

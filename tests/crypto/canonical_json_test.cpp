@@ -36,7 +36,9 @@ TEST(CanonicalJson, UsesShortEscapesAndLowercaseUnicodeEscapes) {
             "[\"\\\"\\\\/\\b\\f\\n\\r\\t\\u0001\\u001f\x7f\"]");
 }
 
-TEST(CanonicalJson, KeepsNulAsAnEscape) { EXPECT_EQ(canon(R"(["\u0000"])"), R"(["\u0000"])"); }
+TEST(CanonicalJson, KeepsNulAsAnEscape) {
+  EXPECT_EQ(canon(R"(["\u0000"])"), R"(["\u0000"])");
+}
 
 TEST(CanonicalJson, AcceptsTheIntegerLimits) {
   EXPECT_EQ(canon("[9007199254740991,-9007199254740991,0,-1]"),

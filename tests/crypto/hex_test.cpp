@@ -5,7 +5,9 @@
 namespace mrt {
 namespace {
 
-TEST(Hex, EncodesLowercase) { EXPECT_EQ(to_0x_hex(Bytes{0x00, 0xab, 0xff}), "0x00abff"); }
+TEST(Hex, EncodesLowercase) {
+  EXPECT_EQ(to_0x_hex(Bytes{0x00, 0xab, 0xff}), "0x00abff");
+}
 
 TEST(Hex, DecodesPrefixedLowercase) {
   auto b = parse_hex("0x00abff", HexPrefix::required);

@@ -1,7 +1,6 @@
-#include <sys/stat.h>
-
 #include <filesystem>
 #include <fstream>
+#include <sys/stat.h>
 
 #include <gtest/gtest.h>
 
@@ -125,8 +124,8 @@ TEST_F(Keystore, UnknownKdfIsUnsupported) {
 }
 
 TEST_F(Keystore, PasswordBytesAreNotNormalised) {
-  const std::string nfc = "p\xC3\xA4ss";    // ä as one code point
-  const std::string nfd = "pa\xCC\x88ss";   // a + combining diaeresis
+  const std::string nfc = "p\xC3\xA4ss";   // ä as one code point
+  const std::string nfd = "pa\xCC\x88ss";  // a + combining diaeresis
   json ks = encrypt_keystore(key, as_bytes(nfc), ScryptParams::light());
   EXPECT_TRUE(decrypt_keystore(ks, as_bytes(nfc)));
   EXPECT_EQ(refusal(ks, nfd), KeystoreError::wrong_password);
@@ -137,13 +136,15 @@ TEST_F(Keystore, EmptyPasswordWorks) {
   EXPECT_TRUE(decrypt_keystore(ks, {}));
 }
 
-TEST_F(Keystore, NonObjectIsMalformed) { EXPECT_EQ(refusal(json::array(), password), KeystoreError::malformed); }
+TEST_F(Keystore, NonObjectIsMalformed) {
+  EXPECT_EQ(refusal(json::array(), password), KeystoreError::malformed);
+}
 
 class KeystoreFile : public Keystore {
  protected:
-  fs::path dir = fs::temp_directory_path() /
-                 ("mrt-keystore-" + std::to_string(::getpid()) + "-" +
-                  ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  fs::path dir =
+      fs::temp_directory_path() / ("mrt-keystore-" + std::to_string(::getpid()) + "-" +
+                                   ::testing::UnitTest::GetInstance()->current_test_info()->name());
   void SetUp() override { fs::create_directories(dir); }
   void TearDown() override { fs::remove_all(dir); }
 };
@@ -162,8 +163,8 @@ TEST_F(KeystoreFile, WritesMode0600AndReadsBack) {
 TEST_F(KeystoreFile, NeverOverwrites) {
   const fs::path path = dir / "ks.json";
   ASSERT_TRUE(write_keystore_file(path, file));
-  auto again = write_keystore_file(path, encrypt_keystore(PrivateKey::generate(), {},
-                                                          ScryptParams::light()));
+  auto again = write_keystore_file(
+      path, encrypt_keystore(PrivateKey::generate(), {}, ScryptParams::light()));
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code, KeystoreError::exists);
   EXPECT_EQ(*read_keystore_file(path), file);

@@ -11,24 +11,26 @@ using json = nlohmann::json;
 // key id ed25519:1, seed "YJDBA9Xnr2sVqXD9Vj7XVUnmFZcZrlw8Md7kMW+3XA1" (written here in hex: its
 // last base64 digit has non-zero spare bits, which our strict decoder rightly refuses).
 Ed25519Key spec_key() {
-  return Ed25519Key::from_seed(
-      *parse_hex("0x6090c103d5e7af6b15a970fd563ed75549e6159719ae5c3c31dee4316fb75c0d", HexPrefix::required));
+  return Ed25519Key::from_seed(*parse_hex(
+      "0x6090c103d5e7af6b15a970fd563ed75549e6159719ae5c3c31dee4316fb75c0d", HexPrefix::required));
 }
 
 TEST(MatrixSigning, MatchesTheSpecExampleForAnEmptyObject) {
   const Ed25519Key key = spec_key();
   auto signed_obj = sign_json(json::object(), "domain", "ed25519:1", key);
   ASSERT_TRUE(signed_obj);
-  EXPECT_EQ((*signed_obj)["signatures"]["domain"]["ed25519:1"],
-            "K8280/U9SSy9IVtjBuVeLr+HpOB4BQFWbg+UZaADMtTdGYI7Geitb76LTrr5QV/7Xg4ahLwYGYZzuHGZKM5ZAQ");
+  EXPECT_EQ(
+      (*signed_obj)["signatures"]["domain"]["ed25519:1"],
+      "K8280/U9SSy9IVtjBuVeLr+HpOB4BQFWbg+UZaADMtTdGYI7Geitb76LTrr5QV/7Xg4ahLwYGYZzuHGZKM5ZAQ");
 }
 
 TEST(MatrixSigning, MatchesTheSpecExampleForAnObjectWithData) {
   const Ed25519Key key = spec_key();
   json obj = {{"one", 1}, {"two", "Two"}};
   auto signed_obj = sign_json(obj, "domain", "ed25519:1", key);
-  EXPECT_EQ((*signed_obj)["signatures"]["domain"]["ed25519:1"],
-            "KqmLSbO39/Bzb0QIYE82zqLwsA+PDzYIpIRA2sRQ4sL53+sN6/fpNSoqE7BP7vBZhG6kYdD13EIMJpvhJI+6Bw");
+  EXPECT_EQ(
+      (*signed_obj)["signatures"]["domain"]["ed25519:1"],
+      "KqmLSbO39/Bzb0QIYE82zqLwsA+PDzYIpIRA2sRQ4sL53+sN6/fpNSoqE7BP7vBZhG6kYdD13EIMJpvhJI+6Bw");
 }
 
 class SignedObject : public ::testing::Test {
@@ -37,7 +39,9 @@ class SignedObject : public ::testing::Test {
   json object = sign_json({{"a", 1}, {"unsigned", {{"age", 5}}}}, "@u:s", "ed25519:D", key).value();
 };
 
-TEST_F(SignedObject, Verifies) { EXPECT_TRUE(verify_json(object, "@u:s", "ed25519:D", key.public_key())); }
+TEST_F(SignedObject, Verifies) {
+  EXPECT_TRUE(verify_json(object, "@u:s", "ed25519:D", key.public_key()));
+}
 
 TEST_F(SignedObject, UnsignedMayChange) {
   object["unsigned"]["age"] = 6;

@@ -28,11 +28,17 @@ class PersonalSign : public ::testing::Test {
   Signature sig = personal_sign(key, message);
 };
 
-TEST_F(PersonalSign, RecoversTheSigner) { EXPECT_EQ(*ecrecover(message, sig), key.address()); }
+TEST_F(PersonalSign, RecoversTheSigner) {
+  EXPECT_EQ(*ecrecover(message, sig), key.address());
+}
 
-TEST_F(PersonalSign, IsDeterministic) { EXPECT_EQ(personal_sign(key, message), sig); }
+TEST_F(PersonalSign, IsDeterministic) {
+  EXPECT_EQ(personal_sign(key, message), sig);
+}
 
-TEST_F(PersonalSign, VIs27Or28) { EXPECT_TRUE(sig.bytes[64] == 27 || sig.bytes[64] == 28); }
+TEST_F(PersonalSign, VIs27Or28) {
+  EXPECT_TRUE(sig.bytes[64] == 27 || sig.bytes[64] == 28);
+}
 
 TEST_F(PersonalSign, HexIs0xAnd130LowercaseDigits) {
   const std::string hex = sig.to_hex();

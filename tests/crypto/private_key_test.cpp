@@ -6,8 +6,8 @@ namespace mrt {
 namespace {
 
 TEST(PrivateKey, KeyOneHasTheWellKnownAddress) {
-  auto key = PrivateKey::from_hex(
-      "0000000000000000000000000000000000000000000000000000000000000001");
+  auto key =
+      PrivateKey::from_hex("0000000000000000000000000000000000000000000000000000000000000001");
   ASSERT_TRUE(key);
   EXPECT_EQ(key->address().to_checksummed(), "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf");
 }
@@ -17,17 +17,19 @@ TEST(PrivateKey, RefusesZero) {
 }
 
 TEST(PrivateKey, RefusesTheGroupOrder) {
-  EXPECT_EQ(PrivateKey::from_hex(
-                "0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141")
-                .error(),
-            KeyError::out_of_range);
+  EXPECT_EQ(
+      PrivateKey::from_hex("0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141")
+          .error(),
+      KeyError::out_of_range);
 }
 
 TEST(PrivateKey, RefusesWrongLength) {
   EXPECT_EQ(PrivateKey::from_bytes(Bytes(31, 1)).error(), KeyError::wrong_length);
 }
 
-TEST(PrivateKey, RefusesBadHex) { EXPECT_EQ(PrivateKey::from_hex("0xzz").error(), KeyError::bad_hex); }
+TEST(PrivateKey, RefusesBadHex) {
+  EXPECT_EQ(PrivateKey::from_hex("0xzz").error(), KeyError::bad_hex);
+}
 
 TEST(PrivateKey, GeneratesDistinctKeys) {
   EXPECT_NE(PrivateKey::generate().address(), PrivateKey::generate().address());

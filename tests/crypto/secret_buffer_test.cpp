@@ -23,7 +23,8 @@ TEST(SecretBuffer, MoveLeavesTheSourceEmpty) {
 }
 
 TEST(PrivateKey, PrintsAddressButNotTheSecret) {
-  auto key = PrivateKey::from_hex("0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318");
+  auto key =
+      PrivateKey::from_hex("0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318");
   ASSERT_TRUE(key);
   std::ostringstream os;
   os << *key;
