@@ -131,5 +131,3 @@ void BM_NlohmannParseAndDump1KiB(benchmark::State& state) {
 BENCHMARK(BM_NlohmannParseAndDump1KiB);
 
 }  // namespace
-
-BENCHMARK_MAIN();

@@ -1,6 +1,6 @@
-// The writer thread: every queued write of a moment goes into one LMDB transaction, each in a
-// nested transaction of its own so that a failing one is undone alone; one commit (one fsync
-// with Durability::full) then makes the whole batch durable before any completion fires.
+// The writer thread: every queued write of a moment goes into one LMDB transaction; one commit
+// (LMDB's fsyncs, with Durability::full) then makes the whole batch durable before any
+// completion fires.
 #include "env_impl.hpp"
 
 namespace mrt::store {
@@ -44,10 +44,12 @@ void Env::Impl::grow_map() {
 }
 
 void Env::Impl::commit_batch(std::vector<QueuedWrite>& batch) {
+  // Steps run straight in one transaction (nested transactions per step cost more than the
+  // steps). When a step throws, the transaction is dropped and the batch runs again without
+  // that step, so it is undone alone; when the map is full, it grows and the batch runs again.
   std::vector<std::exception_ptr> errors(batch.size());
   std::exception_ptr batch_error;
   for (;;) {
-    std::fill(errors.begin(), errors.end(), nullptr);
     MDB_txn* txn = nullptr;
     int rc = mdb_txn_begin(core.env, nullptr, 0, &txn);
     if (rc == MDB_MAP_RESIZED) {
@@ -60,43 +62,34 @@ void Env::Impl::commit_batch(std::vector<QueuedWrite>& batch) {
           Error(rc, std::string("store: starting a write transaction: ") + mdb_strerror(rc)));
       break;
     }
-    bool map_full = false;
-    for (std::size_t i = 0; i < batch.size() && !map_full; ++i) {
-      MDB_txn* child = nullptr;
-      rc = mdb_txn_begin(core.env, txn, 0, &child);
-      if (rc != MDB_SUCCESS) {
-        map_full = rc == MDB_MAP_FULL;
-        errors[i] = std::make_exception_ptr(
-            Error(rc, std::string("store: starting a nested transaction: ") + mdb_strerror(rc)));
-        continue;
-      }
+    bool rerun = false, map_full = false;
+    for (std::size_t i = 0; i < batch.size() && !rerun; ++i) {
+      if (errors[i]) continue;  // failed in an earlier run of this batch
       try {
-        WriteTxn w(&core, child);
+        WriteTxn w(&core, txn);
         batch[i].step(w);
-        rc = mdb_txn_commit(child);
-        child = nullptr;
-        detail::check_lmdb(rc, "committing a step");
       } catch (const Error& e) {
-        if (child) mdb_txn_abort(child);
         map_full = e.code() == MDB_MAP_FULL;
-        errors[i] = std::current_exception();
+        if (!map_full) errors[i] = std::current_exception();
+        rerun = true;
       } catch (...) {
-        if (child) mdb_txn_abort(child);
         errors[i] = std::current_exception();
+        rerun = true;
       }
     }
-    if (!map_full) {
-      rc = mdb_txn_commit(txn);  // with Durability::full, returns once fsynced
-      if (rc == MDB_SUCCESS) break;
-      if (rc != MDB_MAP_FULL) {
-        batch_error = std::make_exception_ptr(
-            Error(rc, std::string("store: committing a group of writes: ") + mdb_strerror(rc)));
-        break;
-      }
-    } else {
+    if (rerun) {
       mdb_txn_abort(txn);
+      if (map_full) grow_map();
+      continue;
     }
-    grow_map();  // then run the whole batch again in a fresh transaction
+    rc = mdb_txn_commit(txn);  // with Durability::full, returns once fsynced
+    if (rc == MDB_SUCCESS) break;
+    if (rc != MDB_MAP_FULL) {
+      batch_error = std::make_exception_ptr(
+          Error(rc, std::string("store: committing a group of writes: ") + mdb_strerror(rc)));
+      break;
+    }
+    grow_map();
   }
   ++group_commits;
   writes += batch.size();
