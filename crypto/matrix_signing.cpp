@@ -54,8 +54,15 @@ Result<json, JsonFailure> sign_json(json object, std::string_view user_id, std::
                                     const Ed25519Key& key) {
   auto payload = signing_payload(object);
   if (!payload) return fail(payload.error());
-  const auto sig = key.sign(as_bytes(*payload));
-  object["signatures"][std::string(user_id)][std::string(key_id)] = base64_unpadded(sig);
+  json& sigs = object["signatures"];
+  if (sigs.is_null()) sigs = json::object();
+  json& by_user = sigs.is_object() ? sigs[std::string(user_id)] : sigs;
+  if (by_user.is_null()) by_user = json::object();
+  if (!sigs.is_object() || !by_user.is_object()) {
+    return fail(JsonFailure{JsonError::not_representable,
+                            "\"signatures\" (or its entry for the user) is not an object"});
+  }
+  by_user[std::string(key_id)] = base64_unpadded(key.sign(as_bytes(*payload)));
   return object;
 }
 
