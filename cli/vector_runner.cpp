@@ -5,6 +5,9 @@
 #include <map>
 #include <sstream>
 
+#include <chrono>
+
+#include <mrt/attestation.hpp>
 #include <mrt/canonical_json.hpp>
 #include <mrt/eth.hpp>
 #include <mrt/keystore.hpp>
@@ -163,8 +166,24 @@ VectorReport file_failure(const std::string& file, std::string message) {
   return report;
 }
 
+// PROTOCOL.md §7 gives attestation cases no clock: "now" is this machine's.
+std::optional<std::string> check_attestation(const json& c) {
+  const json& valid = field(c, "valid");
+  if (!valid.is_boolean()) throw BadCase("\"valid\" is not a boolean");
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  auto got = verify_device_attestation(field(c, "device_keys"), now);
+  if (valid.get<bool>() && !got) {
+    return "refused (" + std::string(to_string(got.error())) + ") but must be attested";
+  }
+  if (!valid.get<bool>() && got) return "attested for " + got->to_hex() + " but must be refused";
+  return std::nullopt;
+}
+
 const std::map<std::string, Check>& checks() {
   static const std::map<std::string, Check> kChecks = {
+      {"attestation", check_attestation},
       {"keccak256", check_keccak256},           {"eth_address", check_eth_address},
       {"personal_sign", check_personal_sign},   {"ecrecover", check_ecrecover},
       {"canonical_json", check_canonical_json}, {"matrix_identity", check_matrix_identity},
