@@ -15,6 +15,8 @@ import { refKeccak256 } from './lib/ref_keccak.mjs';
 import { unhex, utf8, utf8Decode } from './lib/common.mjs';
 import { nobleSign, nobleAddress, eip55, expectedRecover } from './lib/eth_noble.mjs';
 import { nodeDecrypt } from './lib/keystore_node.mjs';
+import { failuresNoble } from './lib/attestation_noble.mjs';
+import { failuresNode } from './lib/attestation_node.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const HEX = /^0x([0-9a-f]{2})*$/;
@@ -45,6 +47,7 @@ const SCHEMA = {
   ecrecover: [{ message: 'hex', signature: 'string', address: 'addr|null' }],
   canonical_json: [{ input: 'any', canonical: 'string' }, { input_text: 'string', error: 'true' }, { input_hex: 'hex', error: 'true' }],
   matrix_identity: [{ private_key: 'hex', server_name: 'string', user_id: 'string', password: 'hex', displayname: 'hex' }],
+  attestation: [{ device_keys: 'object', valid: 'bool' }],
   keystore_v3: [{ keystore: 'object', password: 'string', private_key: 'hex|null' }],
 };
 
@@ -55,6 +58,7 @@ function typeOk(t, v) {
     case 'addr|null': return v === null || (typeof v === 'string' && /^0x[0-9a-f]{40}$/.test(v));
     case 'hex|null': return v === null || (typeof v === 'string' && HEX.test(v));
     case 'true': return v === true;
+    case 'bool': return v === true || v === false;
     case 'object': return v instanceof Map;
     case 'any': return true;
   }
@@ -163,6 +167,29 @@ const VERIFY = {
       eq(verifyMessage(p.server_name, p.password).toLowerCase(), lower, i, 'ethers verify password', f);
       eq(verifyMessage(p.user_id, p.displayname).toLowerCase(), lower, i, 'ethers verify displayname', f);
     });
+  },
+  attestation(cases, f) {
+    // "now" is this machine's clock, as for the mrt runner (the cases carry none)
+    const now = Date.now();
+    const payloads = [];
+    cases.forEach(({ model, p }, i) => {
+      const dk = model.get('device_keys');
+      const a = failuresNoble(dk, now);
+      const b = failuresNode(p.device_keys, now);
+      eq(a.length === 0, p.valid, i, `strict model + noble Ed25519 + noble recovery (breaks ${a.join(',') || 'nothing'})`, f);
+      eq(b.failures.length === 0, p.valid, i, `plain JSON + node:crypto Ed25519 + ethers verifyMessage (breaks ${b.failures.join(',') || 'nothing'})`, f);
+      eq(JSON.stringify(b.failures), JSON.stringify(a), i, 'rules broken, noble vs node:crypto/ethers checker', f);
+      for (const pl of b.payloads) payloads.push({ i, text: JSON.stringify(pl.value), canonical: pl.text });
+    });
+    // the signed payloads' canonical JSON, also with python canonicaljson (Synapse's)
+    const py = spawnSync('/usr/bin/python3', [path.join(here, 'canonical_json.py')], {
+      input: JSON.stringify(payloads.map((x) => x.text)),
+      encoding: 'utf8',
+    });
+    if (py.status !== 0) throw new Error(`python canonicaljson failed: ${py.stderr}`);
+    JSON.parse(py.stdout).results.forEach((h, j) =>
+      eq(utf8Decode(Buffer.from(h, 'hex')), payloads[j].canonical, payloads[j].i, 'canonical JSON of a signed payload vs python canonicaljson', f),
+    );
   },
   keystore_v3(cases, f) {
     cases.forEach(({ p }, i) => {
