@@ -12,6 +12,8 @@
 #include <mrt/eth.hpp>
 #include <mrt/keystore.hpp>
 #include <mrt/matrix_identity.hpp>
+#include <mrt/matrix_signing.hpp>
+#include <mrt/megolm.hpp>
 
 namespace mrt::cli {
 namespace {
@@ -181,14 +183,51 @@ std::optional<std::string> check_attestation(const json& c) {
   return std::nullopt;
 }
 
+// The key's first decoded byte says its format: 0x02 session sharing (m.room_key), 0x01 export.
+Result<MegolmInboundSession, MegolmError> megolm_session(const std::string& key) {
+  const auto raw = parse_base64_unpadded(key);
+  if (raw && !raw->empty() && (*raw)[0] == 0x01) return MegolmInboundSession::from_exported_key(key);
+  return MegolmInboundSession::from_session_key(key);
+}
+
+std::optional<std::string> check_megolm_decrypt(const json& c) {
+  const auto want = nullable_string(c, "plaintext");
+  auto session = megolm_session(string_field(c, "session_key"));
+  if (!session) {
+    if (!want) return std::nullopt;
+    return "session key refused: " + std::string(to_string(session.error()));
+  }
+  auto got = session->decrypt(string_field(c, "ciphertext"));
+  if (!want) {
+    if (got) return "decrypted but must fail";
+    return std::nullopt;
+  }
+  if (!got) return "refused (" + std::string(to_string(got.error())) + ") but must decrypt";
+  const json& index = field(c, "message_index");
+  if (!index.is_number_integer() || index.get<std::int64_t>() < 0) {
+    throw BadCase("\"message_index\" is not a non-negative integer");
+  }
+  const std::string_view plain = as_chars(got->plaintext.view());
+  if (plain != *want) return expected_got("plaintext", *want, std::string(plain));
+  if (got->message_index != index.get<std::uint64_t>()) {
+    return expected_got("message_index", index.dump(), std::to_string(got->message_index));
+  }
+  return std::nullopt;
+}
+
 const std::map<std::string, Check>& checks() {
   static const std::map<std::string, Check> kChecks = {
       {"attestation", check_attestation},
-      {"keccak256", check_keccak256},           {"eth_address", check_eth_address},
-      {"personal_sign", check_personal_sign},   {"ecrecover", check_ecrecover},
-      {"canonical_json", check_canonical_json}, {"matrix_identity", check_matrix_identity},
+      {"canonical_json", check_canonical_json},
+      {"ecrecover", check_ecrecover},
+      {"eth_address", check_eth_address},
+      {"keccak256", check_keccak256},
       {"keystore_v3", check_keystore_v3},
+      {"matrix_identity", check_matrix_identity},
+      {"megolm_decrypt", check_megolm_decrypt},
+      {"personal_sign", check_personal_sign},
   };
+
   return kChecks;
 }
 

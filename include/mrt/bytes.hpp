@@ -27,6 +27,9 @@ using ByteView = std::span<const std::uint8_t>;
 inline ByteView as_bytes(std::string_view s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
+inline std::string_view as_chars(ByteView b) {
+  return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
 
 enum class HexError : int {
   missing_prefix = 1,  // `0x` required but absent (or spelled `0X`)

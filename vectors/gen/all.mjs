@@ -12,7 +12,7 @@ import { checkFile } from './check.mjs';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const outDir = path.resolve(here, '..');
 
-const KINDS = ['keccak256', 'eth_address', 'personal_sign', 'ecrecover', 'canonical_json', 'matrix_identity', 'attestation', 'keystore_v3'];
+const KINDS = ['keccak256', 'eth_address', 'personal_sign', 'ecrecover', 'canonical_json', 'matrix_identity', 'attestation', 'keystore_v3', 'megolm_decrypt'];
 
 const wanted = process.argv.slice(2);
 for (const w of wanted) if (!KINDS.includes(w)) throw new Error(`unknown kind ${w}; known: ${KINDS.join(', ')}`);
@@ -20,11 +20,11 @@ for (const w of wanted) if (!KINDS.includes(w)) throw new Error(`unknown kind ${
 for (const kind of wanted.length ? wanted : KINDS) {
   const t0 = Date.now();
   const mod = await import(`./kinds/${kind}.mjs`);
-  const out = mod.generate();
+  const out = await mod.generate();
   if (out.kind !== kind) throw new Error(`generator ${kind} returned kind ${out.kind}`);
   const text = serialize({ kind: out.kind, cases: out.cases });
   const file = path.join(outDir, `${kind}.json`);
   fs.writeFileSync(file, text);
-  const checked = checkFile(file);
+  const checked = await checkFile(file);
   console.log(`${path.relative(process.cwd(), file)}: ${out.cases.length} cases, ${text.length} bytes, checked ${checked} (${Date.now() - t0} ms)`);
 }

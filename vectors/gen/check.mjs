@@ -49,6 +49,7 @@ const SCHEMA = {
   matrix_identity: [{ private_key: 'hex', server_name: 'string', user_id: 'string', password: 'hex', displayname: 'hex' }],
   attestation: [{ device_keys: 'object', valid: 'bool' }],
   keystore_v3: [{ keystore: 'object', password: 'string', private_key: 'hex|null' }],
+  megolm_decrypt: [{ session_key: 'string', ciphertext: 'string', plaintext: 'string|null', message_index: 'uint' }],
 };
 
 function typeOk(t, v) {
@@ -61,6 +62,8 @@ function typeOk(t, v) {
     case 'bool': return v === true || v === false;
     case 'object': return v instanceof Map;
     case 'any': return true;
+    case 'string|null': return v === null || typeof v === 'string';
+    case 'uint': return typeof v === 'bigint' && v >= 0n && v <= 0xffffffffn;
   }
   throw new Error(t);
 }
@@ -69,7 +72,7 @@ function fail(file, i, msg) {
   throw new Error(`${file}: case ${i}: ${msg}`);
 }
 
-export function checkFile(file) {
+export async function checkFile(file) {
   const bytes = fs.readFileSync(file);
   if (bytes.length > 1024 * 1024) throw new Error(`${file}: larger than 1 MiB`);
   let doc;
@@ -93,7 +96,7 @@ export function checkFile(file) {
     if (!s) fail(file, i, `unexpected fields ${keys.join(',')}`);
     for (const [k, t] of Object.entries(s)) if (!typeOk(t, c.get(k))) fail(file, i, `field ${k} is not ${t}`);
   });
-  VERIFY[kind](cases.map((c) => ({ model: c, p: plain(c) })), (i, m) => fail(file, i, m));
+  await VERIFY[kind](cases.map((c) => ({ model: c, p: plain(c) })), (i, m) => fail(file, i, m));
   return cases.length;
 }
 
@@ -191,6 +194,14 @@ const VERIFY = {
       eq(utf8Decode(Buffer.from(h, 'hex')), payloads[j].canonical, payloads[j].i, 'canonical JSON of a signed payload vs python canonicaljson', f),
     );
   },
+  async megolm_decrypt(cases, f) {
+    // vodozemac, libolm and lib/megolm_ref.mjs (loaded only for this kind: wasm)
+    const { checkMegolmCase } = await import('./lib/megolm_check.mjs');
+    for (const [i, { p }] of cases.entries()) {
+      const { problems } = await checkMegolmCase(p);
+      if (problems.length) f(i, problems.join('; '));
+    }
+  },
   keystore_v3(cases, f) {
     cases.forEach(({ p }, i) => {
       const pw = utf8(p.password);
@@ -210,5 +221,5 @@ const VERIFY = {
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const files = process.argv.slice(2);
   const list = files.length ? files : Object.keys(SCHEMA).map((k) => path.join(here, '..', `${k}.json`)).filter((f) => fs.existsSync(f));
-  for (const file of list) console.log(`${file}: ${checkFile(file)} cases ok`);
+  for (const file of list) console.log(`${file}: ${await checkFile(file)} cases ok`);
 }
