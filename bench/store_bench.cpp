@@ -3,9 +3,9 @@
 #include <deque>
 #include <filesystem>
 #include <thread>
+#include <unistd.h>
 
 #include <benchmark/benchmark.h>
-#include <unistd.h>
 
 #include <mrt/store/env.hpp>
 
@@ -119,8 +119,12 @@ void put_get(benchmark::State& state, const char* table) {
   }
   state.SetItemsProcessed(state.iterations() * 1000);
 }
-void BM_PutGet256Plain(benchmark::State& state) { put_get(state, "plain"); }
-void BM_PutGet256Sealed(benchmark::State& state) { put_get(state, "sealed"); }
+void BM_PutGet256Plain(benchmark::State& state) {
+  put_get(state, "plain");
+}
+void BM_PutGet256Sealed(benchmark::State& state) {
+  put_get(state, "sealed");
+}
 BENCHMARK(BM_PutGet256Plain)->UseRealTime();
 BENCHMARK(BM_PutGet256Sealed)->UseRealTime();
 

@@ -1,11 +1,10 @@
 #include "vector_runner.hpp"
 
+#include <chrono>
 #include <fstream>
 #include <functional>
 #include <map>
 #include <sstream>
-
-#include <chrono>
 
 #include <mrt/attestation.hpp>
 #include <mrt/canonical_json.hpp>
@@ -186,7 +185,8 @@ std::optional<std::string> check_attestation(const json& c) {
 // The key's first decoded byte says its format: 0x02 session sharing (m.room_key), 0x01 export.
 Result<MegolmInboundSession, MegolmError> megolm_session(const std::string& key) {
   const auto raw = parse_base64_unpadded(key);
-  if (raw && !raw->empty() && (*raw)[0] == 0x01) return MegolmInboundSession::from_exported_key(key);
+  if (raw && !raw->empty() && (*raw)[0] == 0x01)
+    return MegolmInboundSession::from_exported_key(key);
   return MegolmInboundSession::from_session_key(key);
 }
 

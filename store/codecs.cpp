@@ -8,7 +8,8 @@ namespace mrt::store {
 
 Bytes U64Key::encode(std::uint64_t v) {
   Bytes out(8);
-  for (int i = 7; i >= 0; --i, v >>= 8) out[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v);
+  for (int i = 7; i >= 0; --i, v >>= 8)
+    out[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v);
   return out;
 }
 
@@ -21,14 +22,16 @@ std::optional<std::uint64_t> U64Key::decode(ByteView b) {
 
 SecretBuffer JsonValue::encode(const nlohmann::json& v) {
   auto text = canonical_json(v);
-  if (!text) throw std::invalid_argument("store: value has no canonical JSON form: " + text.error().message);
+  if (!text)
+    throw std::invalid_argument("store: value has no canonical JSON form: " + text.error().message);
   SecretBuffer out(as_bytes(*text));
   wipe(*text);
   return out;
 }
 
 std::optional<nlohmann::json> JsonValue::decode(ByteView b) {
-  auto parsed = parse_json_strict(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
+  auto parsed =
+      parse_json_strict(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
   if (!parsed) return std::nullopt;
   return std::move(*parsed);
 }

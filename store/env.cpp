@@ -1,9 +1,8 @@
 // Opening the store: directory, lock, LMDB environment, meta checks, migrations, tables.
-#include <sys/stat.h>
-
 #include <chrono>
 #include <cstring>
 #include <set>
+#include <sys/stat.h>
 
 #include <sodium.h>
 
@@ -28,7 +27,8 @@ std::optional<OpenFailure> prepare_dir(const fs::path& dir) {
   std::error_code ec;
   if (!fs::exists(dir, ec)) {
     fs::create_directories(dir, ec);
-    if (ec) return OpenFailure{OpenError::io, "cannot create " + dir.string() + ": " + ec.message()};
+    if (ec)
+      return OpenFailure{OpenError::io, "cannot create " + dir.string() + ": " + ec.message()};
   } else if (!fs::is_directory(dir, ec)) {
     return OpenFailure{OpenError::not_a_store, dir.string() + " is not a directory"};
   } else if (!fs::exists(dir / "data.mdb")) {
@@ -43,8 +43,8 @@ std::optional<OpenFailure> prepare_dir(const fs::path& dir) {
   }
   // Only the owner may look inside: keys are sealed, but record keys and sizes are not.
   if (::chmod(dir.c_str(), 0700) != 0) {
-    return OpenFailure{OpenError::io, "cannot set mode 0700 on " + dir.string() + ": " +
-                                          std::strerror(errno)};
+    return OpenFailure{OpenError::io,
+                       "cannot set mode 0700 on " + dir.string() + ": " + std::strerror(errno)};
   }
   return std::nullopt;
 }
@@ -67,8 +67,8 @@ std::uint64_t now_ms() {
 }
 
 // Checks (or, for a new store, writes) meta and runs migrations, inside `txn`.
-std::optional<OpenFailure> check_meta(MDB_txn* txn, const Options& options,
-                                      const Bytes& key_check, const detail::EnvCore& core) {
+std::optional<OpenFailure> check_meta(MDB_txn* txn, const Options& options, const Bytes& key_check,
+                                      const detail::EnvCore& core) {
   MDB_dbi main_dbi;
   detail::check_lmdb(mdb_dbi_open(txn, nullptr, 0, &main_dbi), "opening the main table");
   MDB_stat st;
@@ -91,8 +91,8 @@ std::optional<OpenFailure> check_meta(MDB_txn* txn, const Options& options,
   const std::string check = meta_string(txn, meta, "key_check");
   if (check.size() != key_check.size() ||
       sodium_memcmp(check.data(), key_check.data(), check.size()) != 0) {
-    return OpenFailure{OpenError::wrong_key, "store " + options.dir.string() +
-                                                 " belongs to another key"};
+    return OpenFailure{OpenError::wrong_key,
+                       "store " + options.dir.string() + " belongs to another key"};
   }
   const auto schema = U64Key::decode(as_bytes(meta_string(txn, meta, "schema")));
   if (!schema) return OpenFailure{OpenError::not_a_store, "store meta has no schema version"};
@@ -105,17 +105,16 @@ std::optional<OpenFailure> check_meta(MDB_txn* txn, const Options& options,
   for (std::uint64_t v = *schema; v < options.schema_version; ++v) {
     const auto migration = options.migrations.find(static_cast<std::uint32_t>(v));
     if (migration == options.migrations.end()) {
-      return OpenFailure{OpenError::migration_failed,
-                         "no migration from schema " + std::to_string(v) + " to " +
-                             std::to_string(v + 1)};
+      return OpenFailure{
+          OpenError::migration_failed,
+          "no migration from schema " + std::to_string(v) + " to " + std::to_string(v + 1)};
     }
     try {
       WriteTxn w(&core, txn);
       migration->second(w);
     } catch (const std::exception& e) {
-      return OpenFailure{OpenError::migration_failed, "migration from schema " +
-                                                          std::to_string(v) + " failed: " +
-                                                          e.what()};
+      return OpenFailure{OpenError::migration_failed,
+                         "migration from schema " + std::to_string(v) + " failed: " + e.what()};
     }
   }
   put_meta(txn, meta, "schema", U64Key::encode(options.schema_version));
@@ -134,9 +133,9 @@ std::optional<OpenFailure> check_file_size(MDB_env* env, const fs::path& dir) {
   const auto size = fs::file_size(dir / "data.mdb", ec);
   const auto needed = (static_cast<std::uintmax_t>(info.me_last_pgno) + 1) * st.ms_psize;
   if (ec || size < needed) {
-    return OpenFailure{OpenError::corrupt, (dir / "data.mdb").string() + " is truncated: " +
-                                               std::to_string(size) + " bytes, its pages need " +
-                                               std::to_string(needed)};
+    return OpenFailure{OpenError::corrupt, (dir / "data.mdb").string() +
+                                               " is truncated: " + std::to_string(size) +
+                                               " bytes, its pages need " + std::to_string(needed)};
   }
   return std::nullopt;
 }
@@ -187,7 +186,8 @@ Result<Env, OpenFailure> Env::open(const Options& options, const PrivateKey& own
     }
     for (const TableSpec& spec : options.tables) {
       if (spec.name == kMetaTable || impl->tables.count(spec.name)) {
-        throw std::invalid_argument("store: table \"" + spec.name + "\" declared twice or reserved");
+        throw std::invalid_argument("store: table \"" + spec.name +
+                                    "\" declared twice or reserved");
       }
       MDB_dbi dbi;
       detail::check_lmdb(mdb_dbi_open(txn, spec.name.c_str(), MDB_CREATE, &dbi),
@@ -211,14 +211,19 @@ Env::~Env() = default;
 std::pair<unsigned int, bool> Env::find_table(const std::string& name) const {
   const auto it = impl_->tables.find(name);
   if (it == impl_->tables.end()) {
-    throw std::invalid_argument("store: table \"" + name + "\" was not declared in Options::tables");
+    throw std::invalid_argument("store: table \"" + name +
+                                "\" was not declared in Options::tables");
   }
   return it->second;
 }
 
-const detail::EnvCore* Env::core() const { return &impl_->core; }
+const detail::EnvCore* Env::core() const {
+  return &impl_->core;
+}
 
-ReadTxn Env::read() const { return ReadTxn(&impl_->core); }
+ReadTxn Env::read() const {
+  return ReadTxn(&impl_->core);
+}
 
 std::future<void> Env::commit(Changes changes) {
   auto shared = std::make_shared<Changes>(std::move(changes));
@@ -238,15 +243,14 @@ std::future<void> Env::write(std::function<void(WriteTxn&)> step) {
   return future;
 }
 
-void Env::write(std::function<void(WriteTxn&)> step,
-                std::function<void(std::exception_ptr)> done) {
+void Env::write(std::function<void(WriteTxn&)> step, std::function<void(std::exception_ptr)> done) {
   impl_->enqueue({std::move(step), std::move(done)});
 }
 
 Bytes Env::keyed_hash(ByteView data) const {
   Bytes out(32);
-  crypto_generichash(out.data(), out.size(), data.data(), data.size(),
-                     impl_->key_hash_key.data(), impl_->key_hash_key.size());
+  crypto_generichash(out.data(), out.size(), data.data(), data.size(), impl_->key_hash_key.data(),
+                     impl_->key_hash_key.size());
   return out;
 }
 
@@ -257,6 +261,8 @@ Stats Env::stats() const {
           info.me_mapsize};
 }
 
-const std::filesystem::path& Env::dir() const { return impl_->dir; }
+const std::filesystem::path& Env::dir() const {
+  return impl_->dir;
+}
 
 }  // namespace mrt::store

@@ -1,7 +1,6 @@
 #pragma once
 
 #include <lmdb.h>
-
 #include <shared_mutex>
 #include <string>
 

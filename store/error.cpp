@@ -8,13 +8,20 @@ namespace mrt::store {
 
 std::string_view to_string(OpenError e) {
   switch (e) {
-    case OpenError::locked: return "locked";
-    case OpenError::not_a_store: return "not_a_store";
-    case OpenError::newer_schema: return "newer_schema";
-    case OpenError::wrong_key: return "wrong_key";
-    case OpenError::corrupt: return "corrupt";
-    case OpenError::io: return "io";
-    case OpenError::migration_failed: return "migration_failed";
+    case OpenError::locked:
+      return "locked";
+    case OpenError::not_a_store:
+      return "not_a_store";
+    case OpenError::newer_schema:
+      return "newer_schema";
+    case OpenError::wrong_key:
+      return "wrong_key";
+    case OpenError::corrupt:
+      return "corrupt";
+    case OpenError::io:
+      return "io";
+    case OpenError::migration_failed:
+      return "migration_failed";
   }
   return "unknown";
 }

@@ -48,8 +48,8 @@ Bytes Sealer::seal(std::string_view table, ByteView record_key, ByteView plainte
   randombytes_buf(nonce, 24);
   unsigned long long written = 0;
   crypto_aead_xchacha20poly1305_ietf_encrypt(out.data() + 25, &written, plaintext.data(),
-                                             plaintext.size(), ad.data(), ad.size(), nullptr,
-                                             nonce, key_.data());
+                                             plaintext.size(), ad.data(), ad.size(), nullptr, nonce,
+                                             key_.data());
   return out;
 }
 
@@ -60,11 +60,10 @@ std::optional<SecretBuffer> Sealer::open(std::string_view table, ByteView record
   SecretBuffer plain(sealed.size() - kOverhead);
   unsigned long long written = 0;
   static const std::uint8_t kEmpty = 0;
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain.empty() ? const_cast<std::uint8_t*>(&kEmpty)
-                                                               : plain.data(),
-                                                 &written, nullptr, sealed.data() + 25,
-                                                 sealed.size() - 25, ad.data(), ad.size(),
-                                                 sealed.data() + 1, key_.data()) != 0) {
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+          plain.empty() ? const_cast<std::uint8_t*>(&kEmpty) : plain.data(), &written, nullptr,
+          sealed.data() + 25, sealed.size() - 25, ad.data(), ad.size(), sealed.data() + 1,
+          key_.data()) != 0) {
     return std::nullopt;
   }
   return plain;

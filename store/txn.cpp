@@ -4,8 +4,7 @@
 
 namespace mrt::store {
 
-ReadTxn::ReadTxn(const detail::EnvCore* core)
-    : Txn(core, nullptr), map_lock_(core->map_mutex) {
+ReadTxn::ReadTxn(const detail::EnvCore* core) : Txn(core, nullptr), map_lock_(core->map_mutex) {
   detail::check_lmdb(mdb_txn_begin(core->env, nullptr, MDB_RDONLY, &txn_),
                      "starting a read transaction");
 }

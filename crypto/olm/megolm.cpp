@@ -1,8 +1,7 @@
-#include <mrt/megolm.hpp>
-
 #include <sodium.h>
 
 #include <mrt/matrix_signing.hpp>
+#include <mrt/megolm.hpp>
 
 #include "../sodium_init.hpp"
 #include "olm_handle.hpp"
@@ -15,36 +14,37 @@ using detail::OlmHandle;
 
 MegolmError from_olm(OlmErrorCode code) {
   switch (code) {
-    case OLM_INVALID_BASE64: return MegolmError::bad_base64;
-    case OLM_BAD_SESSION_KEY: return MegolmError::bad_session_key;
-    case OLM_BAD_MESSAGE_MAC: return MegolmError::bad_mac;
-    case OLM_BAD_SIGNATURE: return MegolmError::bad_signature;
-    case OLM_UNKNOWN_MESSAGE_INDEX: return MegolmError::unknown_message_index;
+    case OLM_INVALID_BASE64:
+      return MegolmError::bad_base64;
+    case OLM_BAD_SESSION_KEY:
+      return MegolmError::bad_session_key;
+    case OLM_BAD_MESSAGE_MAC:
+      return MegolmError::bad_mac;
+    case OLM_BAD_SIGNATURE:
+      return MegolmError::bad_signature;
+    case OLM_UNKNOWN_MESSAGE_INDEX:
+      return MegolmError::unknown_message_index;
     case OLM_BAD_ACCOUNT_KEY:
     case OLM_CORRUPTED_PICKLE:
-    case OLM_UNKNOWN_PICKLE_VERSION: return MegolmError::bad_pickle;
-    default: return MegolmError::bad_message_format;
+    case OLM_UNKNOWN_PICKLE_VERSION:
+      return MegolmError::bad_pickle;
+    default:
+      return MegolmError::bad_message_format;
   }
 }
 
 enum class Padding { refused, accepted };
 
-// Strict base64 in, a canonical unpadded copy out: libolm's own decoder ignores non-zero spare
-// bits and refuses padding, and it overwrites the buffer it is given. As vodozemac does,
-// ciphertexts may be padded (the spec asks readers to accept it), session keys may not.
+// As vodozemac does, ciphertexts may be padded (the spec asks readers to accept it), session
+// keys may not.
 Result<SecretBuffer, MegolmError> canonical_base64(std::string_view text, std::size_t max,
                                                    Padding padding) {
   if (text.size() > max) return fail(MegolmError::message_too_large);
-  if (padding == Padding::refused && text.find('=') != std::string_view::npos) {
-    return fail(MegolmError::bad_base64);
-  }
-  auto bytes = parse_base64_unpadded(text);
-  if (!bytes) return fail(MegolmError::bad_base64);
-  std::string again = base64_unpadded(*bytes);
-  wipe(*bytes);
-  SecretBuffer out(as_bytes(again));
-  wipe(again);
-  return out;
+  auto out =
+      detail::canonical_base64(text, padding == Padding::accepted ? detail::Base64Padding::accepted
+                                                                  : detail::Base64Padding::refused);
+  if (!out) return fail(MegolmError::bad_base64);
+  return std::move(*out);
 }
 
 void check_pickle_key(ByteView key) {
@@ -55,14 +55,22 @@ void check_pickle_key(ByteView key) {
 
 std::string_view to_string(MegolmError e) {
   switch (e) {
-    case MegolmError::bad_base64: return "bad_base64";
-    case MegolmError::bad_session_key: return "bad_session_key";
-    case MegolmError::bad_message_format: return "bad_message_format";
-    case MegolmError::bad_mac: return "bad_mac";
-    case MegolmError::bad_signature: return "bad_signature";
-    case MegolmError::unknown_message_index: return "unknown_message_index";
-    case MegolmError::bad_pickle: return "bad_pickle";
-    case MegolmError::message_too_large: return "message_too_large";
+    case MegolmError::bad_base64:
+      return "bad_base64";
+    case MegolmError::bad_session_key:
+      return "bad_session_key";
+    case MegolmError::bad_message_format:
+      return "bad_message_format";
+    case MegolmError::bad_mac:
+      return "bad_mac";
+    case MegolmError::bad_signature:
+      return "bad_signature";
+    case MegolmError::unknown_message_index:
+      return "unknown_message_index";
+    case MegolmError::bad_pickle:
+      return "bad_pickle";
+    case MegolmError::message_too_large:
+      return "message_too_large";
   }
   return "unknown";
 }
@@ -107,8 +115,7 @@ Result<MegolmInboundSession, MegolmError> MegolmInboundSession::unpickle(std::st
   SecretBuffer copy(as_bytes(pickle));  // libolm decodes in place
   auto impl = std::make_unique<Impl>();
   if (olm_failed(olm_unpickle_inbound_group_session(impl->session.get(), pickle_key.data(),
-                                                    pickle_key.size(), copy.data(),
-                                                    copy.size()))) {
+                                                    pickle_key.size(), copy.data(), copy.size()))) {
     return fail(MegolmError::bad_pickle);
   }
   return MegolmInboundSession(std::move(impl));
@@ -120,8 +127,8 @@ Result<MegolmPlaintext, MegolmError> MegolmInboundSession::decrypt(std::string_v
   OlmInboundGroupSession* s = impl_->session.get();
   // Both calls destroy their input: each gets its own copy.
   SecretBuffer for_length(message->view());
-  const std::size_t max = olm_group_decrypt_max_plaintext_length(s, for_length.data(),
-                                                                 for_length.size());
+  const std::size_t max =
+      olm_group_decrypt_max_plaintext_length(s, for_length.data(), for_length.size());
   if (olm_failed(max)) return fail(from_olm(impl_->session.last_error()));
   SecretBuffer plain(max);
   std::uint32_t index = 0;
@@ -144,8 +151,8 @@ std::uint32_t MegolmInboundSession::first_known_index() const {
 
 Result<SecretBuffer, MegolmError> MegolmInboundSession::export_at(std::uint32_t index) const {
   SecretBuffer out(olm_export_inbound_group_session_length(impl_->session.get()));
-  if (olm_failed(olm_export_inbound_group_session(impl_->session.get(), out.data(), out.size(),
-                                                  index))) {
+  if (olm_failed(
+          olm_export_inbound_group_session(impl_->session.get(), out.data(), out.size(), index))) {
     return fail(from_olm(impl_->session.last_error()));
   }
   return out;
@@ -165,33 +172,30 @@ struct MegolmOutboundSession::Impl {
   OlmHandle<OlmOutboundGroupSession> session;
 };
 
-MegolmOutboundSession::MegolmOutboundSession(std::unique_ptr<Impl> impl)
-    : impl_(std::move(impl)) {}
+MegolmOutboundSession::MegolmOutboundSession(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 MegolmOutboundSession::MegolmOutboundSession(MegolmOutboundSession&&) noexcept = default;
-MegolmOutboundSession& MegolmOutboundSession::operator=(MegolmOutboundSession&&) noexcept =
-    default;
+MegolmOutboundSession& MegolmOutboundSession::operator=(MegolmOutboundSession&&) noexcept = default;
 MegolmOutboundSession::~MegolmOutboundSession() = default;
 
 MegolmOutboundSession MegolmOutboundSession::create() {
   detail::ensure_sodium();
   auto impl = std::make_unique<Impl>();
-  SecretBuffer random(olm_init_outbound_group_session_random_length(impl->session.get()));
-  randombytes_buf(random.data(), random.size());
-  if (olm_failed(olm_init_outbound_group_session(impl->session.get(), random.data(),
-                                                 random.size()))) {
+  SecretBuffer random =
+      detail::olm_random(olm_init_outbound_group_session_random_length(impl->session.get()));
+  if (olm_failed(
+          olm_init_outbound_group_session(impl->session.get(), random.data(), random.size()))) {
     throw std::runtime_error("olm_init_outbound_group_session failed");
   }
   return MegolmOutboundSession(std::move(impl));
 }
 
-Result<MegolmOutboundSession, MegolmError> MegolmOutboundSession::unpickle(
-    std::string_view pickle, ByteView pickle_key) {
+Result<MegolmOutboundSession, MegolmError> MegolmOutboundSession::unpickle(std::string_view pickle,
+                                                                           ByteView pickle_key) {
   check_pickle_key(pickle_key);
   SecretBuffer copy(as_bytes(pickle));
   auto impl = std::make_unique<Impl>();
-  if (olm_failed(olm_unpickle_outbound_group_session(impl->session.get(), pickle_key.data(),
-                                                     pickle_key.size(), copy.data(),
-                                                     copy.size()))) {
+  if (olm_failed(olm_unpickle_outbound_group_session(
+          impl->session.get(), pickle_key.data(), pickle_key.size(), copy.data(), copy.size()))) {
     return fail(MegolmError::bad_pickle);
   }
   return MegolmOutboundSession(std::move(impl));
@@ -202,9 +206,9 @@ std::string MegolmOutboundSession::encrypt(ByteView plaintext) {
   // The length grows with the index's varint: ask for every message.
   std::string out(olm_group_encrypt_message_length(s, plaintext.size()), '\0');
   static const std::uint8_t kEmpty = 0;
-  const std::size_t n = olm_group_encrypt(s, plaintext.empty() ? &kEmpty : plaintext.data(),
-                                          plaintext.size(),
-                                          reinterpret_cast<std::uint8_t*>(out.data()), out.size());
+  const std::size_t n =
+      olm_group_encrypt(s, plaintext.empty() ? &kEmpty : plaintext.data(), plaintext.size(),
+                        reinterpret_cast<std::uint8_t*>(out.data()), out.size());
   if (olm_failed(n)) throw std::runtime_error("olm_group_encrypt failed");
   out.resize(n);
   return out;

@@ -1,10 +1,13 @@
 #pragma once
 
-#include <olm/olm.h>
-
 #include <cstdint>
 #include <memory>
+#include <olm/olm.h>
+#include <optional>
 #include <string>
+#include <string_view>
+
+#include <mrt/bytes.hpp>
 
 namespace mrt::detail {
 
@@ -33,10 +36,27 @@ struct OlmTraits<OlmOutboundGroupSession> {
   }
 };
 
+template <>
+struct OlmTraits<::OlmAccount> {
+  static std::size_t size() { return olm_account_size(); }
+  static ::OlmAccount* place(void* m) { return olm_account(m); }
+  static void clear(::OlmAccount* a) { olm_clear_account(a); }
+  static OlmErrorCode error(::OlmAccount* a) { return olm_account_last_error_code(a); }
+};
+
+template <>
+struct OlmTraits<::OlmSession> {
+  static std::size_t size() { return olm_session_size(); }
+  static ::OlmSession* place(void* m) { return olm_session(m); }
+  static void clear(::OlmSession* s) { olm_clear_session(s); }
+  static OlmErrorCode error(::OlmSession* s) { return olm_session_last_error_code(s); }
+};
+
 template <class T>
 class OlmHandle {
  public:
-  OlmHandle() : memory_(new std::uint8_t[OlmTraits<T>::size()]), ptr_(OlmTraits<T>::place(memory_.get())) {}
+  OlmHandle()
+      : memory_(new std::uint8_t[OlmTraits<T>::size()]), ptr_(OlmTraits<T>::place(memory_.get())) {}
   OlmHandle(OlmHandle&&) noexcept = default;
   OlmHandle& operator=(OlmHandle&& other) noexcept {
     reset();
@@ -60,6 +80,16 @@ class OlmHandle {
   T* ptr_;
 };
 
-inline bool olm_failed(std::size_t result) { return result == olm_error(); }
+inline bool olm_failed(std::size_t result) {
+  return result == olm_error();
+}
+
+// Random bytes from libsodium, for the libolm calls that take them.
+SecretBuffer olm_random(std::size_t n);
+
+enum class Base64Padding { refused, accepted };
+// Strict base64 in, a canonical unpadded copy out (libolm's decoder ignores non-zero spare bits
+// and refuses padding, and overwrites the buffer it is given). nullopt when not base64.
+std::optional<SecretBuffer> canonical_base64(std::string_view text, Base64Padding padding);
 
 }  // namespace mrt::detail

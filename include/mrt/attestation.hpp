@@ -29,9 +29,9 @@ enum class AttestationError : int {
   malformed_device_keys = 1,  // device_id, keys or user_id missing or of the wrong type
   bad_self_signature = 2,     // the device's Ed25519 self-signature is missing or does not verify
   missing_attestation = 3,
-  malformed_attestation = 4,  // not exactly {address, issued_at, sig} of the right types
-  issued_in_future = 5,       // issued_at more than 120 s ahead of now
-  address_mismatch = 6,       // the attested address is not the localpart of user_id
+  malformed_attestation = 4,      // not exactly {address, issued_at, sig} of the right types
+  issued_in_future = 5,           // issued_at more than 120 s ahead of now
+  address_mismatch = 6,           // the attested address is not the localpart of user_id
   bad_attestation_signature = 7,  // sig does not recover the attested address
 };
 std::string_view to_string(AttestationError e);

@@ -99,12 +99,12 @@ TEST_F(DeviceAttestation, AnotherAddressThanTheLocalpartIsRefused) {
   const PrivateKey other = PrivateKey::generate();
   json keys = unsigned_keys();
   keys[kAttestationField] = attest_device_keys(
-      [&] {
-        json k = unsigned_keys();
-        k["user_id"] = matrix_user_id(other.address(), "localhost");
-        return k;
-      }(),
-      other, kNow)
+                                [&] {
+                                  json k = unsigned_keys();
+                                  k["user_id"] = matrix_user_id(other.address(), "localhost");
+                                  return k;
+                                }(),
+                                other, kNow)
                                 .value()[kAttestationField];
   EXPECT_EQ(refusal(self_sign(keys)), AttestationError::address_mismatch);
 }

@@ -89,8 +89,8 @@ TEST(MatrixSigning, SignaturesThatAreNotAnObjectAreRefused) {
 
 TEST(MatrixSigning, OtherSignaturesAreKept) {
   const Ed25519Key key = Ed25519Key::generate();
-  auto signed_obj = sign_json({{"signatures", {{"@v:s", {{"ed25519:E", "x"}}}}}}, "@u:s",
-                              "ed25519:D", key);
+  auto signed_obj =
+      sign_json({{"signatures", {{"@v:s", {{"ed25519:E", "x"}}}}}}, "@u:s", "ed25519:D", key);
   ASSERT_TRUE(signed_obj);
   EXPECT_EQ((*signed_obj)["signatures"]["@v:s"]["ed25519:E"], "x");
   EXPECT_TRUE(verify_json(*signed_obj, "@u:s", "ed25519:D", key.public_key()));
@@ -99,7 +99,9 @@ TEST(MatrixSigning, OtherSignaturesAreKept) {
 TEST(Base64, RefusesBytesOutsideTheAlphabet) {
   // libsodium 1.0.18 alone decodes 0xff as '/' (found by the hex_base64 fuzz target).
   EXPECT_FALSE(parse_base64_unpadded("\xffw"));
-  EXPECT_FALSE(parse_base64_unpadded("AQ\x80" "D"));
+  EXPECT_FALSE(
+      parse_base64_unpadded("AQ\x80"
+                            "D"));
 }
 
 TEST(Base64, RoundTripsUnpadded) {

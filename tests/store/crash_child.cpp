@@ -2,12 +2,11 @@
 // threads with group commit and prints each id on stdout once its commit is durable, until it is
 // killed. Each step puts the same id into two tables, so a half-applied step is visible.
 //   mrt_store_crash_child DIR FIRST_ID
-#include <unistd.h>
-
 #include <atomic>
 #include <cstdio>
 #include <string>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 #include <mrt/store/env.hpp>

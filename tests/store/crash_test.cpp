@@ -1,15 +1,14 @@
 // Kill -9 a process in the middle of group-committed writes, reopen, and check that every write
 // it acknowledged is there, intact, and that no step is half applied. Cycles: 10 by default,
 // MRT_CRASH_CYCLES to change (the `soak` CTest label runs 100).
+#include <chrono>
 #include <fcntl.h>
 #include <poll.h>
+#include <random>
+#include <set>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <chrono>
-#include <random>
-#include <set>
 
 #include <gtest/gtest.h>
 

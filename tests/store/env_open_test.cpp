@@ -1,8 +1,7 @@
 // Opening a store: what is created, and each refusal with its specific error.
-#include <sys/stat.h>
-
 #include <filesystem>
 #include <fstream>
+#include <sys/stat.h>
 
 #include <gtest/gtest.h>
 
@@ -54,7 +53,10 @@ TEST_F(EnvOpen, TightensAnExistingDirectoryTo0700) {
 }
 
 TEST_F(EnvOpen, ReopensWithTheSameKey) {
-  { auto env = testing::open_or_die(options); write_one(env); }
+  {
+    auto env = testing::open_or_die(options);
+    write_one(env);
+  }
   auto env = testing::open_or_die(options);
   auto txn = env.read();
   EXPECT_EQ((env.table<StringKey, StringValue>("t").get(txn, "k")), "v");
@@ -92,7 +94,10 @@ TEST_F(EnvOpen, ANewerSchemaIsRefused) {
 }
 
 TEST_F(EnvOpen, AMigrationRunsOnceFromOlderToNewer) {
-  { auto env = testing::open_or_die(options); write_one(env); }
+  {
+    auto env = testing::open_or_die(options);
+    write_one(env);
+  }
   int runs = 0;
   Options newer = options;
   newer.schema_version = kSchemaVersion + 1;
@@ -106,7 +111,10 @@ TEST_F(EnvOpen, AMigrationRunsOnceFromOlderToNewer) {
 }
 
 TEST_F(EnvOpen, AFailingMigrationLeavesTheStoreAsItWas) {
-  { auto env = testing::open_or_die(options); write_one(env); }
+  {
+    auto env = testing::open_or_die(options);
+    write_one(env);
+  }
   Options newer = options;
   newer.schema_version = kSchemaVersion + 1;
   newer.migrations[kSchemaVersion] = [](WriteTxn&) { throw std::runtime_error("boom"); };

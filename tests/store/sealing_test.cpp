@@ -1,9 +1,8 @@
 // Values at rest: sealed tables never hold plaintext, and a modified or moved sealed value is a
 // clear IntegrityError, never garbage.
-#include <lmdb.h>
-
 #include <filesystem>
 #include <fstream>
+#include <lmdb.h>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -20,8 +19,7 @@ namespace fs = std::filesystem;
 class Sealed : public ::testing::Test {
  protected:
   fs::path dir = testing::fresh_dir("sealing");
-  Options options{.dir = dir,
-                  .tables = {{"secrets", Sealing::sealed}, {"public", Sealing::plain}}};
+  Options options{.dir = dir, .tables = {{"secrets", Sealing::sealed}, {"public", Sealing::plain}}};
   void TearDown() override { fs::remove_all(dir); }
 
   void put(const char* table, const std::string& k, const std::string& v) {
@@ -99,7 +97,10 @@ TEST_F(Sealed, TheSameValueSealsDifferentlyEachTime) {
 
 TEST_F(Sealed, KeyedHashDependsOnTheOwnerKey) {
   Bytes mine;
-  { auto env = testing::open_or_die(options); mine = env.keyed_hash(as_bytes("session id")); }
+  {
+    auto env = testing::open_or_die(options);
+    mine = env.keyed_hash(as_bytes("session id"));
+  }
   const fs::path other_dir = dir.string() + "-other";
   auto other = testing::open_or_die({.dir = other_dir}, PrivateKey::generate());
   EXPECT_NE(other.keyed_hash(as_bytes("session id")), mine);

@@ -52,7 +52,9 @@ TEST_P(TableSuite, RoundTrips) {
   EXPECT_EQ(get("a"), (Bytes{1, 2, 3}));
 }
 
-TEST_P(TableSuite, MissingKeyIsNullopt) { EXPECT_EQ(get("absent"), std::nullopt); }
+TEST_P(TableSuite, MissingKeyIsNullopt) {
+  EXPECT_EQ(get("absent"), std::nullopt);
+}
 
 TEST_P(TableSuite, EmptyValueRoundTrips) {
   put("empty", {});
@@ -98,9 +100,9 @@ TEST_P(TableSuite, ManyRecordsInOneStep) {
 
 TEST_P(TableSuite, PrefixIterationVisitsOnlyThePrefixInOrder) {
   Changes c;
-  for (const std::string& k : {join_key({"room", "b"}), join_key({"room", "a"}),
-                               std::string("roomy"), std::string("other"),
-                               join_key({"room", "c"})}) {
+  for (const std::string& k :
+       {join_key({"room", "b"}), join_key({"room", "a"}), std::string("roomy"),
+        std::string("other"), join_key({"room", "c"})}) {
     c.put(table(), k, Bytes{1});
   }
   env->commit(std::move(c)).get();

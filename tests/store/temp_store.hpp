@@ -1,9 +1,8 @@
 #pragma once
 
-#include <unistd.h>
-
 #include <filesystem>
 #include <string>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -25,8 +24,9 @@ inline std::filesystem::path fresh_dir(const std::string& tag) {
 }
 
 inline const PrivateKey& owner_key() {
-  static const PrivateKey key = PrivateKey::from_hex(
-      "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318").value();
+  static const PrivateKey key =
+      PrivateKey::from_hex("0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318")
+          .value();
   return key;
 }
 

@@ -5,7 +5,8 @@
 // then throws IntegrityError). Values are encoded into a SecretBuffer so that a plaintext on
 // its way to a sealed table is wiped afterwards.
 //
-//   mrt::store::Table<mrt::store::StringKey, mrt::store::JsonValue> rooms = env.table<...>("rooms");
+//   mrt::store::Table<mrt::store::StringKey, mrt::store::JsonValue> rooms =
+//   env.table<...>("rooms");
 #pragma once
 
 #include <concepts>

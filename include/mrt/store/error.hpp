@@ -13,12 +13,12 @@
 namespace mrt::store {
 
 enum class OpenError : int {
-  locked = 1,         // another live process has the store open
-  not_a_store = 2,    // the directory holds something else
-  newer_schema = 3,   // written by a newer mrt: refused, never downgraded
-  wrong_key = 4,      // the store belongs to another Ethereum key
-  corrupt = 5,        // LMDB refuses the files (truncated, not an LMDB file)
-  io = 6,             // the directory or its files can not be created or opened
+  locked = 1,        // another live process has the store open
+  not_a_store = 2,   // the directory holds something else
+  newer_schema = 3,  // written by a newer mrt: refused, never downgraded
+  wrong_key = 4,     // the store belongs to another Ethereum key
+  corrupt = 5,       // LMDB refuses the files (truncated, not an LMDB file)
+  io = 6,            // the directory or its files can not be created or opened
   migration_failed = 7,
 };
 std::string_view to_string(OpenError e);

@@ -6,7 +6,9 @@
 namespace mrt {
 namespace {
 
-std::string text(const SecretBuffer& b) { return std::string(as_chars(b.view())); }
+std::string text(const SecretBuffer& b) {
+  return std::string(as_chars(b.view()));
+}
 
 class Megolm : public ::testing::Test {
  protected:
@@ -35,7 +37,9 @@ TEST_F(Megolm, IndicesAdvance) {
   EXPECT_EQ(in.decrypt(out.encrypt(as_bytes("c")))->message_index, 2u);
 }
 
-TEST_F(Megolm, SessionIdsAgree) { EXPECT_EQ(in.session_id(), out.session_id()); }
+TEST_F(Megolm, SessionIdsAgree) {
+  EXPECT_EQ(in.session_id(), out.session_id());
+}
 
 TEST_F(Megolm, EmptyPlaintextRoundTrips) {
   EXPECT_EQ(text(in.decrypt(out.encrypt({}))->plaintext), "");
@@ -58,9 +62,9 @@ TEST_F(Megolm, AnExportedKeyIsNotASessionKey) {
 }
 
 TEST_F(Megolm, ATamperedSessionKeySignatureIsRefused) {
-  EXPECT_EQ(MegolmInboundSession::from_session_key(flip_decoded_byte(text(out.session_key()), 1))
-                .error(),
-            MegolmError::bad_session_key);
+  EXPECT_EQ(
+      MegolmInboundSession::from_session_key(flip_decoded_byte(text(out.session_key()), 1)).error(),
+      MegolmError::bad_session_key);
 }
 
 TEST_F(Megolm, AFlippedMacByteFailsTheSignatureThatCoversIt) {
@@ -95,7 +99,8 @@ TEST_F(Megolm, GarbageIsAReasonNeverACrash) {
             MegolmError::message_too_large);
   const std::string c = out.encrypt(as_bytes("truncate me"));
   for (std::size_t keep : {std::size_t{4}, c.size() / 2, c.size() - 4}) {
-    auto r = in.decrypt(base64_unpadded(ByteView(*parse_base64_unpadded(c.substr(0, keep - keep % 4)))));
+    auto r =
+        in.decrypt(base64_unpadded(ByteView(*parse_base64_unpadded(c.substr(0, keep - keep % 4)))));
     EXPECT_FALSE(r) << keep;
   }
 }

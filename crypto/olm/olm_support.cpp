@@ -1,0 +1,30 @@
+#include <sodium.h>
+
+#include <mrt/matrix_signing.hpp>
+
+#include "../sodium_init.hpp"
+#include "olm_handle.hpp"
+
+namespace mrt::detail {
+
+SecretBuffer olm_random(std::size_t n) {
+  ensure_sodium();
+  SecretBuffer out(n);
+  if (n) randombytes_buf(out.data(), n);
+  return out;
+}
+
+std::optional<SecretBuffer> canonical_base64(std::string_view text, Base64Padding padding) {
+  if (padding == Base64Padding::refused && text.find('=') != std::string_view::npos) {
+    return std::nullopt;
+  }
+  auto bytes = parse_base64_unpadded(text);
+  if (!bytes) return std::nullopt;
+  std::string again = base64_unpadded(*bytes);
+  wipe(*bytes);
+  SecretBuffer out(as_bytes(again));
+  wipe(again);
+  return out;
+}
+
+}  // namespace mrt::detail
