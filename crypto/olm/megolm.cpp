@@ -47,9 +47,6 @@ Result<SecretBuffer, MegolmError> canonical_base64(std::string_view text, std::s
   return std::move(*out);
 }
 
-void check_pickle_key(ByteView key) {
-  if (key.size() != kPickleKeySize) throw std::invalid_argument("pickle key must be 32 bytes");
-}
 
 }  // namespace
 
@@ -111,7 +108,7 @@ Result<MegolmInboundSession, MegolmError> MegolmInboundSession::from_exported_ke
 
 Result<MegolmInboundSession, MegolmError> MegolmInboundSession::unpickle(std::string_view pickle,
                                                                          ByteView pickle_key) {
-  check_pickle_key(pickle_key);
+  detail::check_pickle_key(pickle_key);
   SecretBuffer copy(as_bytes(pickle));  // libolm decodes in place
   auto impl = std::make_unique<Impl>();
   if (olm_failed(olm_unpickle_inbound_group_session(impl->session.get(), pickle_key.data(),
@@ -159,7 +156,7 @@ Result<SecretBuffer, MegolmError> MegolmInboundSession::export_at(std::uint32_t 
 }
 
 SecretBuffer MegolmInboundSession::pickle(ByteView pickle_key) const {
-  check_pickle_key(pickle_key);
+  detail::check_pickle_key(pickle_key);
   SecretBuffer out(olm_pickle_inbound_group_session_length(impl_->session.get()));
   olm_pickle_inbound_group_session(impl_->session.get(), pickle_key.data(), pickle_key.size(),
                                    out.data(), out.size());
@@ -191,7 +188,7 @@ MegolmOutboundSession MegolmOutboundSession::create() {
 
 Result<MegolmOutboundSession, MegolmError> MegolmOutboundSession::unpickle(std::string_view pickle,
                                                                            ByteView pickle_key) {
-  check_pickle_key(pickle_key);
+  detail::check_pickle_key(pickle_key);
   SecretBuffer copy(as_bytes(pickle));
   auto impl = std::make_unique<Impl>();
   if (olm_failed(olm_unpickle_outbound_group_session(
@@ -232,7 +229,7 @@ SecretBuffer MegolmOutboundSession::session_key() const {
 }
 
 SecretBuffer MegolmOutboundSession::pickle(ByteView pickle_key) const {
-  check_pickle_key(pickle_key);
+  detail::check_pickle_key(pickle_key);
   SecretBuffer out(olm_pickle_outbound_group_session_length(impl_->session.get()));
   olm_pickle_outbound_group_session(impl_->session.get(), pickle_key.data(), pickle_key.size(),
                                     out.data(), out.size());

@@ -9,9 +9,6 @@ namespace {
 
 using detail::olm_failed;
 
-void check_pickle_key(ByteView key) {
-  if (key.size() != 32) throw std::invalid_argument("pickle key must be 32 bytes");
-}
 
 // libolm reports keys as JSON {"curve25519": {id: key}}; a failure here is a libolm bug.
 std::map<std::string, std::string> curve25519_map(const std::string& text) {
@@ -61,7 +58,7 @@ OlmAccount OlmAccount::create() {
 }
 
 Result<OlmAccount, OlmError> OlmAccount::unpickle(std::string_view pickle, ByteView pickle_key) {
-  check_pickle_key(pickle_key);
+  detail::check_pickle_key(pickle_key);
   SecretBuffer copy(as_bytes(pickle));
   auto impl = std::make_unique<Impl>();
   if (olm_failed(olm_unpickle_account(impl->account.get(), pickle_key.data(), pickle_key.size(),
@@ -130,7 +127,7 @@ void OlmAccount::forget_old_fallback_key() {
 }
 
 SecretBuffer OlmAccount::pickle(ByteView pickle_key) const {
-  check_pickle_key(pickle_key);
+  detail::check_pickle_key(pickle_key);
   ::OlmAccount* a = impl_->account.get();
   SecretBuffer out(olm_pickle_account_length(a));
   olm_pickle_account(a, pickle_key.data(), pickle_key.size(), out.data(), out.size());

@@ -84,6 +84,9 @@ inline bool olm_failed(std::size_t result) {
   return result == olm_error();
 }
 
+// Pickle keys are 32 bytes; anything else is a programming error (std::invalid_argument).
+void check_pickle_key(ByteView key);
+
 // Random bytes from libsodium, for the libolm calls that take them.
 SecretBuffer olm_random(std::size_t n);
 

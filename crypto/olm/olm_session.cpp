@@ -91,7 +91,7 @@ Result<std::pair<OlmSession, SecretBuffer>, OlmError> OlmSession::inbound(
 }
 
 Result<OlmSession, OlmError> OlmSession::unpickle(std::string_view pickle, ByteView pickle_key) {
-  if (pickle_key.size() != 32) throw std::invalid_argument("pickle key must be 32 bytes");
+  detail::check_pickle_key(pickle_key);
   SecretBuffer copy(as_bytes(pickle));
   auto impl = std::make_unique<Impl>();
   if (olm_failed(olm_unpickle_session(impl->session.get(), pickle_key.data(), pickle_key.size(),
@@ -153,7 +153,7 @@ bool OlmSession::has_received_message() const {
 }
 
 SecretBuffer OlmSession::pickle(ByteView pickle_key) const {
-  if (pickle_key.size() != 32) throw std::invalid_argument("pickle key must be 32 bytes");
+  detail::check_pickle_key(pickle_key);
   SecretBuffer out(olm_pickle_session_length(impl_->session.get()));
   olm_pickle_session(impl_->session.get(), pickle_key.data(), pickle_key.size(), out.data(),
                      out.size());

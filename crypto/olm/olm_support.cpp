@@ -1,11 +1,16 @@
 #include <sodium.h>
 
 #include <mrt/matrix_signing.hpp>
+#include <mrt/megolm.hpp>
 
 #include "../sodium_init.hpp"
 #include "olm_handle.hpp"
 
 namespace mrt::detail {
+
+void check_pickle_key(ByteView key) {
+  if (key.size() != kPickleKeySize) throw std::invalid_argument("pickle key must be 32 bytes");
+}
 
 SecretBuffer olm_random(std::size_t n) {
   ensure_sodium();
