@@ -1,9 +1,6 @@
-#include <sodium.h>
-
 #include <mrt/matrix_signing.hpp>
 #include <mrt/megolm.hpp>
 
-#include "../sodium_init.hpp"
 #include "olm_handle.hpp"
 
 namespace mrt {
@@ -175,7 +172,6 @@ MegolmOutboundSession& MegolmOutboundSession::operator=(MegolmOutboundSession&&)
 MegolmOutboundSession::~MegolmOutboundSession() = default;
 
 MegolmOutboundSession MegolmOutboundSession::create() {
-  detail::ensure_sodium();
   auto impl = std::make_unique<Impl>();
   SecretBuffer random =
       detail::olm_random(olm_init_outbound_group_session_random_length(impl->session.get()));
