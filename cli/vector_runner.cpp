@@ -8,6 +8,7 @@
 
 #include <mrt/attestation.hpp>
 #include <mrt/canonical_json.hpp>
+#include <mrt/envelope.hpp>
 #include <mrt/eth.hpp>
 #include <mrt/keystore.hpp>
 #include <mrt/matrix_identity.hpp>
@@ -182,6 +183,23 @@ std::optional<std::string> check_attestation(const json& c) {
   return std::nullopt;
 }
 
+std::optional<std::string> check_envelope(const json& c) {
+  Arrival arrival;
+  if (const auto receiver = nullable_string(c, "receiver")) {
+    auto a = Address::parse(*receiver);
+    if (!a) throw BadCase("\"receiver\" is not a lowercase address");
+    arrival.receiver = *a;
+  }
+  arrival.room_topic = nullable_string(c, "topic");
+  const json& now = field(c, "now");
+  if (!now.is_number_integer()) throw BadCase("\"now\" is not an integer");
+  const std::string& want = string_field(c, "result");
+  auto got = validate_envelope(field(c, "envelope"), arrival, now.get<std::int64_t>());
+  const std::string got_text = got ? "accepted" : std::string(to_string(got.error()));
+  if (got_text != want) return expected_got("result", want, got_text);
+  return std::nullopt;
+}
+
 // The key's first decoded byte says its format: 0x02 session sharing (m.room_key), 0x01 export.
 Result<MegolmInboundSession, MegolmError> megolm_session(const std::string& key) {
   const auto raw = parse_base64_unpadded(key);
@@ -217,15 +235,11 @@ std::optional<std::string> check_megolm_decrypt(const json& c) {
 
 const std::map<std::string, Check>& checks() {
   static const std::map<std::string, Check> kChecks = {
-      {"attestation", check_attestation},
-      {"canonical_json", check_canonical_json},
-      {"ecrecover", check_ecrecover},
-      {"eth_address", check_eth_address},
-      {"keccak256", check_keccak256},
-      {"keystore_v3", check_keystore_v3},
-      {"matrix_identity", check_matrix_identity},
-      {"megolm_decrypt", check_megolm_decrypt},
-      {"personal_sign", check_personal_sign},
+      {"attestation", check_attestation},       {"canonical_json", check_canonical_json},
+      {"ecrecover", check_ecrecover},           {"envelope", check_envelope},
+      {"eth_address", check_eth_address},       {"keccak256", check_keccak256},
+      {"keystore_v3", check_keystore_v3},       {"matrix_identity", check_matrix_identity},
+      {"megolm_decrypt", check_megolm_decrypt}, {"personal_sign", check_personal_sign},
   };
 
   return kChecks;
