@@ -12,7 +12,7 @@ import { checkFile } from './check.mjs';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const outDir = path.resolve(here, '..');
 
-const KINDS = ['keccak256', 'eth_address', 'personal_sign', 'ecrecover', 'canonical_json', 'matrix_identity', 'attestation', 'keystore_v3', 'megolm_decrypt'];
+const KINDS = ['keccak256', 'eth_address', 'personal_sign', 'ecrecover', 'canonical_json', 'matrix_identity', 'attestation', 'envelope', 'keystore_v3', 'megolm_decrypt'];
 
 const wanted = process.argv.slice(2);
 for (const w of wanted) if (!KINDS.includes(w)) throw new Error(`unknown kind ${w}; known: ${KINDS.join(', ')}`);

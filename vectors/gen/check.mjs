@@ -17,6 +17,8 @@ import { nobleSign, nobleAddress, eip55, expectedRecover } from './lib/eth_noble
 import { nodeDecrypt } from './lib/keystore_node.mjs';
 import { failuresNoble } from './lib/attestation_noble.mjs';
 import { failuresNode } from './lib/attestation_node.mjs';
+import { envelopeResultNoble } from './lib/envelope_noble.mjs';
+import { envelopeResultNode } from './lib/envelope_node.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const HEX = /^0x([0-9a-f]{2})*$/;
@@ -48,6 +50,7 @@ const SCHEMA = {
   canonical_json: [{ input: 'any', canonical: 'string' }, { input_text: 'string', error: 'true' }, { input_hex: 'hex', error: 'true' }],
   matrix_identity: [{ private_key: 'hex', server_name: 'string', user_id: 'string', password: 'hex', displayname: 'hex' }],
   attestation: [{ device_keys: 'object', valid: 'bool' }],
+  envelope: [{ envelope: 'object', receiver: 'addr|null', topic: 'string|null', now: 'ms', result: 'envelope_result' }],
   keystore_v3: [{ keystore: 'object', password: 'string', private_key: 'hex|null' }],
   megolm_decrypt: [{ session_key: 'string', ciphertext: 'string', plaintext: 'string|null', message_index: 'uint' }],
 };
@@ -64,6 +67,8 @@ function typeOk(t, v) {
     case 'any': return true;
     case 'string|null': return v === null || typeof v === 'string';
     case 'uint': return typeof v === 'bigint' && v >= 0n && v <= 0xffffffffn;
+    case 'ms': return typeof v === 'bigint' && v >= 0n;
+    case 'envelope_result': return ['accepted', 'malformed', 'too_large', 'bad_signature', 'wrong_recipient', 'wrong_topic', 'expired'].includes(v);
   }
   throw new Error(t);
 }
@@ -192,6 +197,31 @@ const VERIFY = {
     if (py.status !== 0) throw new Error(`python canonicaljson failed: ${py.stderr}`);
     JSON.parse(py.stdout).results.forEach((h, j) =>
       eq(utf8Decode(Buffer.from(h, 'hex')), payloads[j].canonical, payloads[j].i, 'canonical JSON of a signed payload vs python canonicaljson', f),
+    );
+  },
+  envelope(cases, f) {
+    const texts = [];
+    cases.forEach(({ model, p }, i) => {
+      if (p.topic === null && p.receiver === null) f(i, 'a unicast carrier (topic null) needs a receiver');
+      const a = envelopeResultNoble(model.get('envelope'), p.receiver, p.topic, p.now);
+      const b = envelopeResultNode(p.envelope, p.receiver, p.topic, p.now);
+      eq(a, p.result, i, 'strict model + regex schema + noble recovery', f);
+      eq(b.result, p.result, i, 'plain JSON + loop schema + own canonical writer + ethers verifyMessage', f);
+      if (b.canonical !== null) {
+        const unsigned = { ...p.envelope };
+        delete unsigned.sig;
+        texts.push({ i, text: JSON.stringify(p.envelope), canonical: b.canonical }, { i, text: JSON.stringify(unsigned), canonical: b.payload });
+      }
+    });
+    // the envelopes' and signed payloads' canonical JSON, also with python canonicaljson
+    const py = spawnSync('/usr/bin/python3', [path.join(here, 'canonical_json.py')], {
+      input: JSON.stringify(texts.map((x) => x.text)),
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    if (py.status !== 0) throw new Error(`python canonicaljson failed: ${py.stderr}`);
+    JSON.parse(py.stdout).results.forEach((h, j) =>
+      eq(utf8Decode(Buffer.from(h, 'hex')), texts[j].canonical, texts[j].i, 'canonical JSON of an envelope / signed payload vs python canonicaljson', f),
     );
   },
   async megolm_decrypt(cases, f) {
