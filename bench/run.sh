@@ -8,7 +8,7 @@ build=${1:-$root/build}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-"$build/bench/mrt_bench" --benchmark_repetitions=7 --benchmark_min_time=0.3 \
+"$build/bench/mrt_bench" --benchmark_repetitions=5 --benchmark_min_time=0.3 \
   --benchmark_enable_random_interleaving=true --benchmark_format=json >"$out/mrt.json"
 node "$root/bench/ethers_verify.mjs" --seconds 3 >"$out/ethers.json"
 node "$root/bench/report.mjs" "$out/mrt.json" "$out/ethers.json"
