@@ -6,6 +6,7 @@
 
 #include <mrt/canonical_json.hpp>
 #include <mrt/key_export.hpp>
+#include <mrt/matrix_signing.hpp>
 
 #include "sodium_init.hpp"
 
@@ -116,17 +117,10 @@ Result<SecretBuffer, KeyExportError> decrypt_key_export_payload(std::string_view
   for (char c : file.substr(begin + kBegin.size(), end - begin - kBegin.size())) {
     if (c != '\n' && c != '\r' && c != ' ' && c != '\t') b64 += c;
   }
-  while (b64.ends_with('=')) b64.pop_back();
-  detail::ensure_sodium();
-  Bytes body(b64.size() * 3 / 4 + 1);
-  std::size_t len = 0;
-  const char* stop = nullptr;
-  if (sodium_base642bin(body.data(), body.size(), b64.data(), b64.size(), nullptr, &len, &stop,
-                        sodium_base64_VARIANT_ORIGINAL_NO_PADDING) != 0 ||
-      stop != b64.data() + b64.size()) {
-    return fail(KeyExportError::bad_base64);
-  }
-  body.resize(len);
+  // The strict decoder: libsodium alone would read 0xff as '/' (see base64.cpp).
+  auto decoded = parse_base64_unpadded(b64);
+  if (!decoded) return fail(KeyExportError::bad_base64);
+  const Bytes& body = *decoded;
   if (body.size() < kHeader + kMac) return fail(KeyExportError::too_short);
   if (body[0] != 0x01) return fail(KeyExportError::unsupported_version);
   std::uint32_t rounds = 0;
