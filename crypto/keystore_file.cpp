@@ -3,7 +3,6 @@
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
-#include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,10 +33,17 @@ bool write_all(int fd, std::string_view data) {
 Result<nlohmann::json, KeystoreFailure> read_keystore_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return io_error("cannot open", path, errno);
-  std::ostringstream text;
-  text << in.rdbuf();
+  // A keystore is a few hundred bytes; a path to something endless (/dev/zero) must not be
+  // read until memory runs out.
+  std::string text(kMaxKeystoreFileBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
   if (in.bad()) return io_error("cannot read", path, errno);
-  auto parsed = parse_json_strict(text.str());
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > kMaxKeystoreFileBytes) {
+    return fail(KeystoreFailure{KeystoreError::malformed,
+                                path.string() + " is larger than a keystore can be (1 MiB)"});
+  }
+  auto parsed = parse_json_strict(text);
   if (!parsed) {
     return fail(KeystoreFailure{KeystoreError::malformed,
                                 path.string() + " is not valid JSON: " + parsed.error().message});

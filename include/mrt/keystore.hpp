@@ -38,6 +38,8 @@ struct ScryptParams {
 inline constexpr std::uint64_t kMaxScryptMemory = std::uint64_t{1} << 30;
 inline constexpr std::uint64_t kMaxScryptCost = std::uint64_t{1} << 25;
 inline constexpr std::uint64_t kMaxPbkdf2Iterations = 10'000'000;
+// read_keystore_file refuses larger files (malformed) without reading them whole.
+inline constexpr std::size_t kMaxKeystoreFileBytes = std::size_t{1} << 20;
 
 enum class KeystoreError : int {
   malformed = 1,          // not JSON, a field missing or of the wrong type or size

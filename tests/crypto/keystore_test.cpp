@@ -184,6 +184,10 @@ TEST_F(KeystoreFile, NonJsonFileIsMalformed) {
   EXPECT_EQ(read_keystore_file(dir / "bad.json").error().code, KeystoreError::malformed);
 }
 
+TEST_F(KeystoreFile, AnEndlessFileIsRefusedNotReadWhole) {
+  EXPECT_EQ(read_keystore_file("/dev/zero").error().code, KeystoreError::malformed);
+}
+
 TEST_F(KeystoreFile, MissingDirectoryIsAnIoError) {
   EXPECT_EQ(write_keystore_file(dir / "no" / "ks.json", file).error().code, KeystoreError::io);
 }
