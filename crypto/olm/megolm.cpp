@@ -44,7 +44,6 @@ Result<SecretBuffer, MegolmError> canonical_base64(std::string_view text, std::s
   return std::move(*out);
 }
 
-
 }  // namespace
 
 std::string_view to_string(MegolmError e) {
@@ -105,13 +104,8 @@ Result<MegolmInboundSession, MegolmError> MegolmInboundSession::from_exported_ke
 
 Result<MegolmInboundSession, MegolmError> MegolmInboundSession::unpickle(std::string_view pickle,
                                                                          ByteView pickle_key) {
-  detail::check_pickle_key(pickle_key);
-  SecretBuffer copy(as_bytes(pickle));  // libolm decodes in place
   auto impl = std::make_unique<Impl>();
-  if (olm_failed(olm_unpickle_inbound_group_session(impl->session.get(), pickle_key.data(),
-                                                    pickle_key.size(), copy.data(), copy.size()))) {
-    return fail(MegolmError::bad_pickle);
-  }
+  if (!impl->session.unpickle(pickle, pickle_key)) return fail(MegolmError::bad_pickle);
   return MegolmInboundSession(std::move(impl));
 }
 
@@ -153,11 +147,7 @@ Result<SecretBuffer, MegolmError> MegolmInboundSession::export_at(std::uint32_t 
 }
 
 SecretBuffer MegolmInboundSession::pickle(ByteView pickle_key) const {
-  detail::check_pickle_key(pickle_key);
-  SecretBuffer out(olm_pickle_inbound_group_session_length(impl_->session.get()));
-  olm_pickle_inbound_group_session(impl_->session.get(), pickle_key.data(), pickle_key.size(),
-                                   out.data(), out.size());
-  return out;
+  return impl_->session.pickle(pickle_key);
 }
 
 // ---- outbound ----
@@ -184,13 +174,8 @@ MegolmOutboundSession MegolmOutboundSession::create() {
 
 Result<MegolmOutboundSession, MegolmError> MegolmOutboundSession::unpickle(std::string_view pickle,
                                                                            ByteView pickle_key) {
-  detail::check_pickle_key(pickle_key);
-  SecretBuffer copy(as_bytes(pickle));
   auto impl = std::make_unique<Impl>();
-  if (olm_failed(olm_unpickle_outbound_group_session(
-          impl->session.get(), pickle_key.data(), pickle_key.size(), copy.data(), copy.size()))) {
-    return fail(MegolmError::bad_pickle);
-  }
+  if (!impl->session.unpickle(pickle, pickle_key)) return fail(MegolmError::bad_pickle);
   return MegolmOutboundSession(std::move(impl));
 }
 
@@ -225,11 +210,7 @@ SecretBuffer MegolmOutboundSession::session_key() const {
 }
 
 SecretBuffer MegolmOutboundSession::pickle(ByteView pickle_key) const {
-  detail::check_pickle_key(pickle_key);
-  SecretBuffer out(olm_pickle_outbound_group_session_length(impl_->session.get()));
-  olm_pickle_outbound_group_session(impl_->session.get(), pickle_key.data(), pickle_key.size(),
-                                    out.data(), out.size());
-  return out;
+  return impl_->session.pickle(pickle_key);
 }
 
 }  // namespace mrt

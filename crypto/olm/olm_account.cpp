@@ -9,7 +9,6 @@ namespace {
 
 using detail::olm_failed;
 
-
 // libolm reports keys as JSON {"curve25519": {id: key}}; a failure here is a libolm bug.
 std::map<std::string, std::string> curve25519_map(const std::string& text) {
   std::map<std::string, std::string> out;
@@ -58,13 +57,8 @@ OlmAccount OlmAccount::create() {
 }
 
 Result<OlmAccount, OlmError> OlmAccount::unpickle(std::string_view pickle, ByteView pickle_key) {
-  detail::check_pickle_key(pickle_key);
-  SecretBuffer copy(as_bytes(pickle));
   auto impl = std::make_unique<Impl>();
-  if (olm_failed(olm_unpickle_account(impl->account.get(), pickle_key.data(), pickle_key.size(),
-                                      copy.data(), copy.size()))) {
-    return fail(OlmError::bad_pickle);
-  }
+  if (!impl->account.unpickle(pickle, pickle_key)) return fail(OlmError::bad_pickle);
   return OlmAccount(std::move(impl));
 }
 
@@ -127,11 +121,7 @@ void OlmAccount::forget_old_fallback_key() {
 }
 
 SecretBuffer OlmAccount::pickle(ByteView pickle_key) const {
-  detail::check_pickle_key(pickle_key);
-  ::OlmAccount* a = impl_->account.get();
-  SecretBuffer out(olm_pickle_account_length(a));
-  olm_pickle_account(a, pickle_key.data(), pickle_key.size(), out.data(), out.size());
-  return out;
+  return impl_->account.pickle(pickle_key);
 }
 
 }  // namespace mrt

@@ -24,6 +24,9 @@ struct OlmTraits<OlmInboundGroupSession> {
   static OlmErrorCode error(OlmInboundGroupSession* s) {
     return olm_inbound_group_session_last_error_code(s);
   }
+  static constexpr auto pickle_length = olm_pickle_inbound_group_session_length;
+  static constexpr auto pickle = olm_pickle_inbound_group_session;
+  static constexpr auto unpickle = olm_unpickle_inbound_group_session;
 };
 
 template <>
@@ -34,6 +37,9 @@ struct OlmTraits<OlmOutboundGroupSession> {
   static OlmErrorCode error(OlmOutboundGroupSession* s) {
     return olm_outbound_group_session_last_error_code(s);
   }
+  static constexpr auto pickle_length = olm_pickle_outbound_group_session_length;
+  static constexpr auto pickle = olm_pickle_outbound_group_session;
+  static constexpr auto unpickle = olm_unpickle_outbound_group_session;
 };
 
 template <>
@@ -42,6 +48,9 @@ struct OlmTraits<::OlmAccount> {
   static ::OlmAccount* place(void* m) { return olm_account(m); }
   static void clear(::OlmAccount* a) { olm_clear_account(a); }
   static OlmErrorCode error(::OlmAccount* a) { return olm_account_last_error_code(a); }
+  static constexpr auto pickle_length = olm_pickle_account_length;
+  static constexpr auto pickle = olm_pickle_account;
+  static constexpr auto unpickle = olm_unpickle_account;
 };
 
 template <>
@@ -50,7 +59,13 @@ struct OlmTraits<::OlmSession> {
   static ::OlmSession* place(void* m) { return olm_session(m); }
   static void clear(::OlmSession* s) { olm_clear_session(s); }
   static OlmErrorCode error(::OlmSession* s) { return olm_session_last_error_code(s); }
+  static constexpr auto pickle_length = olm_pickle_session_length;
+  static constexpr auto pickle = olm_pickle_session;
+  static constexpr auto unpickle = olm_unpickle_session;
 };
+
+// Pickle keys are 32 bytes; anything else is a programming error (std::invalid_argument).
+void check_pickle_key(ByteView key);
 
 template <class T>
 class OlmHandle {
@@ -70,6 +85,22 @@ class OlmHandle {
   T* get() const { return ptr_; }
   OlmErrorCode last_error() const { return OlmTraits<T>::error(ptr_); }
 
+  // libolm's standard pickle format, encrypted under a 32-byte key. Written once for every
+  // object over its traits.
+  SecretBuffer pickle(ByteView key) const {
+    check_pickle_key(key);
+    SecretBuffer out(OlmTraits<T>::pickle_length(ptr_));
+    OlmTraits<T>::pickle(ptr_, key.data(), key.size(), out.data(), out.size());
+    return out;
+  }
+  // False for a corrupted pickle or the wrong key. libolm decodes in place: it gets a copy.
+  [[nodiscard]] bool unpickle(std::string_view text, ByteView key) {
+    check_pickle_key(key);
+    SecretBuffer copy(as_bytes(text));
+    return OlmTraits<T>::unpickle(ptr_, key.data(), key.size(), copy.data(), copy.size()) !=
+           olm_error();
+  }
+
  private:
   void reset() {
     if (ptr_) OlmTraits<T>::clear(ptr_);  // wipes the keys inside
@@ -83,9 +114,6 @@ class OlmHandle {
 inline bool olm_failed(std::size_t result) {
   return result == olm_error();
 }
-
-// Pickle keys are 32 bytes; anything else is a programming error (std::invalid_argument).
-void check_pickle_key(ByteView key);
 
 // Random bytes from libsodium, for the libolm calls that take them.
 SecretBuffer olm_random(std::size_t n);

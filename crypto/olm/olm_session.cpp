@@ -91,13 +91,8 @@ Result<std::pair<OlmSession, SecretBuffer>, OlmError> OlmSession::inbound(
 }
 
 Result<OlmSession, OlmError> OlmSession::unpickle(std::string_view pickle, ByteView pickle_key) {
-  detail::check_pickle_key(pickle_key);
-  SecretBuffer copy(as_bytes(pickle));
   auto impl = std::make_unique<Impl>();
-  if (olm_failed(olm_unpickle_session(impl->session.get(), pickle_key.data(), pickle_key.size(),
-                                      copy.data(), copy.size()))) {
-    return fail(OlmError::bad_pickle);
-  }
+  if (!impl->session.unpickle(pickle, pickle_key)) return fail(OlmError::bad_pickle);
   return OlmSession(std::move(impl));
 }
 
@@ -153,11 +148,7 @@ bool OlmSession::has_received_message() const {
 }
 
 SecretBuffer OlmSession::pickle(ByteView pickle_key) const {
-  detail::check_pickle_key(pickle_key);
-  SecretBuffer out(olm_pickle_session_length(impl_->session.get()));
-  olm_pickle_session(impl_->session.get(), pickle_key.data(), pickle_key.size(), out.data(),
-                     out.size());
-  return out;
+  return impl_->session.pickle(pickle_key);
 }
 
 }  // namespace mrt
