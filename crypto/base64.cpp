@@ -24,8 +24,8 @@ std::optional<Bytes> parse_base64_unpadded(std::string_view text) {
   detail::ensure_sodium();
   // libsodium 1.0.18 decodes some bytes outside the alphabet (0xff as '/'): check it first.
   const auto in_alphabet = [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '+' || c == '/' || c == '=';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+           c == '/' || c == '=';
   };
   if (!std::all_of(text.begin(), text.end(), in_alphabet)) return std::nullopt;
   // The spec asks readers to accept padding too ("Unpadded Base64"); only where it is complete.

@@ -40,13 +40,20 @@ bool self_signature_verifies(const json& device_keys, const DeviceFields& f) {
 
 std::string_view to_string(AttestationError e) {
   switch (e) {
-    case AttestationError::malformed_device_keys: return "malformed_device_keys";
-    case AttestationError::bad_self_signature: return "bad_self_signature";
-    case AttestationError::missing_attestation: return "missing_attestation";
-    case AttestationError::malformed_attestation: return "malformed_attestation";
-    case AttestationError::issued_in_future: return "issued_in_future";
-    case AttestationError::address_mismatch: return "address_mismatch";
-    case AttestationError::bad_attestation_signature: return "bad_attestation_signature";
+    case AttestationError::malformed_device_keys:
+      return "malformed_device_keys";
+    case AttestationError::bad_self_signature:
+      return "bad_self_signature";
+    case AttestationError::missing_attestation:
+      return "missing_attestation";
+    case AttestationError::malformed_attestation:
+      return "malformed_attestation";
+    case AttestationError::issued_in_future:
+      return "issued_in_future";
+    case AttestationError::address_mismatch:
+      return "address_mismatch";
+    case AttestationError::bad_attestation_signature:
+      return "bad_attestation_signature";
   }
   return "unknown";
 }

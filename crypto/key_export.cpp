@@ -8,6 +8,7 @@
 #include <mrt/key_export.hpp>
 #include <mrt/matrix_signing.hpp>
 
+#include "non_null.hpp"
 #include "sodium_init.hpp"
 
 namespace mrt {
@@ -25,9 +26,8 @@ struct Keys {
 
 Keys derive(ByteView passphrase, ByteView salt, std::uint32_t rounds) {
   SecretBuffer both(64);
-  static const std::uint8_t kEmpty = 0;  // nettle may memcpy from the pointer
-  pbkdf2_hmac_sha512(passphrase.size(), passphrase.empty() ? &kEmpty : passphrase.data(), rounds,
-                     salt.size(), salt.data(), both.size(), both.data());
+  pbkdf2_hmac_sha512(passphrase.size(), detail::non_null(passphrase), rounds, salt.size(),
+                     salt.data(), both.size(), both.data());
   Keys k;
   std::copy_n(both.data(), 32, k.aes.data());
   std::copy_n(both.data() + 32, 32, k.hmac.data());

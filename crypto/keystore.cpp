@@ -5,6 +5,7 @@
 
 #include <mrt/keystore.hpp>
 
+#include "non_null.hpp"
 #include "sodium_init.hpp"
 
 namespace mrt {
@@ -70,18 +71,11 @@ Result<const json*, KeystoreFailure> object_field(const json& parent, const char
   return &*it;
 }
 
-// An empty span may hold a null pointer; libsodium declares its arguments nonnull and nettle
-// passes them to memcpy, so empty inputs point here instead.
-const std::uint8_t* non_null(ByteView bytes) {
-  static const std::uint8_t kEmpty = 0;
-  return bytes.empty() ? &kEmpty : bytes.data();
-}
-
 void scrypt(ByteView password, ByteView salt, ScryptParams params, SecretBuffer& out) {
   detail::ensure_sodium();
-  if (crypto_pwhash_scryptsalsa208sha256_ll(non_null(password), password.size(), non_null(salt),
-                                            salt.size(), params.n, params.r, params.p, out.data(),
-                                            out.size()) != 0) {
+  if (crypto_pwhash_scryptsalsa208sha256_ll(detail::non_null(password), password.size(),
+                                            detail::non_null(salt), salt.size(), params.n, params.r,
+                                            params.p, out.data(), out.size()) != 0) {
     throw std::bad_alloc();  // parameters were checked: only memory can be missing
   }
 }
@@ -132,8 +126,8 @@ Result<SecretBuffer, KeystoreFailure> derive_key(const json& crypto, ByteView pa
       return refuse(KeystoreError::unsafe_parameters,
                     "pbkdf2 iteration count " + std::to_string(*c) + " is not in 1..10000000");
     }
-    pbkdf2_hmac_sha256(password.size(), non_null(password), static_cast<unsigned>(*c), salt->size(),
-                       non_null(*salt), dk.size(), dk.data());
+    pbkdf2_hmac_sha256(password.size(), detail::non_null(password), static_cast<unsigned>(*c),
+                       salt->size(), detail::non_null(*salt), dk.size(), dk.data());
   } else {
     return refuse(KeystoreError::unsupported, "kdf \"" + *kdf + "\" is not scrypt or pbkdf2");
   }

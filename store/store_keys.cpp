@@ -2,6 +2,8 @@
 
 #include <sodium.h>
 
+#include "../crypto/sodium_init.hpp"
+
 namespace mrt::store::detail {
 namespace {
 
@@ -27,7 +29,7 @@ Bytes associated_data(std::string_view table, ByteView record_key) {
 }  // namespace
 
 StoreKeys StoreKeys::derive(const PrivateKey& owner) {
-  if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
+  mrt::detail::ensure_sodium();
   StoreKeys keys{subkey(owner, 1), subkey(owner, 2), Bytes(32)};
   const SecretBuffer check_key = subkey(owner, 3);
   const std::string_view label = "mrt store key check v1";

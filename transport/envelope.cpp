@@ -6,6 +6,8 @@
 #include <mrt/canonical_json.hpp>
 #include <mrt/envelope.hpp>
 
+#include "../crypto/sodium_init.hpp"
+
 namespace mrt {
 namespace {
 
@@ -29,7 +31,7 @@ bool is_topic(std::string_view t) {
 
 std::string random_nonce() {
   std::array<std::uint8_t, 16> bytes;
-  if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
+  detail::ensure_sodium();
   randombytes_buf(bytes.data(), bytes.size());
   return to_hex(bytes);
 }

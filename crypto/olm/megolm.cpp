@@ -1,6 +1,7 @@
 #include <mrt/matrix_signing.hpp>
 #include <mrt/megolm.hpp>
 
+#include "../non_null.hpp"
 #include "olm_handle.hpp"
 
 namespace mrt {
@@ -183,10 +184,8 @@ std::string MegolmOutboundSession::encrypt(ByteView plaintext) {
   OlmOutboundGroupSession* s = impl_->session.get();
   // The length grows with the index's varint: ask for every message.
   std::string out(olm_group_encrypt_message_length(s, plaintext.size()), '\0');
-  static const std::uint8_t kEmpty = 0;
-  const std::size_t n =
-      olm_group_encrypt(s, plaintext.empty() ? &kEmpty : plaintext.data(), plaintext.size(),
-                        reinterpret_cast<std::uint8_t*>(out.data()), out.size());
+  const std::size_t n = olm_group_encrypt(s, detail::non_null(plaintext), plaintext.size(),
+                                          reinterpret_cast<std::uint8_t*>(out.data()), out.size());
   if (olm_failed(n)) throw std::runtime_error("olm_group_encrypt failed");
   out.resize(n);
   return out;

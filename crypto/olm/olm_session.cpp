@@ -1,5 +1,6 @@
 #include <mrt/olm.hpp>
 
+#include "../non_null.hpp"
 #include "olm_account_impl.hpp"
 
 namespace mrt {
@@ -112,10 +113,8 @@ OlmMessage OlmSession::encrypt(ByteView plaintext) {
   const auto type = static_cast<OlmMessageType>(olm_encrypt_message_type(s));
   SecretBuffer random = detail::olm_random(olm_encrypt_random_length(s));
   std::string body(olm_encrypt_message_length(s, plaintext.size()), '\0');
-  static const std::uint8_t kEmpty = 0;
-  const std::size_t n =
-      olm_encrypt(s, plaintext.empty() ? &kEmpty : plaintext.data(), plaintext.size(),
-                  random.data(), random.size(), body.data(), body.size());
+  const std::size_t n = olm_encrypt(s, detail::non_null(plaintext), plaintext.size(), random.data(),
+                                    random.size(), body.data(), body.size());
   if (olm_failed(n)) throw std::runtime_error("olm_encrypt failed");
   body.resize(n);
   return {type, std::move(body)};
