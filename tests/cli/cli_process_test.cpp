@@ -7,6 +7,7 @@
 
 #include <mrt/eth.hpp>
 
+#include "../temp_dir.hpp"
 #include "run_mrt.hpp"
 
 namespace mrt {
@@ -18,9 +19,7 @@ using testing::run_mrt;
 
 class Cli : public ::testing::Test {
  protected:
-  fs::path dir =
-      fs::temp_directory_path() / ("mrt-cli-" + std::to_string(::getpid()) + "-" +
-                                   ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  fs::path dir = testing::fresh_dir("cli");
   void SetUp() override {
     fs::create_directories(dir);
     write("pw",

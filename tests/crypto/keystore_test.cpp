@@ -6,6 +6,8 @@
 
 #include <mrt/keystore.hpp>
 
+#include "../temp_dir.hpp"
+
 namespace mrt {
 namespace {
 
@@ -142,9 +144,7 @@ TEST_F(Keystore, NonObjectIsMalformed) {
 
 class KeystoreFile : public Keystore {
  protected:
-  fs::path dir =
-      fs::temp_directory_path() / ("mrt-keystore-" + std::to_string(::getpid()) + "-" +
-                                   ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  fs::path dir = testing::fresh_dir("keystore");
   void SetUp() override { fs::create_directories(dir); }
   void TearDown() override { fs::remove_all(dir); }
 };

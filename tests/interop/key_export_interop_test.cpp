@@ -11,6 +11,8 @@
 #include <mrt/megolm.hpp>
 #include <mrt/olm.hpp>
 
+#include "../temp_dir.hpp"
+
 namespace mrt {
 namespace {
 
@@ -19,7 +21,7 @@ namespace fs = std::filesystem;
 
 class KeyExportInterop : public ::testing::Test {
  protected:
-  fs::path dir = fs::temp_directory_path() / ("mrt-keyexport-" + std::to_string(::getpid()));
+  fs::path dir = testing::fresh_dir("keyexport");
   // Non-ASCII on purpose: both sides must use the passphrase's UTF-8 bytes as they are.
   const std::string passphrase = "p\xC3\xA4ss phrase \xF0\x9F\xA6\x8A";
   // A real session in the fields matrix-sdk-crypto exports (it checks the keys).

@@ -2,26 +2,16 @@
 
 #include <filesystem>
 #include <string>
-#include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <mrt/store/env.hpp>
 
+#include "../temp_dir.hpp"
+
 namespace mrt::store::testing {
 
-// A fresh directory under /tmp per test, removed afterwards.
-inline std::filesystem::path fresh_dir(const std::string& tag) {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string name = std::string(info->test_suite_name()) + "-" + info->name();
-  for (char& c : name) {
-    if (c == '/') c = '_';
-  }
-  auto dir = std::filesystem::temp_directory_path() /
-             ("mrt-" + tag + "-" + std::to_string(::getpid()) + "-" + name);
-  std::filesystem::remove_all(dir);
-  return dir;
-}
+using mrt::testing::fresh_dir;
 
 inline const PrivateKey& owner_key() {
   static const PrivateKey key =
