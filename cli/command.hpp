@@ -41,5 +41,6 @@ void print_result(bool json, const nlohmann::json& object,
 std::vector<Command> key_commands();
 std::vector<Command> signature_commands();
 Command vectors_command();
+Command serve_command();  // the dev homeserver (devserver/)
 
 }  // namespace mrt::cli

@@ -23,6 +23,7 @@ std::vector<Command> all_commands() {
   std::vector<Command> all = key_commands();
   for (auto& c : signature_commands()) all.push_back(std::move(c));
   all.push_back(vectors_command());
+  all.push_back(serve_command());
   return all;
 }
 
