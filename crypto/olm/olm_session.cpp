@@ -77,10 +77,18 @@ Result<std::pair<OlmSession, SecretBuffer>, OlmError> OlmSession::inbound(
   auto impl = std::make_unique<Impl>();
   ::OlmSession* s = impl->session.get();
   ::OlmAccount* a = account.impl_->account.get();
+  // Not olm_create_inbound_session_from: libolm 3.2.13 reads the message's identity key through
+  // a null pointer when that field is missing and an expected key is given (security.md,
+  // finding 5). Without an expected key libolm refuses such a message; the sender is compared
+  // afterwards, before anything is decrypted or spent.
   SecretBuffer for_session(body->view());  // each libolm call consumes its own copy
-  if (olm_failed(olm_create_inbound_session_from(s, a, identity->data(), identity->size(),
-                                                 for_session.data(), for_session.size()))) {
+  if (olm_failed(olm_create_inbound_session(s, a, for_session.data(), for_session.size()))) {
     return fail(from_olm(impl->session.last_error()));
+  }
+  SecretBuffer for_sender(body->view());
+  if (olm_matches_inbound_session_from(s, identity->data(), identity->size(), for_sender.data(),
+                                       for_sender.size()) != 1) {
+    return fail(OlmError::unknown_one_time_key);  // what the _from call said for another sender
   }
   OlmSession session(std::move(impl));
   auto plain = session.decrypt(pre_key);

@@ -59,6 +59,33 @@ TEST_F(Olm, TheOneTimeKeyIsSpentOnlyAfterDecryptionSucceeds) {
   EXPECT_EQ(OlmSession::inbound(bob, alice_key, m).error(), OlmError::unknown_one_time_key);
 }
 
+// libolm 3.2.13's olm_create_inbound_session_from read the missing field through a null pointer
+// (docs/security.md, finding 5): any sender could crash the node with one to-device event.
+TEST_F(Olm, APreKeyMessageWithoutTheSendersIdentityKeyIsRefused) {
+  OlmSession a = alice_to_bob();
+  const OlmMessage m = a.encrypt(as_bytes("x"));
+  Bytes raw = *parse_base64_unpadded(m.body);
+  // libolm's layout: version, then fields 1 (one-time key), 2 (base key), 3 (identity key), each
+  // a tag, a length of 32 and the key, then field 4 (the message).
+  constexpr std::size_t kIdentityField = 1 + 34 + 34;
+  ASSERT_GT(raw.size(), kIdentityField + 34);
+  ASSERT_EQ(raw[kIdentityField], 0x1a);
+  ASSERT_EQ(raw[kIdentityField + 1], 0x20);
+  raw.erase(raw.begin() + kIdentityField, raw.begin() + kIdentityField + 34);
+  const OlmMessage stripped{OlmMessageType::pre_key, base64_unpadded(raw)};
+  EXPECT_EQ(OlmSession::inbound(bob, alice_key, stripped).error(), OlmError::bad_message_format);
+  EXPECT_TRUE(OlmSession::inbound(bob, alice_key, m));  // the one-time key was not spent
+}
+
+TEST_F(Olm, APreKeyMessageFromAnotherSenderSpendsNothing) {
+  OlmSession a = alice_to_bob();
+  const OlmMessage m = a.encrypt(as_bytes("x"));
+  const OlmAccount carol = OlmAccount::create();
+  EXPECT_EQ(OlmSession::inbound(bob, carol.identity_keys().curve25519, m).error(),
+            OlmError::unknown_one_time_key);
+  EXPECT_TRUE(OlmSession::inbound(bob, alice_key, m));
+}
+
 TEST_F(Olm, AFallbackKeySurvivesUse) {
   bob.generate_fallback_key();
   const std::string fallback = bob.unpublished_fallback_key().begin()->second;
