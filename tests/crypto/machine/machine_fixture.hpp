@@ -1,0 +1,202 @@
+// Test support for E2eeMachine scenarios: `KeyHub`, the part of a homeserver that the
+// machine's requests reach (key directory, one-time-key claims, to-device queues), in memory so
+// that scenarios with several machines run in one process; and `Peer`, a machine on its own
+// store in a temporary directory, which can be closed and reopened. The machines' requests and
+// responses have the Matrix client-server API's shapes; over real HTTP they are tested against
+// the dev homeserver and vodozemac (tests/interop).
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <mrt/e2ee_machine.hpp>
+#include <mrt/matrix_identity.hpp>
+#include <mrt/store/env.hpp>
+
+#include "../../temp_dir.hpp"
+
+namespace mrt::testing {
+
+using json = nlohmann::json;
+
+class KeyHub {
+ public:
+  json handle(const std::string& user, const std::string& device, const OutgoingRequest& r) {
+    switch (r.type) {
+      case RequestType::keys_upload:
+        return upload(user, device, r.body);
+      case RequestType::keys_query: {
+        json out = json::object();
+        for (const auto& [u, _] : r.body.at("device_keys").items()) {
+          out[u] = json::object();
+          for (const auto& [d, keys] : device_keys[u]) out[u][d] = keys;
+        }
+        return {{"device_keys", out}, {"failures", json::object()}};
+      }
+      case RequestType::keys_claim: {
+        json out = json::object();
+        for (const auto& [u, per_device] : r.body.at("one_time_keys").items()) {
+          for (const auto& [d, _] : per_device.items()) {
+            auto& keys = otks[u][d];
+            if (!keys.empty()) {
+              out[u][d] = json{{keys.begin()->first, keys.begin()->second}};
+              keys.erase(keys.begin());
+            } else if (fallback[u].contains(d)) {
+              out[u][d] = fallback[u][d];
+            }
+          }
+        }
+        return {{"one_time_keys", out}, {"failures", json::object()}};
+      }
+      case RequestType::to_device: {
+        // PUT /sendToDevice/{type}/{txnId}
+        const auto tail = r.path.substr(std::string("/_matrix/client/v3/sendToDevice/").size());
+        const std::string type = tail.substr(0, tail.find('/'));
+        for (const auto& [u, per_device] : r.body.at("messages").items()) {
+          for (const auto& [d, content] : per_device.items()) {
+            inbox[u][d].push_back({{"type", type}, {"sender", user}, {"content", content}});
+          }
+        }
+        ++to_device_requests;
+        return json::object();
+      }
+    }
+    return json::object();
+  }
+
+  json upload(const std::string& user, const std::string& device, const json& body) {
+    if (body.contains("device_keys")) device_keys[user][device] = body["device_keys"];
+    if (body.contains("one_time_keys")) {
+      for (const auto& [id, key] : body["one_time_keys"].items()) otks[user][device][id] = key;
+    }
+    if (body.contains("fallback_keys")) fallback[user][device] = body["fallback_keys"];
+    return {{"one_time_key_counts", {{"signed_curve25519", otks[user][device].size()}}}};
+  }
+
+  std::map<std::string, std::map<std::string, json>> device_keys;
+  std::map<std::string, std::map<std::string, std::map<std::string, json>>> otks;
+  std::map<std::string, std::map<std::string, json>> fallback;
+  std::map<std::string, std::map<std::string, std::vector<json>>> inbox;
+  int to_device_requests = 0;
+};
+
+struct Clock {
+  std::int64_t now = 1'764'000'000'000;  // 2025-11-24
+};
+
+class Peer {
+ public:
+  Peer(std::string name, KeyHub& hub, Clock& clock, const PrivateKey* shared_key = nullptr)
+      : hub_(hub), clock_(clock), device_(std::move(name)), dir_(fresh_dir("e2ee-" + device_)) {
+    key_ = shared_key ? shared_key->clone() : PrivateKey::generate();
+    user_ = matrix_user_id(key_.address(), "hs.test");
+    open();
+  }
+  ~Peer() {
+    machine.reset();
+    env_.reset();
+    std::filesystem::remove_all(dir_);
+    for (const auto& copy : snapshots_) std::filesystem::remove_all(copy);
+  }
+
+  void open() {
+    store::Options options{
+        .dir = dir_, .tables = E2eeMachine::tables(), .durability = store::Durability::off};
+    env_.emplace(std::move(store::Env::open(options, key_).value()));
+    machine.emplace(std::move(E2eeMachine::open(*env_, key_, user_, device_, {.now_ms = [this] {
+                                return clock_.now;
+                              }}).value()));
+  }
+  void restart() {
+    machine.reset();
+    env_.reset();
+    open();
+  }
+
+  // A copy of the store as it is now, and going back to it (a node restored from a backup).
+  std::filesystem::path snapshot() {
+    machine.reset();
+    env_.reset();
+    const auto copy = dir_.string() + ".snapshot";
+    std::filesystem::remove_all(copy);
+    std::filesystem::copy(dir_, copy, std::filesystem::copy_options::recursive);
+    snapshots_.push_back(copy);
+    open();
+    return copy;
+  }
+  void restore(const std::filesystem::path& copy) {
+    machine.reset();
+    env_.reset();
+    std::filesystem::remove_all(dir_);
+    std::filesystem::copy(copy, dir_, std::filesystem::copy_options::recursive);
+    open();
+  }
+
+  // Sends every queued request to the hub until none is left.
+  void flush() {
+    for (int round = 0; round < 10; ++round) {
+      auto requests = machine->outgoing_requests();
+      if (requests.empty()) return;
+      for (const auto& r : requests)
+        machine->mark_request_as_sent(r.id, hub_.handle(user_, device_, r));
+    }
+    FAIL() << "requests keep coming";
+  }
+
+  // A sync: the hub's queued to-device events for this device and its key counts.
+  SyncOutcome sync(std::vector<std::string> changed = {}) {
+    SyncChanges changes;
+    auto& queue = hub_.inbox[user_][device_];
+    changes.to_device_events = json(queue);
+    queue.clear();
+    changes.changed_users = std::move(changed);
+    changes.one_time_key_counts = {{"signed_curve25519", hub_.otks[user_][device_].size()}};
+    changes.unused_fallback_key_types = std::vector<std::string>{"signed_curve25519"};
+    return machine->receive_sync_changes(changes);
+  }
+
+  const std::string& user() const { return user_; }
+  const std::string& device() const { return device_; }
+  const PrivateKey& key() const { return key_; }
+
+  std::optional<E2eeMachine> machine;
+
+ private:
+  KeyHub& hub_;
+  Clock& clock_;
+  std::string device_;
+  std::filesystem::path dir_;
+  PrivateKey key_ = PrivateKey::generate();
+  std::string user_;
+  std::optional<store::Env> env_;
+  std::vector<std::filesystem::path> snapshots_;
+};
+
+// Delivers `content` from one peer to every attested device of another's user over Olm,
+// answering the key queries and claims on the way. Returns what the receiver's sync made of it.
+inline SyncOutcome send_to_device(Peer& from, Peer& to, const std::string& type,
+                                  const json& content) {
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    from.flush();
+    const auto outcome = from.machine->encrypt_to_device(to.user(), type, content);
+    if (outcome.complete()) break;
+  }
+  from.flush();
+  return to.sync();
+}
+
+// An m.room.encrypted timeline event as a homeserver would deliver it.
+inline json room_event(const std::string& room, const std::string& sender, const json& content,
+                       const std::string& event_id) {
+  return {{"type", "m.room.encrypted"}, {"room_id", room},       {"sender", sender},
+          {"event_id", event_id},       {"origin_server_ts", 1}, {"content", content}};
+}
+
+}  // namespace mrt::testing

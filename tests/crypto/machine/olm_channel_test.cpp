@@ -1,0 +1,216 @@
+#include <mrt/e2ee_machine.hpp>
+
+#include "machine_fixture.hpp"
+
+namespace mrt::testing {
+namespace {
+
+const json kHello = {{"envelopes", {{{"hello", "bob"}}}}};
+constexpr const char* kEnvelopes = "network.raiden.envelopes";
+
+class OlmChannel : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    alice.flush();
+    bob.flush();
+  }
+  // Alice's next to-device event for bob, taken from the hub before bob syncs.
+  json intercept(const json& content = kHello) {
+    for (int attempt = 0; attempt < 4; ++attempt) {
+      alice.flush();
+      if (alice.machine->encrypt_to_device(bob.user(), kEnvelopes, content).complete()) break;
+    }
+    alice.flush();
+    auto& queue = hub.inbox[bob.user()]["BOB"];
+    EXPECT_EQ(queue.size(), 1u);
+    json event = queue.empty() ? json() : queue.back();
+    queue.clear();
+    return event;
+  }
+  SyncOutcome deliver(const json& event) {
+    hub.inbox[bob.user()]["BOB"].push_back(event);
+    return bob.sync();
+  }
+  static std::string& body_of(json& event, const std::string& curve) {
+    return event["content"]["ciphertext"][curve]["body"].get_ref<std::string&>();
+  }
+
+  KeyHub hub;
+  Clock clock;
+  Peer alice{"ALICE", hub, clock};
+  Peer bob{"BOB", hub, clock};
+};
+
+TEST_F(OlmChannel, FirstContactDeliversThePlaintextWithTheSendersAddress) {
+  const auto outcome = send_to_device(alice, bob, kEnvelopes, kHello);
+  ASSERT_EQ(outcome.events.size(), 1u);
+  const auto& event = outcome.events[0];
+  EXPECT_EQ(event.type, kEnvelopes);
+  EXPECT_EQ(event.content, kHello);
+  EXPECT_EQ(event.sender, alice.user());
+  EXPECT_EQ(event.sender_device, "ALICE");
+  EXPECT_EQ(event.trust, DeviceTrust::attested);
+  EXPECT_EQ(event.address, alice.key().address());
+}
+
+TEST_F(OlmChannel, TheFirstMessageSpendsOneOneTimeKey) {
+  send_to_device(alice, bob, kEnvelopes, kHello);
+  EXPECT_EQ(hub.otks[bob.user()]["BOB"].size(), kOneTimeKeyTarget - 1);
+  bob.flush();  // bob's sync reported 49: it tops up
+  EXPECT_EQ(hub.otks[bob.user()]["BOB"].size(), kOneTimeKeyTarget);
+}
+
+TEST_F(OlmChannel, TheReplyUsesTheSessionTheFirstMessageMade) {
+  send_to_device(alice, bob, kEnvelopes, kHello);
+  const auto alice_keys = hub.otks[alice.user()]["ALICE"].size();
+  const auto outcome = send_to_device(bob, alice, kEnvelopes, {{"reply", 1}});
+  ASSERT_EQ(outcome.events.size(), 1u);
+  EXPECT_EQ(outcome.events[0].content, json({{"reply", 1}}));
+  EXPECT_EQ(hub.otks[alice.user()]["ALICE"].size(), alice_keys);  // no claim
+}
+
+TEST_F(OlmChannel, AReplayedOlmMessageIsRejected) {
+  const json event = intercept();
+  ASSERT_EQ(deliver(event).events.size(), 1u);
+  const auto again = deliver(event);
+  EXPECT_TRUE(again.events.empty());
+  ASSERT_EQ(again.rejected.size(), 1u);
+  EXPECT_EQ(again.rejected[0].reason, ToDeviceError::replayed);
+}
+
+TEST_F(OlmChannel, AReplayedPreKeyMessageOnTheFallbackKeyIsRejected) {
+  hub.otks[bob.user()]["BOB"].clear();  // the claim gets the fallback key
+  const json event = intercept();
+  ASSERT_EQ(deliver(event).events.size(), 1u);
+  const auto again = deliver(event);
+  ASSERT_EQ(again.rejected.size(), 1u);
+  EXPECT_EQ(again.rejected[0].reason, ToDeviceError::replayed);
+}
+
+TEST_F(OlmChannel, AReplayIsRejectedAfterARestart) {
+  const json event = intercept();
+  ASSERT_EQ(deliver(event).events.size(), 1u);
+  bob.restart();
+  const auto again = deliver(event);
+  ASSERT_EQ(again.rejected.size(), 1u);
+  EXPECT_EQ(again.rejected[0].reason, ToDeviceError::replayed);
+}
+
+TEST_F(OlmChannel, AModifiedPreKeyMessageDoesNotSpendTheOneTimeKey) {
+  json event = intercept();
+  json forged = event;
+  std::string& body = body_of(forged, bob.machine->curve25519_key());
+  body[body.size() - 10] = body[body.size() - 10] == 'A' ? 'B' : 'A';
+  const auto refused = deliver(forged);
+  ASSERT_EQ(refused.rejected.size(), 1u);
+  EXPECT_EQ(refused.rejected[0].reason, ToDeviceError::no_session);
+  EXPECT_EQ(deliver(event).events.size(), 1u);
+}
+
+TEST_F(OlmChannel, MalformedCiphertextsAreRefusedWithAReason) {
+  const json event = intercept();
+  const std::string curve = bob.machine->curve25519_key();
+  auto refused = [&](const std::function<void(json&)>& change) {
+    json copy = event;
+    change(copy);
+    const auto outcome = deliver(copy);
+    EXPECT_TRUE(outcome.events.empty());
+    return outcome.rejected.size() == 1 ? outcome.rejected[0].reason : ToDeviceError{};
+  };
+  EXPECT_EQ(refused([&](json& e) { body_of(e, curve) += "!"; }), ToDeviceError::bad_ciphertext);
+  EXPECT_EQ(refused([&](json& e) { body_of(e, curve).resize(20); }), ToDeviceError::bad_ciphertext);
+  EXPECT_EQ(refused([&](json& e) { body_of(e, curve).assign(70000, 'A'); }),
+            ToDeviceError::bad_ciphertext);
+  EXPECT_EQ(refused([&](json& e) { e["content"]["ciphertext"][curve]["type"] = 2; }),
+            ToDeviceError::bad_ciphertext);
+  EXPECT_EQ(refused([&](json& e) { e["content"]["ciphertext"][curve]["body"] = 5; }),
+            ToDeviceError::bad_ciphertext);
+  EXPECT_EQ(refused([&](json& e) { e["content"]["ciphertext"].erase(curve); }),
+            ToDeviceError::not_for_this_device);
+  EXPECT_EQ(refused([&](json& e) { e["content"]["algorithm"] = kMegolmAlgorithm; }),
+            ToDeviceError::unsupported_algorithm);
+  EXPECT_EQ(refused([&](json& e) { e["type"] = kEnvelopes; }), ToDeviceError::not_encrypted);
+  EXPECT_EQ(refused([&](json& e) { e["content"] = "text"; }), ToDeviceError::malformed_event);
+  EXPECT_EQ(refused([&](json& e) { e.erase("sender"); }), ToDeviceError::malformed_event);
+  // None of these spent the one-time key: the original still opens.
+  EXPECT_EQ(deliver(event).events.size(), 1u);
+}
+
+TEST_F(OlmChannel, AMessageClaimingAnotherSenderIsRejected) {
+  json event = intercept();
+  event["sender"] = bob.user();
+  const auto outcome = deliver(event);
+  ASSERT_EQ(outcome.rejected.size(), 1u);
+  EXPECT_EQ(outcome.rejected[0].reason, ToDeviceError::sender_mismatch);
+}
+
+TEST_F(OlmChannel, AForwardedRoomKeyIsRefused) {
+  const auto outcome = send_to_device(alice, bob, "m.forwarded_room_key", {{"room_id", "!r"}});
+  ASSERT_EQ(outcome.rejected.size(), 1u);
+  EXPECT_EQ(outcome.rejected[0].reason, ToDeviceError::forwarded_key_refused);
+}
+
+TEST_F(OlmChannel, OlmFromADeviceWhoseAttestationIsBrokenIsRefused) {
+  // The server hands out alice's keys with the attestation stripped: the self-signature,
+  // which covered it, no longer verifies.
+  hub.device_keys[alice.user()]["ALICE"].erase(kAttestationField);
+  bob.machine->update_tracked_users({alice.user()});
+  bob.flush();
+  const auto outcome = send_to_device(alice, bob, kEnvelopes, kHello);
+  ASSERT_EQ(outcome.rejected.size(), 1u);
+  EXPECT_EQ(outcome.rejected[0].reason, ToDeviceError::untrusted_device);
+}
+
+TEST_F(OlmChannel, NothingIsSentToADeviceThatIsNotAttested) {
+  hub.device_keys[bob.user()]["BOB"].erase(kAttestationField);
+  alice.flush();
+  for (int i = 0; i < 3; ++i) {
+    alice.machine->encrypt_to_device(bob.user(), kEnvelopes, kHello);
+    alice.flush();
+  }
+  EXPECT_TRUE(hub.inbox[bob.user()]["BOB"].empty());
+}
+
+TEST_F(OlmChannel, AWedgedSessionIsRepairedWithADummyAtMostOncePerHour) {
+  bob.machine->update_tracked_users({alice.user()});
+  bob.flush();
+  const auto backup = bob.snapshot();  // knows alice's device, has no session yet
+  send_to_device(alice, bob, kEnvelopes, kHello);
+  send_to_device(bob, alice, kEnvelopes, {{"reply", 1}});  // alice now sends normal messages
+  bob.restore(backup);                                     // bob lost the session
+
+  auto lost = send_to_device(alice, bob, kEnvelopes, {{"n", 1}});
+  ASSERT_EQ(lost.rejected.size(), 1u);
+  EXPECT_EQ(lost.rejected[0].reason, ToDeviceError::no_session);
+  bob.restart();  // the repair was recorded with the failed step: a restart does not lose it
+  const int sent_before = hub.to_device_requests;
+  bob.flush();  // claims alice's key, opens a new session, sends m.dummy
+  EXPECT_EQ(hub.to_device_requests, sent_before + 1);
+  EXPECT_TRUE(alice.sync().events.empty());  // the dummy is consumed
+
+  const auto repaired = send_to_device(alice, bob, kEnvelopes, {{"n", 2}});
+  ASSERT_EQ(repaired.events.size(), 1u);
+  EXPECT_EQ(repaired.events[0].content, json({{"n", 2}}));
+
+  // Within the hour, another message no session opens starts no second repair...
+  auto undecryptable = [&] {
+    json event = intercept({{"n", 3}});
+    std::string& body = body_of(event, bob.machine->curve25519_key());
+    body[body.size() / 2] = body[body.size() / 2] == 'A' ? 'B' : 'A';
+    const auto outcome = deliver(event);
+    EXPECT_EQ(outcome.rejected.size(), 1u);
+  };
+  undecryptable();
+  const int after_first = hub.to_device_requests;
+  bob.flush();
+  EXPECT_EQ(hub.to_device_requests, after_first);
+  // ...until the hour is over.
+  clock.now += kWedgedRecoveryIntervalMs;
+  undecryptable();
+  const int after_second = hub.to_device_requests;
+  bob.flush();
+  EXPECT_EQ(hub.to_device_requests, after_second + 1);
+}
+
+}  // namespace
+}  // namespace mrt::testing
