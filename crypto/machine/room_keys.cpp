@@ -132,7 +132,12 @@ ShareOutcome E2eeMachine::Impl::share_room_key(const std::string& room,
   for (const auto& member : members) {
     for (const auto& [id, device] : devices[member]) {
       if (member == user_id && id == device_id) continue;
-      if (entry.shared_with.contains(member) && entry.shared_with[member].contains(id)) continue;
+      if (entry.shared_with.contains(member) && entry.shared_with[member].contains(id)) {
+        // A device that was refused the key while it was not attested gets it once it is, from
+        // the current index on, like a device that is new to the room.
+        const bool was_withheld = entry.shared_with[member][id].contains("withheld");
+        if (!was_withheld || device.trust != DeviceTrust::attested) continue;
+      }
       if (device.trust != DeviceTrust::attested) {
         withheld[member][id] = {{"algorithm", kMegolmAlgorithm},
                                 {"room_id", room},

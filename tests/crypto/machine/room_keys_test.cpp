@@ -201,6 +201,22 @@ TEST_F(RoomKeys, ADeviceThatIsNotAttestedIsToldTheKeyIsWithheld) {
   EXPECT_FALSE(notices[0]["content"].contains("session_key"));
 }
 
+TEST_F(RoomKeys, AWithheldDeviceGetsTheCurrentKeyOnceItIsAttested) {
+  // The server first serves bob2's keys with a self-signature that does not verify (the
+  // attestation was altered), then the genuine ones: the same Olm keys, now attested.
+  const json genuine = hub.device_keys[bob1.user()]["BOB2"];
+  auto& issued_at = hub.device_keys[bob1.user()]["BOB2"]["network.raiden.attestation"]["issued_at"];
+  issued_at = issued_at.get<std::int64_t>() + 1;
+  ASSERT_EQ(share(alice, everyone()).withheld, (std::vector<DeviceRef>{{bob1.user(), "BOB2"}}));
+  hub.device_keys[bob1.user()]["BOB2"] = genuine;
+  alice.sync({bob1.user()});
+  const auto outcome = share(alice, everyone());
+  EXPECT_FALSE(outcome.rotated);
+  EXPECT_EQ(outcome.sent, (std::vector<DeviceRef>{{bob1.user(), "BOB2"}}));
+  bob2.sync();
+  EXPECT_TRUE(bob2.machine->decrypt_room_event(send(alice, {{"n", 1}}, "$1")));
+}
+
 TEST_F(RoomKeys, ARoomKeySentInTheClearIsRefused) {
   share(alice, everyone());
   hub.inbox[bob1.user()]["BOB1"].clear();
