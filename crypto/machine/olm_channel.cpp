@@ -214,11 +214,28 @@ Result<DecryptedToDevice, ToDeviceError> E2eeMachine::Impl::receive_to_device(
   }
   bool account_changed = false;
   if (!plain && message.type == OlmMessageType::pre_key) {
+    const SecretBuffer account_before = account->pickle(pickle_key.view());
     auto created = OlmSession::inbound(*account, *curve, message);
     if (!created && from_olm(created.error()) == ToDeviceError::bad_ciphertext) {
       return fail(ToDeviceError::bad_ciphertext);
     }
     if (created) {
+      // On a one-time key a replay fails whatever its spelling: the key is spent with the first
+      // decryption. The fallback key stays, and libolm accepts a pre-key message in several
+      // spellings (docs/security.md, finding 6), so the replay record of a session opened on
+      // it is its first plaintext. (libolm pickles deterministically: an unchanged account
+      // means no one-time key was spent.)
+      const SecretBuffer account_after = account->pickle(pickle_key.view());
+      if (account_after.size() == account_before.size() &&
+          std::equal(account_after.view().begin(), account_after.view().end(),
+                     account_before.view().begin())) {
+        std::string first = store::join_key({"fallback", *curve});
+        first.append(as_chars(created->second.view()));
+        const Bytes first_seen = env.keyed_hash(as_bytes(first));
+        wipe(first);
+        if (olm_seen_table.get(env.read(), first_seen)) return fail(ToDeviceError::replayed);
+        changes.put(olm_seen_table, first_seen, static_cast<std::uint64_t>(now()));
+      }
       std::string id = created->first.session_id();
       sessions.push_back({std::move(created->first), std::move(id), now(), next_seq++});
       used = &sessions.back();

@@ -1,4 +1,5 @@
 #include <mrt/e2ee_machine.hpp>
+#include <mrt/matrix_signing.hpp>
 
 #include "machine_fixture.hpp"
 
@@ -86,6 +87,34 @@ TEST_F(OlmChannel, AReplayedPreKeyMessageOnTheFallbackKeyIsRejected) {
   ASSERT_EQ(again.rejected.size(), 1u);
   EXPECT_EQ(again.rejected[0].reason, ToDeviceError::replayed);
 }
+
+// libolm accepts a pre-key message in other spellings (docs/security.md, finding 6): any
+// version byte, and bit 255 of the base key flipped. On the fallback key they must not open
+// the same plaintext twice.
+class OlmChannelRespelled : public OlmChannel,
+                            public ::testing::WithParamInterface<std::pair<std::size_t, int>> {};
+
+TEST_P(OlmChannelRespelled, AReplayedPreKeyMessageInAnotherSpellingIsRejected) {
+  hub.otks[bob.user()]["BOB"].clear();
+  const json event = intercept();
+  ASSERT_EQ(deliver(event).events.size(), 1u);
+  json respelled = event;
+  std::string& body = body_of(respelled, bob.machine->curve25519_key());
+  auto bytes = parse_base64_unpadded(body).value();
+  const auto [offset, mask] = GetParam();
+  bytes[offset] ^= static_cast<std::uint8_t>(mask);
+  body = base64_unpadded(bytes);
+  const auto again = deliver(respelled);
+  EXPECT_TRUE(again.events.empty());
+  ASSERT_EQ(again.rejected.size(), 1u);
+  EXPECT_EQ(again.rejected[0].reason, ToDeviceError::replayed);
+}
+
+// Byte 0 is the version; byte 68 ends the base key (version, then tag, length and 32 bytes for
+// the one-time key and for the base key).
+INSTANTIATE_TEST_SUITE_P(Spellings, OlmChannelRespelled,
+                         ::testing::Values(std::pair<std::size_t, int>{0, 0x01},
+                                           std::pair<std::size_t, int>{68, 0x80}));
 
 TEST_F(OlmChannel, AReplayIsRejectedAfterARestart) {
   const json event = intercept();
