@@ -134,10 +134,10 @@ struct Homeserver::Impl {
       else
         c.body = Json::object();
       if (segments[0] == "sync") {
+        const std::int64_t timeout = std::clamp<std::int64_t>(
+            query_int(c.query, "timeout").value_or(0), 0, s.config.max_sync_timeout_ms);
         std::optional<Response> r = compute_sync(c, false);
         if (!r) {
-          const std::int64_t timeout = std::clamp<std::int64_t>(
-              query_int(c.query, "timeout").value_or(0), 0, s.config.max_sync_timeout_ms);
           return SyncWait{c.user->id, c.device->id,
                           q == std::string::npos ? "" : req.target.substr(q + 1),
                           std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout)};
