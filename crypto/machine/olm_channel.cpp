@@ -9,6 +9,8 @@ namespace mrt {
 namespace {
 
 constexpr const char* kMsc4147DeviceKeys = "org.matrix.msc4147.device_keys";
+// The name Matrix v1.15 gave the field, and the one matrix-sdk-crypto (vodozemac) sends.
+constexpr const char* kSenderDeviceKeys = "sender_device_keys";
 
 ToDeviceError from_olm(OlmError e) {
   switch (e) {
@@ -279,7 +281,8 @@ Result<DecryptedToDevice, ToDeviceError> E2eeMachine::Impl::receive_to_device(
     if (!device) {
       // MSC4147: the sender's device keys travel inside, so a first message is not lost while
       // we catch up with the sender's device list.
-      const json* enclosed = json_object(p, kMsc4147DeviceKeys);
+      const json* enclosed = json_object(p, kSenderDeviceKeys);
+      if (!enclosed) enclosed = json_object(p, kMsc4147DeviceKeys);
       const auto* enclosed_id = enclosed ? json_string(*enclosed, "device_id") : nullptr;
       mark_outdated(*sender, changes);
       if (!enclosed_id) return fail(ToDeviceError::unknown_device);

@@ -1,5 +1,9 @@
+#include <mrt/attestation.hpp>
+#include <mrt/canonical_json.hpp>
 #include <mrt/e2ee_machine.hpp>
+#include <mrt/matrix_identity.hpp>
 #include <mrt/matrix_signing.hpp>
+#include <mrt/olm.hpp>
 
 #include "machine_fixture.hpp"
 
@@ -177,6 +181,49 @@ TEST_F(OlmChannel, AForwardedRoomKeyIsRefused) {
   const auto outcome = send_to_device(alice, bob, "m.forwarded_room_key", {{"room_id", "!r"}});
   ASSERT_EQ(outcome.rejected.size(), 1u);
   EXPECT_EQ(outcome.rejected[0].reason, ToDeviceError::forwarded_key_refused);
+}
+
+// Matrix v1.15 names MSC4147's field `sender_device_keys`, and matrix-sdk-crypto (vodozemac)
+// sends it under that name: a first message from a device bob never queried is accepted on
+// the keys it encloses, as with mrt's own `org.matrix.msc4147.device_keys`.
+TEST_F(OlmChannel, AFirstMessageIsAcceptedOnTheStableSenderDeviceKeys) {
+  const PrivateKey carol_key = PrivateKey::generate();
+  const std::string carol = matrix_user_id(carol_key.address(), "hs.test");
+  const OlmAccount device = OlmAccount::create();
+  const IdentityKeys ids = device.identity_keys();
+  json keys = {{"algorithms", {kOlmAlgorithm, kMegolmAlgorithm}},
+               {"device_id", "CAROL"},
+               {"keys", {{"curve25519:CAROL", ids.curve25519}, {"ed25519:CAROL", ids.ed25519}}},
+               {"user_id", carol}};
+  keys = attest_device_keys(std::move(keys), carol_key, clock.now).value();
+  keys["signatures"][carol]["ed25519:CAROL"] = device.sign(as_bytes(signing_payload(keys).value()));
+
+  const std::string bob_curve = bob.machine->curve25519_key();
+  const json& one_time_key = hub.otks[bob.user()]["BOB"].begin()->second;
+  auto session = OlmSession::outbound(device, bob_curve, one_time_key.at("key").get<std::string>());
+  ASSERT_TRUE(session);
+  const json plaintext = {{"type", kEnvelopes},
+                          {"content", kHello},
+                          {"sender", carol},
+                          {"recipient", bob.user()},
+                          {"recipient_keys", {{"ed25519", bob.machine->ed25519_key()}}},
+                          {"keys", {{"ed25519", ids.ed25519}}},
+                          {"sender_device_keys", keys}};
+  const OlmMessage message = session->encrypt(as_bytes(canonical_json(plaintext).value()));
+  const auto outcome = deliver(
+      {{"type", "m.room.encrypted"},
+       {"sender", carol},
+       {"content",
+        {{"algorithm", kOlmAlgorithm},
+         {"sender_key", ids.curve25519},
+         {"ciphertext",
+          {{bob_curve, {{"type", static_cast<int>(message.type)}, {"body", message.body}}}}}}}});
+  EXPECT_TRUE(outcome.rejected.empty()) << to_string(outcome.rejected.at(0).reason);
+  ASSERT_EQ(outcome.events.size(), 1u);
+  EXPECT_EQ(outcome.events[0].content, kHello);
+  EXPECT_EQ(outcome.events[0].sender_device, "CAROL");
+  EXPECT_EQ(outcome.events[0].trust, DeviceTrust::attested);
+  EXPECT_EQ(outcome.events[0].address, carol_key.address());
 }
 
 TEST_F(OlmChannel, OlmFromADeviceWhoseAttestationIsBrokenIsRefused) {
