@@ -10,17 +10,22 @@
 // key (OlmMachine.sign), replacing the self-signature vodozemac made without it.
 //
 // Checked, in order (each step fails the run with its name):
-//   attestation: stripped -> not_attested, signed by another Ethereum key -> invalid, proper ->
+//   bad input: the peer answers garbage and unknown commands with errors and keeps going
+//   attestation: stripped -> not_attested (nothing sent to it, a room key withheld with a
+//     notice vodozemac understands), signed by another Ethereum key -> invalid, proper ->
 //     attested for the wasm wallet's address; vodozemac accepts mrt's attested device keys
 //   olm: mrt -> wasm (mrt claims a one-time key, vodozemac takes the pre-key message),
 //     wasm -> mrt on the same session, an Olm replay refused
-//   room keys: wasm shareRoomKey -> mrt stores it; mrt share_room_key -> vodozemac stores it
+//   room keys: wasm shareRoomKey -> mrt stores it; mrt share_room_key -> vodozemac stores it;
+//     the key withheld before the attestation reaches the device once it is attested
 //   megolm: messages both ways with sender, device, trust and address; a ciphertext replayed
 //     under a new event id is refused, the same event delivered again is not
 //   fallback: a second wasm device finds mrt's one-time keys gone, claims the fallback key and
 //     opens a session with pre-key messages; mrt publishes new keys; the new device gets the
 //     current room key (no rotation) and reads mrt's next message
-//   restart: mrt reopens from its store and both directions still decrypt
+//   msc4147: first messages between devices that never queried each other's keys, both ways
+//     (mrt writes org.matrix.msc4147.device_keys, vodozemac the v1.15 name sender_device_keys)
+//   restart: mrt reopens from its store and both directions still decrypt, replays still refused
 //
 // Exit status 0 on success, 1 on failure, 2 on bad usage.
 import assert from 'node:assert/strict';
@@ -56,6 +61,7 @@ if (!args.peer) {
 
 const SERVER = 'hs.test';
 const ROOM = '!dm:hs.test';
+const EARLY_ROOM = '!early:hs.test'; // shared while the wasm device was not attested yet
 const EVENT_TYPE = 'network.raiden.envelopes';
 const OTK = 'signed_curve25519';
 const CALL_TIMEOUT_MS = 10_000;
@@ -259,6 +265,23 @@ class MrtPeer {
     throw new Error('mrt encrypt_to_device never completed');
   }
 
+  // share_room_key until it no longer waits for keys or sessions; what all the calls did.
+  async shareRoomKey(room, members) {
+    const total = { sent: [], withheld: [], rotated: false };
+    for (let attempt = 0; attempt < 4; attempt++) {
+      await this.flush();
+      const outcome = await this.call('share_room_key', { room, members });
+      total.sent.push(...outcome.sent);
+      total.withheld.push(...outcome.withheld);
+      total.rotated ||= outcome.rotated;
+      if (outcome.complete) {
+        await this.flush();
+        return total;
+      }
+    }
+    throw new Error('mrt share_room_key never completed');
+  }
+
   async close() {
     this.child.stdin.end();
     const timer = setTimeout(() => this.child.kill(), 5000);
@@ -279,6 +302,12 @@ class WasmDevice {
     self.device = device;
     self.machine = await OlmMachine.initialize(new UserId(self.user), new DeviceId(device));
     self.roomKeys = [];
+    self.withheld = [];
+    self.machine.registerRoomKeysWithheldCallback(async (infos) => {
+      for (const info of infos) {
+        self.withheld.push({ room: info.roomId.toString(), sender: info.sender.toString(), code: info.withheldCode });
+      }
+    });
     self.machine.registerRoomKeyUpdatedCallback(async (infos) => {
       for (const info of infos) {
         self.roomKeys.push({ room: info.roomId.toString(), senderKey: info.senderKey.toBase64(), session: info.sessionId });
@@ -485,6 +514,12 @@ async function main() {
       const none = await mrt.encryptToDevice(wasmUser, envelopes('not for you'));
       assert.deepEqual(none.sent, []);
       assert.deepEqual(hs.takeInbox(wasmUser, 'WASMA'), []);
+      // A room key is withheld from it, and vodozemac understands mrt's notice.
+      const early = await mrt.shareRoomKey(EARLY_ROOM, [wasmUser]);
+      assert.deepEqual([early.sent, early.withheld], [[], [{ user_id: wasmUser, device_id: 'WASMA' }]]);
+      await mrt.flush();
+      await wasmA.sync();
+      assert.deepEqual(wasmA.withheld, [{ room: EARLY_ROOM, sender: mrt.user, code: 'm.unverified' }]);
 
       served.set('WASMA', forged);
       await mrt.sync({ changed: [wasmUser] });
@@ -559,8 +594,7 @@ async function main() {
     });
 
     await step('room key: mrt share_room_key -> vodozemac', async () => {
-      const outcome = await mrt.call('share_room_key', { room: ROOM, members: [wasmUser] });
-      assert.equal(outcome.complete, true);
+      const outcome = await mrt.shareRoomKey(ROOM, [wasmUser]);
       assert.equal(outcome.rotated, true);
       assert.deepEqual(outcome.sent, [{ user_id: wasmUser, device_id: 'WASMA' }]);
       assert.deepEqual(outcome.withheld, []);
@@ -572,6 +606,19 @@ async function main() {
         [{ room: ROOM, senderKey: mrt.curve25519 }],
         'vodozemac stored mrt\'s room key',
       );
+    });
+
+    await step('room key: the key withheld before the attestation arrives once attested', async () => {
+      const late = await mrt.shareRoomKey(EARLY_ROOM, [wasmUser]);
+      assert.deepEqual(late.sent, [{ user_id: wasmUser, device_id: 'WASMA' }]);
+      assert.equal(late.rotated, false);
+      wasmA.roomKeys.length = 0;
+      decryptedToDevice(await wasmA.sync(), 'm.room_key');
+      assert.deepEqual(wasmA.roomKeys.map(({ room }) => room), [EARLY_ROOM]);
+      const content = envelopes('in the early room');
+      const encrypted = await mrt.call('encrypt_room_event', { room: EARLY_ROOM, type: EVENT_TYPE, content });
+      const decrypted = await wasmA.decryptRoomEvent(roomEvent(EARLY_ROOM, mrt.user, encrypted.content, '$early'));
+      assert.deepEqual(JSON.parse(decrypted.event).content, content);
     });
 
     let firstWasmEvent;
@@ -650,8 +697,7 @@ async function main() {
 
     await step('room key: the new device gets the current session, no rotation', async () => {
       const wasmB = wasmDevices.get('WASMB');
-      const outcome = await mrt.call('share_room_key', { room: ROOM, members: [wasmUser] });
-      assert.equal(outcome.complete, true);
+      const outcome = await mrt.shareRoomKey(ROOM, [wasmUser]);
       assert.equal(outcome.rotated, false);
       assert.deepEqual(outcome.sent, [{ user_id: wasmUser, device_id: 'WASMB' }]);
       await mrt.flush();
@@ -662,6 +708,47 @@ async function main() {
         const decrypted = await wasm.decryptRoomEvent(roomEvent(ROOM, mrt.user, encrypted.content, '$both'));
         assert.deepEqual(JSON.parse(decrypted.event).content, content, `${wasm.device} decrypts`);
       }
+    });
+
+    await step('msc4147: a vodozemac device that never queried mrt\'s keys reads its first message', async () => {
+      const wasmC = await WasmDevice.create(hs, wasmWallet, 'WASMC');
+      wasmDevices.set('WASMC', wasmC);
+      await wasmC.flush();
+      await mrt.sync({ changed: [wasmUser] });
+      const content = envelopes('to every wasm device');
+      const outcome = await mrt.encryptToDevice(wasmUser, content);
+      assert.deepEqual(outcome.sent.map((d) => d.device_id).sort(), ['WASMA', 'WASMB', 'WASMC']);
+      const tracked = [...(await wasmC.machine.trackedUsers())].map(String);
+      assert.ok(!tracked.includes(mrt.user), 'WASMC does not track mrt');
+      // Only the device keys mrt encloses in the Olm plaintext vouch for the sender here.
+      for (const wasm of [wasmC, wasmA, wasmDevices.get('WASMB')]) {
+        const [event] = decryptedToDevice(await wasm.sync(), EVENT_TYPE);
+        assert.deepEqual(JSON.parse(event?.rawEvent ?? 'null')?.content, content, `${wasm.device} decrypts`);
+        assert.equal(event.encryptionInfo.senderDevice?.toString(), 'MRTDEVICE');
+      }
+    });
+
+    await step('msc4147: mrt takes a first message from a vodozemac device it never queried', async () => {
+      const wasmD = await WasmDevice.create(hs, wasmWallet, 'WASMD');
+      wasmDevices.set('WASMD', wasmD);
+      await wasmD.flush(); // no device-list change reaches mrt
+      await wasmD.machine.updateTrackedUsers([new UserId(mrt.user)]);
+      await wasmD.flush();
+      assert.equal(await wasmD.claimMissingSessions(mrt.user), true);
+      await wasmD.sendToDevice(mrt.user, 'MRTDEVICE', envelopes('first from D'));
+      // Matrix v1.15 `sender_device_keys`: vodozemac encloses its device keys as its keys/query
+      // of its own user returned them, attestation included.
+      const received = await mrt.sync();
+      assert.deepEqual(received.rejected, []);
+      assert.deepEqual(
+        received.events.map((e) => [e.content.envelopes[0].body, e.sender_device, e.trust, e.address]),
+        [['first from D', 'WASMD', 'attested', wasmAddress]],
+      );
+      // mrt still queries the sender's devices: the server's list is the authority.
+      const { requests } = await mrt.call('outgoing_requests');
+      assert.deepEqual(requests.filter((r) => r.type === 'keys_query').map((r) => Object.keys(r.body.device_keys)), [[wasmUser]]);
+      await mrt.flush();
+      assert.equal((await mrt.deviceInfo(wasmUser, 'WASMD'))?.trust, 'attested');
     });
 
     await step('restart: mrt reopens from its store, both directions still work', async () => {
