@@ -16,9 +16,11 @@
 //   {"cmd": "decrypt_room_event", "event": {…}}
 //   {"cmd": "encrypt_to_device", "user": "…", "type": "…", "content": {…}}
 //   {"cmd": "device_keys"}   {"cmd": "restart"}   {"cmd": "close"}
+//   {"cmd": "snapshot"}   {"cmd": "restore"}      (a copy of the store beside it, and back)
 //
 // The Ethereum key arrives on stdin, not in argv, so that it never shows in a process list.
 #include <exception>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -106,6 +108,25 @@ class Peer {
     if (cmd == "restart") {
       // The same device from its store, as after a process restart.
       close();
+      reopen();
+      return identity();
+    }
+    if (cmd == "snapshot" || cmd == "restore") {
+      // A copy of the store, and going back to it: a node restored from a backup, whose Olm
+      // sessions are behind its peers'.
+      const std::filesystem::path copy = dir_ + ".snapshot";
+      close();
+      if (cmd == "snapshot") {
+        std::filesystem::remove_all(copy);
+        std::filesystem::copy(dir_, copy, std::filesystem::copy_options::recursive);
+      } else {
+        if (!std::filesystem::exists(copy)) {
+          reopen();
+          throw BadRequest("no snapshot to restore");
+        }
+        std::filesystem::remove_all(dir_);
+        std::filesystem::copy(copy, dir_, std::filesystem::copy_options::recursive);
+      }
       reopen();
       return identity();
     }

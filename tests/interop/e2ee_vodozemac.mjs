@@ -26,6 +26,8 @@
 //   msc4147: first messages between devices that never queried each other's keys, both ways
 //     (mrt writes org.matrix.msc4147.device_keys, vodozemac the v1.15 name sender_device_keys)
 //   restart: mrt reopens from its store and both directions still decrypt, replays still refused
+//   wedged: mrt restored from an older copy of its store cannot read vodozemac's next Olm
+//     message; it claims a new one-time key, sends m.dummy, and vodozemac's reply decrypts
 //
 // Exit status 0 on success, 1 on failure, 2 on bad usage.
 import assert from 'node:assert/strict';
@@ -772,6 +774,33 @@ async function main() {
       await mrt.encryptToDevice(wasmUser, olm);
       const [toA] = decryptedToDevice(await wasmA.sync(), EVENT_TYPE);
       assert.deepEqual(JSON.parse(toA?.rawEvent ?? 'null')?.content, olm);
+    });
+
+    await step('wedged: mrt restored from a backup repairs its Olm channel with vodozemac', async () => {
+      await mrt.call('snapshot');
+      // A round trip moves mrt's ratchet on (a new ratchet key of mrt's, which vodozemac
+      // follows); then mrt loses that step.
+      await wasmA.sendToDevice(mrt.user, 'MRTDEVICE', envelopes('before the restore'));
+      assert.equal((await mrt.sync()).events.length, 1);
+      await mrt.encryptToDevice(wasmUser, envelopes('before the restore'));
+      for (const wasm of wasmDevices.values()) decryptedToDevice(await wasm.sync(), EVENT_TYPE);
+      await mrt.call('restore');
+      await wasmA.sendToDevice(mrt.user, 'MRTDEVICE', envelopes('on the lost ratchet'));
+      const lost = await mrt.sync();
+      assert.deepEqual(lost.rejected, [{ sender: wasmUser, reason: 'no_session' }]);
+      // The repair: a new session on a claimed one-time key, opened with m.dummy.
+      const otks = hs.otkCount(wasmUser, 'WASMA');
+      await mrt.flush();
+      assert.equal(hs.otkCount(wasmUser, 'WASMA'), otks - 1, 'mrt claimed a one-time key of WASMA');
+      assert.deepEqual(olmTypes(hs.inbox.get(`${wasmUser}|WASMA`), wasmA.curve25519), [0]);
+      assert.equal(decryptedToDevice(await wasmA.sync(), 'm.dummy').length, 1, 'vodozemac took the m.dummy');
+      // vodozemac now talks on the new session.
+      await wasmA.sendToDevice(mrt.user, 'MRTDEVICE', envelopes('after the repair'));
+      const repaired = await mrt.sync();
+      assert.deepEqual(repaired.rejected, []);
+      assert.deepEqual(repaired.events.map((e) => [e.content.envelopes[0].body, e.sender_device, e.trust]), [
+        ['after the repair', 'WASMA', 'attested'],
+      ]);
     });
 
     for (const line of steps) console.log(line);
