@@ -189,6 +189,9 @@ Result<Env, OpenFailure> Env::open(const Options& options, const PrivateKey& own
         throw std::invalid_argument("store: table \"" + spec.name +
                                     "\" declared twice or reserved");
       }
+      if (spec.name.size() > detail::Sealer::kMaxTableName) {  // see Sealer
+        throw std::invalid_argument("store: table name longer than 255 bytes");
+      }
       MDB_dbi dbi;
       detail::check_lmdb(mdb_dbi_open(txn, spec.name.c_str(), MDB_CREATE, &dbi),
                          "opening table " + spec.name);

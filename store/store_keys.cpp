@@ -1,5 +1,7 @@
 #include "store_keys.hpp"
 
+#include <stdexcept>
+
 #include <sodium.h>
 
 #include "../crypto/sodium_init.hpp"
@@ -43,6 +45,9 @@ Bytes Sealer::seal(std::string_view table, ByteView record_key, ByteView plainte
   static_assert(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES == 24);
   static_assert(crypto_aead_xchacha20poly1305_ietf_ABYTES == 16);
   static_assert(crypto_aead_xchacha20poly1305_ietf_KEYBYTES == 32);
+  if (table.size() > kMaxTableName) {
+    throw std::invalid_argument("store: a sealed table's name is at most 255 bytes");
+  }
   const Bytes ad = associated_data(table, record_key);
   Bytes out(kOverhead + plaintext.size());
   out[0] = kFormat;
@@ -57,7 +62,9 @@ Bytes Sealer::seal(std::string_view table, ByteView record_key, ByteView plainte
 
 std::optional<SecretBuffer> Sealer::open(std::string_view table, ByteView record_key,
                                          ByteView sealed) const {
-  if (sealed.size() < kOverhead || sealed[0] != kFormat) return std::nullopt;
+  if (sealed.size() < kOverhead || sealed[0] != kFormat || table.size() > kMaxTableName) {
+    return std::nullopt;
+  }
   const Bytes ad = associated_data(table, record_key);
   SecretBuffer plain(sealed.size() - kOverhead);
   unsigned long long written = 0;
