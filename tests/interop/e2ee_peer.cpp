@@ -12,6 +12,7 @@
 //    "otk_counts": {"signed_curve25519": 50}, "unused_fallback": ["signed_curve25519"]}
 //   {"cmd": "update_tracked_users", "users": […]}     {"cmd": "devices_of", "user": "…"}
 //   {"cmd": "share_room_key", "room": "!r:hs", "members": […]}
+//   {"cmd": "set_room_encryption", "room": "…", "content": {m.room.encryption content}}
 //   {"cmd": "encrypt_room_event", "room": "…", "type": "…", "content": {…}}
 //   {"cmd": "decrypt_room_event", "event": {…}}
 //   {"cmd": "encrypt_to_device", "user": "…", "type": "…", "content": {…}}
