@@ -25,7 +25,7 @@ const FUZZ_ED25519_SEED = Uint8Array.from({ length: 32 }, (_, i) => i);
 
 const TARGETS = ['canonical_json', 'ecrecover', 'keystore', 'hex_base64', 'address_userid',
                  'vector_runner', 'matrix_signing', 'attestation', 'envelope', 'megolm_decrypt',
-                 'olm_decrypt', 'key_export'];
+                 'olm_decrypt', 'key_export', 'e2ee_intake'];
 const corpora = Object.fromEntries(TARGETS.map((t) => [t, new Map()]));
 
 function add(target, data) {
@@ -211,6 +211,22 @@ add('key_export', '-----BEGIN MEGOLM SESSION DATA-----\n' +
     'AXNhbHRzYWx0c2FsdHNhbHSIiIiIiIiIiIiIiIiIiIiIAAAACmIRUW2OjZ3L2l6j9h0lHlV3M2dx\n' +
     'cissyYBxjsfsAndErh065A8=\n-----END MEGOLM SESSION DATA-----\n');  // Element's test file
 add('key_export', '-----BEGIN MEGOLM SESSION DATA-----\nAQ\n-----END MEGOLM SESSION DATA-----');
+
+// e2ee_intake_fuzz.cpp: the first byte picks the mode (0 to-device JSON, 1 room event JSON,
+// 2 Olm body, 3 Megolm ciphertext, 4 a chosen plaintext {type, content} sent over Olm).
+const e2eeSeeds = [
+  [0, {type: 'm.room.encrypted', sender: '@0x00:hs', content: {algorithm: 'm.olm.v1.curve25519-aes-sha2', sender_key: 'AAAA', ciphertext: {}}}],
+  [0, {type: 'm.room_key', sender: '@0x00:hs', content: {}}],
+  [1, {type: 'm.room.encrypted', room_id: '!dm:hs.fuzz', sender: '@0x00:hs', event_id: '$x', content: {algorithm: 'm.megolm.v1.aes-sha2', session_id: 'x', ciphertext: 'AwgA'}}],
+  [2, '\x00AwogAAAA'], [2, '\x01AwogAAAA'], [3, 'AwgAEhAAAA'],
+  [4, {type: 'm.room_key', content: {algorithm: 'm.megolm.v1.aes-sha2', room_id: '!dm:hs.fuzz', session_id: 'x', session_key: 'AgAAAAA'}}],
+  [4, {type: 'm.forwarded_room_key', content: {}}], [4, {type: 'm.dummy', content: {}}],
+  [4, {type: 'network.raiden.envelopes', content: {envelopes: []}}],
+];
+for (const [mode, body] of e2eeSeeds) {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  add('e2ee_intake', Buffer.concat([Buffer.from([mode]), Buffer.from(text, 'utf8')]));
+}
 
 // ---- small hand-made inputs ------------------------------------------------------------------
 for (const s of ['', '0x', '0X00', '0xdeadBEEF', 'deadbeef', '0xabc', 'QQ', 'QUI=', 'QUJD', 'QQ==',

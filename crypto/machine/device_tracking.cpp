@@ -94,6 +94,7 @@ void E2eeMachine::Impl::on_keys_query(const std::string&, const json& response) 
     std::set<std::string> present;
     for (const auto& [device, keys] : listed->items()) {
       if (user == user_id && device == device_id) continue;
+      if (device.find('\0') != std::string::npos) continue;  // no such device id in Matrix
       present.insert(device);
       DeviceInfo info = classify_device(keys, user, device);
       const auto old = known.find(device);

@@ -14,7 +14,11 @@ namespace mt = machine_tables;
 const std::string* json_string(const json& object, const char* key) {
   if (!object.is_object()) return nullptr;
   const auto it = object.find(key);
-  return it != object.end() && it->is_string() ? &it->get_ref<const std::string&>() : nullptr;
+  if (it == object.end() || !it->is_string()) return nullptr;
+  const auto& text = it->get_ref<const std::string&>();
+  // No identifier, key or ciphertext of Matrix holds a NUL; refusing it here keeps it out of
+  // the store's composite keys, where it is the separator.
+  return text.find('\0') == std::string::npos ? &text : nullptr;
 }
 
 const json* json_object(const json& object, const char* key) {

@@ -178,7 +178,8 @@ struct E2eeMachine::Impl {
   Result<std::size_t, KeyImportError> import_room_keys(std::string_view file, ByteView passphrase);
 };
 
-// Small JSON readers: a pointer to the member of that type, or nullptr.
+// Small JSON readers: a pointer to the member of that type, or nullptr (also for a string
+// holding a NUL).
 const std::string* json_string(const json& object, const char* key);
 const json* json_object(const json& object, const char* key);
 

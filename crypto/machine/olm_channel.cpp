@@ -78,7 +78,8 @@ void E2eeMachine::Impl::on_keys_claimed(const std::string& id, const json& respo
       if (!keys || keys->size() != 1 || known == devices.end()) continue;
       const auto info = known->second.find(device);
       if (info == known->second.end() || info->second.trust == DeviceTrust::invalid) continue;
-      const auto& [key_id, key] = *keys->items().begin();
+      const std::string& key_id = keys->begin().key();
+      const json& key = keys->begin().value();
       const auto* key_text = json_string(key, "key");
       const auto ed = parse_base64_unpadded(info->second.ed25519);
       // A one-time key counts only when its device signed it.
