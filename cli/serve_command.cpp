@@ -71,8 +71,10 @@ int serve(const std::vector<std::string>& argv, bool) {
   std::cerr << "mrt serve: dev homeserver '" << config.server_name
             << "' (not for production: use Synapse, Conduit or Dendrite)\n";
   server->run();
+  // The store finishes its queued writes first; their completions are posted to the server's
+  // (stopped) event loop, which must still exist then.
+  homeserver->reset();
   server.reset();
-  homeserver->reset();  // finishes queued writes
   std::cerr << "mrt serve: stopped\n";
   return kOk;
 }
