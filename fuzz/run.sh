@@ -22,13 +22,13 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${MRT_FUZZ_BUILD_DIR:-build-fuzz}"
 [[ "$BUILD" = /* ]] || BUILD="$ROOT/$BUILD"
-TARGETS=(canonical_json ecrecover keystore hex_base64 address_userid vector_runner matrix_signing attestation envelope megolm_decrypt olm_decrypt key_export e2ee_intake)
+TARGETS=(canonical_json ecrecover keystore hex_base64 address_userid vector_runner matrix_signing attestation envelope megolm_decrypt olm_decrypt key_export store_records e2ee_intake)
 
 # Per-target options: -max_len and the dictionary.
 target_flags() {
   local dict="-dict=$ROOT/fuzz/dict/json.dict"
   case "$1" in
-    canonical_json|keystore|vector_runner|matrix_signing|attestation|envelope) echo "-max_len=4096 $dict" ;;
+    canonical_json|keystore|vector_runner|matrix_signing|attestation|envelope|store_records) echo "-max_len=4096 $dict" ;;
     megolm_decrypt|olm_decrypt|key_export|e2ee_intake) echo "-max_len=4096" ;;
     ecrecover|address_userid) echo "-max_len=512" ;;
     hex_base64) echo "-max_len=1024" ;;

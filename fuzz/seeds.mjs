@@ -25,7 +25,7 @@ const FUZZ_ED25519_SEED = Uint8Array.from({ length: 32 }, (_, i) => i);
 
 const TARGETS = ['canonical_json', 'ecrecover', 'keystore', 'hex_base64', 'address_userid',
                  'vector_runner', 'matrix_signing', 'attestation', 'envelope', 'megolm_decrypt',
-                 'olm_decrypt', 'key_export', 'e2ee_intake'];
+                 'olm_decrypt', 'key_export', 'store_records', 'e2ee_intake'];
 const corpora = Object.fromEntries(TARGETS.map((t) => [t, new Map()]));
 
 function add(target, data) {
@@ -211,6 +211,26 @@ add('key_export', '-----BEGIN MEGOLM SESSION DATA-----\n' +
     'AXNhbHRzYWx0c2FsdHNhbHSIiIiIiIiIiIiIiIiIiIiIAAAACmIRUW2OjZ3L2l6j9h0lHlV3M2dx\n' +
     'cissyYBxjsfsAndErh065A8=\n-----END MEGOLM SESSION DATA-----\n');  // Element's test file
 add('key_export', '-----BEGIN MEGOLM SESSION DATA-----\nAQ\n-----END MEGOLM SESSION DATA-----');
+
+// ---- store records: header (u16 table length, u16 key length, position, flip, split), table,
+// record key, value (store_records_fuzz.cpp)
+function storeRecord(table, key, value, [position, flip, split] = [0, 1, 0]) {
+  const t = Buffer.from(table), k = Buffer.from(key), v = Buffer.from(value);
+  const header = Buffer.from([t.length >> 8, t.length & 0xff, k.length >> 8, k.length & 0xff,
+                              position, flip, split]);
+  return Buffer.concat([header, t, k, v]);
+}
+const storeValues = ['', '{}', '{"a":1,"b":[true,false,null]}', '"\\u00e9"', 'not json',
+                     Buffer.from('0000000000000001ffffffffffffffff', 'hex'), Buffer.alloc(8)];
+for (const c of (docs.canonical_json?.cases ?? []).slice(0, 40)) {
+  if ('canonical' in c) storeValues.push(c.canonical);
+  if ('input_text' in c) storeValues.push(c.input_text);
+}
+for (const [i, value] of storeValues.entries()) {
+  add('store_records', storeRecord('e2ee_olm_sessions', `curve\0session${i}`, value, [i, 3, 7]));
+}
+add('store_records', storeRecord('e2ee_account', 'account', 'x'.repeat(300), [1, 0x80, 2]));
+add('store_records', storeRecord('outbox', Buffer.alloc(0), '[1,2,3]'));
 
 // e2ee_intake_fuzz.cpp: the first byte picks the mode (0 to-device JSON, 1 room event JSON,
 // 2 Olm body, 3 Megolm ciphertext, 4 a chosen plaintext {type, content} sent over Olm).
