@@ -169,6 +169,14 @@ TEST_F(OlmChannel, MalformedCiphertextsAreRefusedWithAReason) {
   EXPECT_EQ(deliver(event).events.size(), 1u);
 }
 
+TEST_F(OlmChannel, AnIdentifierHoldingANulIsMalformed) {
+  json event = intercept();
+  event["sender"] = alice.user() + std::string(1, '\0');
+  const auto outcome = deliver(event);
+  ASSERT_EQ(outcome.rejected.size(), 1u);
+  EXPECT_EQ(outcome.rejected[0].reason, ToDeviceError::malformed_event);
+}
+
 TEST_F(OlmChannel, AMessageClaimingAnotherSenderIsRejected) {
   json event = intercept();
   event["sender"] = bob.user();

@@ -292,6 +292,8 @@ TEST_F(RoomKeys, MalformedRoomEventsAreRefusedWithAReason) {
   EXPECT_EQ(reason([&](json& e) { e["content"]["session_id"] = "nope"; }),
             RoomEventError::unknown_session);
   EXPECT_EQ(reason([&](json& e) { e.erase("event_id"); }), RoomEventError::malformed_event);
+  EXPECT_EQ(reason([&](json& e) { e["content"]["session_id"] = std::string("a\0b", 3); }),
+            RoomEventError::malformed_event);
   EXPECT_EQ(reason([&](json& e) { e["content"] = json::array(); }),
             RoomEventError::malformed_event);
   EXPECT_EQ(reason([&](json& e) { e["type"] = "m.room.message"; }),
