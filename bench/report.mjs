@@ -2,9 +2,10 @@
 //   node bench/report.mjs mrt.json ethers.json
 import { readFileSync } from 'node:fs';
 
-const [mrtFile, ethersFile] = process.argv.slice(2);
+const [mrtFile, ethersFile, vodozemacFile] = process.argv.slice(2);
 const mrt = JSON.parse(readFileSync(mrtFile, 'utf8'));
 const ethers = JSON.parse(readFileSync(ethersFile, 'utf8'));
+const vodozemac = vodozemacFile ? JSON.parse(readFileSync(vodozemacFile, 'utf8')) : null;
 
 // Fastest repetition of each benchmark: on a shared machine the best run is the one least
 // disturbed by other work. CPU time per iteration (ns) for the single-threaded CPU-bound ones,
@@ -15,8 +16,10 @@ const batch = {};
 for (const b of mrt.benchmarks) {
   if (b.run_type !== 'iteration') continue;
   const scale = { ns: 1, us: 1e3, ms: 1e6 }[b.time_unit];
-  const name = b.run_name.replace('/min_time:2.000', '').replace('/real_time', '');
-  const t = (name.startsWith('BM_PutGet') ? b.real_time : b.cpu_time) * scale;
+  const name = b.run_name.replace('/min_time:2.000', '').replace('/real_time', '')
+    .replace(/\/iterations:\d+/, '');
+  const realTime = name.startsWith('BM_PutGet') || /Megolm|OlmSession/.test(name);
+  const t = (realTime ? b.real_time : b.cpu_time) * scale;
   ns[name] = Math.min(ns[name] ?? Infinity, t);
   if (b.items_per_second && b.items_per_second > (rate[name] ?? 0)) {
     rate[name] = b.items_per_second;
@@ -80,3 +83,18 @@ console.log('| put + get, 256 B value, 1,000 per transaction, sync off | per pai
 console.log('|---|---|---|---|');
 console.log(`| plain table | ${fmt(plain / 1000)} | 1.00× | – |`);
 console.log(`| sealed table (XChaCha20-Poly1305) | ${fmt(sealed / 1000)} | ${(sealed / plain).toFixed(2)}× | ≤ 1.2× |`);
+
+console.log('');
+console.log('| E2EE, real time per operation (store sync off) | mrt E2eeMachine | bare libolm | machine / libolm | goal | vodozemac (crypto-wasm in node, reference) |');
+console.log('|---|---|---|---|---|---|');
+for (const [label, machine, raw, goal, wasm] of [
+  ['Megolm encrypt, 256 B event', 'BM_MachineMegolmEncrypt/256', 'BM_LibolmMegolmEncrypt/256', '≤ 1.3×', 'vodozemac_megolm_encrypt_256_ns'],
+  ['Megolm encrypt, 4 KiB event', 'BM_MachineMegolmEncrypt/4096', 'BM_LibolmMegolmEncrypt/4096', '≤ 1.3×', 'vodozemac_megolm_encrypt_4096_ns'],
+  ['Megolm decrypt, 256 B event', 'BM_MachineMegolmDecrypt/256', 'BM_LibolmMegolmDecrypt/256', '≤ 1.3×', 'vodozemac_megolm_decrypt_256_ns'],
+  ['Megolm decrypt, 4 KiB event', 'BM_MachineMegolmDecrypt/4096', 'BM_LibolmMegolmDecrypt/4096', '≤ 1.3×', 'vodozemac_megolm_decrypt_4096_ns'],
+  ['Olm session setup (claim, pre-key, reply) per device pair', 'BM_MachineOlmSessionSetup', 'BM_LibolmOlmSessionSetup', '–', null],
+]) {
+  const m = need(machine), r = need(raw);
+  const w = wasm && vodozemac && vodozemac[wasm] ? fmt(vodozemac[wasm]) : '–';
+  console.log(`| ${label} | ${fmt(m)} | ${fmt(r)} | ${ratio(m, r)} | ${goal} | ${w} |`);
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs the crypto benchmarks and the ethers baseline in one go and prints the markdown table
-# of docs/benchmarks.md (ratios computed from this run only).
-#   bench/run.sh [BUILD_DIR]      (default: build; needs `npm ci` for the ethers baseline)
+# Runs the benchmarks and the node references (ethers, vodozemac) in one go and prints the
+# markdown tables of docs/benchmarks.md (ratios computed from this run only).
+#   bench/run.sh [BUILD_DIR]      (default: build; needs `npm ci` for the node references)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build}
@@ -11,4 +11,5 @@ trap 'rm -rf "$out"' EXIT
 "$build/bench/mrt_bench" --benchmark_repetitions=5 --benchmark_min_time=0.3 \
   --benchmark_enable_random_interleaving=true --benchmark_format=json >"$out/mrt.json"
 node "$root/bench/ethers_verify.mjs" --seconds 3 >"$out/ethers.json"
-node "$root/bench/report.mjs" "$out/mrt.json" "$out/ethers.json"
+node "$root/bench/vodozemac_megolm.mjs" --seconds 2 >"$out/vodozemac.json"
+node "$root/bench/report.mjs" "$out/mrt.json" "$out/ethers.json" "$out/vodozemac.json"

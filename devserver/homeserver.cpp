@@ -204,6 +204,7 @@ Result<std::unique_ptr<Homeserver>, std::string> Homeserver::open(Config config)
     s.aliases.emplace(alias, room);
   }
   s.device_changes = std::move(loaded.device_changes);
+  for (const auto& [id, u] : s.users) s.last_presence = std::max(s.last_presence, u.presence_pos);
   s.position = s.durable = loaded.position;
   return std::unique_ptr<Homeserver>(new Homeserver(std::make_unique<Impl>(std::move(s))));
 }

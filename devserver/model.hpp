@@ -59,6 +59,8 @@ struct Room {
   std::vector<StreamPos> timeline;                                 // every event, in order
   std::map<std::pair<std::string, std::string>, StreamPos> state;  // (type, state_key) -> event
   std::set<std::string> aliases;
+  // Each user's member events in order, so that membership at a position is a binary search.
+  std::map<std::string, std::vector<StreamPos>> member_history;
 };
 
 }  // namespace mrt::devserver

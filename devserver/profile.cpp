@@ -71,6 +71,7 @@ Response put_presence(Ctx& c) {
   c.user->status_msg = opt_string(c.body, "status_msg").value_or("");
   c.user->last_active_ts = now_ms();
   c.user->presence_pos = c.next_pos();
+  c.s.last_presence = c.user->presence_pos;
   c.touch(*c.user);
   c.wake.insert(c.user->id);
   for (const auto& peer : room_peers(c.s, c.user->id)) c.wake.insert(peer);

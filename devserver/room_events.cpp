@@ -1,5 +1,7 @@
 // Rooms as event streams: appending an event (ids, prev_content, indexes, who to wake),
 // membership at a stream position, power levels, and the client form of an event.
+#include <algorithm>
+
 #include "state.hpp"
 
 namespace mrt::devserver {
@@ -20,14 +22,12 @@ std::string membership(const State& s, const Room& room, const std::string& user
 
 std::string membership_at(const State& s, const Room& room, const std::string& user,
                           StreamPos pos) {
-  for (auto it = room.timeline.rbegin(); it != room.timeline.rend(); ++it) {
-    if (*it > pos) continue;
-    const Json& e = s.events.at(*it);
-    if (e["type"] == "m.room.member" && e.value("state_key", "") == user) {
-      return e["content"].value("membership", "");
-    }
-  }
-  return "";
+  auto history = room.member_history.find(user);
+  if (history == room.member_history.end()) return "";
+  const auto& positions = history->second;
+  auto it = std::upper_bound(positions.begin(), positions.end(), pos);
+  if (it == positions.begin()) return "";
+  return s.events.at(*std::prev(it))["content"].value("membership", "");
 }
 
 std::vector<std::string> members_with(const State& s, const Room& room,
@@ -116,7 +116,10 @@ void apply_event(State& s, StreamPos pos, Json event) {
   if (event.contains("state_key")) {
     const std::string key = event["state_key"];
     room.state[{event["type"], key}] = pos;
-    if (event["type"] == "m.room.member") s.user_rooms[key].insert(room_id);
+    if (event["type"] == "m.room.member") {
+      s.user_rooms[key].insert(room_id);
+      room.member_history[key].push_back(pos);
+    }
   }
   s.event_ids[event["event_id"]] = pos;
   s.events[pos] = std::move(event);

@@ -35,8 +35,9 @@ struct State {
   std::map<std::string, std::string> aliases;               // "#a:server" -> room id
   std::vector<std::pair<StreamPos, std::string>> device_changes;
   std::map<std::string, Json> uia_sessions;  // session id -> what it was for
-  StreamPos position = 0;                    // last assigned
-  StreamPos durable = 0;                     // last known durable
+  StreamPos last_presence = 0;  // newest presence change: idle syncs skip the presence scan
+  StreamPos position = 0;       // last assigned
+  StreamPos durable = 0;        // last known durable
 };
 
 struct Ctx {

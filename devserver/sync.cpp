@@ -167,7 +167,7 @@ std::optional<Response> compute_sync(Ctx& c, bool last_try) {
       }
       if (fresh || !events.empty() || !state.empty() || !account_data.empty()) {
         anything = true;
-        join[room_id] = {
+        Json entry = {
             {"timeline",
              {{"events", events},
               {"limited", limited},
@@ -175,8 +175,13 @@ std::optional<Response> compute_sync(Ctx& c, bool last_try) {
             {"state", {{"events", state}}},
             {"account_data", {{"events", account_data}}},
             {"ephemeral", {{"events", Json::array()}}},
-            {"unread_notifications", {{"highlight_count", 0}, {"notification_count", 0}}},
-            {"summary", room_summary(s, room, me)}};
+            {"unread_notifications", {{"highlight_count", 0}, {"notification_count", 0}}}};
+        // The summary only changes with membership (the spec lets it be omitted otherwise);
+        // computing it costs a pass over the members.
+        bool members_changed = fresh;
+        for (StreamPos p : timeline) members_changed |= s.events.at(p)["type"] == "m.room.member";
+        if (members_changed) entry["summary"] = room_summary(s, room, me);
+        join[room_id] = std::move(entry);
       }
     } else if (now == "invite") {
       const StreamPos invited_at = room.state.at({"m.room.member", me});
@@ -206,9 +211,12 @@ std::optional<Response> compute_sync(Ctx& c, bool last_try) {
   }
 
   if (!initial) {
-    for (const auto& [pos, user] : s.device_changes) {
-      if (pos > since && pos <= upto && (user == me || share_room(s, me, user)))
-        changed.insert(user);
+    auto first = std::upper_bound(
+        s.device_changes.begin(), s.device_changes.end(), since,
+        [](StreamPos p, const std::pair<StreamPos, std::string>& e) { return p < e.first; });
+    for (auto it = first; it != s.device_changes.end() && it->first <= upto; ++it) {
+      if (changed.count(it->second)) continue;
+      if (it->second == me || share_room(s, me, it->second)) changed.insert(it->second);
     }
   }
   for (auto it = left.begin(); it != left.end();) {
@@ -226,8 +234,11 @@ std::optional<Response> compute_sync(Ctx& c, bool last_try) {
   if (!to_device.empty()) anything = true;
 
   Json presence = Json::array();
-  std::set<std::string> watched = room_peers(s, me);
-  watched.insert(me);
+  std::set<std::string> watched;
+  if (s.last_presence > since) {
+    watched = room_peers(s, me);
+    watched.insert(me);
+  }
   for (const auto& u : watched) {
     auto it = s.users.find(u);
     if (it == s.users.end()) continue;
