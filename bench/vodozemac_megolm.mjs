@@ -56,6 +56,8 @@ import {
   UserId,
 } from '@matrix-org/matrix-sdk-crypto-wasm';
 
+import { Homeserver, OTK } from '../tests/interop/key_hub.mjs';
+
 function parseArgs(argv) {
   const usage = () => {
     console.error('usage: node bench/vodozemac_megolm.mjs [--seconds S] [--verbose]');
@@ -82,7 +84,6 @@ const SIZES = [256, 4096];
 const SERVER = 'bench.invalid';
 const ROOM = `!bench:${SERVER}`;
 const EVENT_TYPE = 'network.raiden.envelopes';
-const OTK = 'signed_curve25519';
 
 // The package version, from its own package.json (not exported: found next to its entry point).
 const require = createRequire(import.meta.url);
@@ -99,65 +100,6 @@ function cryptoWasmVersion() {
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// The homeserver in memory (the patterns of tests/interop/e2ee_vodozemac.mjs, cut down).
-
-class Homeserver {
-  deviceKeys = new Map(); // user -> Map(device -> device_keys)
-  otks = new Map(); // `${user}|${device}` -> Map(key id -> signed key)
-  inbox = new Map(); // `${user}|${device}` -> [to-device event]
-
-  upload(user, device, body) {
-    const slot = `${user}|${device}`;
-    if (body.device_keys) {
-      if (!this.deviceKeys.has(user)) this.deviceKeys.set(user, new Map());
-      this.deviceKeys.get(user).set(device, body.device_keys);
-    }
-    if (!this.otks.has(slot)) this.otks.set(slot, new Map());
-    for (const [id, key] of Object.entries(body.one_time_keys ?? {})) this.otks.get(slot).set(id, key);
-    return { one_time_key_counts: { [OTK]: this.otkCount(user, device) } };
-  }
-  query(body) {
-    const out = {};
-    for (const user of Object.keys(body.device_keys)) out[user] = Object.fromEntries(this.deviceKeys.get(user) ?? []);
-    return { device_keys: out, failures: {} };
-  }
-  claim(body) {
-    const out = {};
-    for (const [user, devices] of Object.entries(body.one_time_keys)) {
-      for (const device of Object.keys(devices)) {
-        const pool = this.otks.get(`${user}|${device}`);
-        if (!pool || pool.size === 0) continue;
-        const [id, value] = pool.entries().next().value;
-        pool.delete(id);
-        (out[user] ??= {})[device] = { [id]: value };
-      }
-    }
-    return { one_time_keys: out, failures: {} };
-  }
-  sendToDevice(sender, type, messages) {
-    for (const [user, devices] of Object.entries(messages)) {
-      for (const [device, content] of Object.entries(devices)) {
-        const targets = device === '*' ? [...(this.deviceKeys.get(user)?.keys() ?? [])] : [device];
-        for (const target of targets) {
-          const slot = `${user}|${target}`;
-          if (!this.inbox.has(slot)) this.inbox.set(slot, []);
-          this.inbox.get(slot).push({ type, sender, content });
-        }
-      }
-    }
-    return {};
-  }
-  takeInbox(user, device) {
-    const slot = `${user}|${device}`;
-    const events = this.inbox.get(slot) ?? [];
-    this.inbox.set(slot, []);
-    return events;
-  }
-  otkCount(user, device) {
-    return this.otks.get(`${user}|${device}`)?.size ?? 0;
-  }
-}
 
 class Device {
   static async create(hs, name) {
@@ -172,7 +114,7 @@ class Device {
     });
     return self;
   }
-  route(r) {
+  async route(r) {
     const body = JSON.parse(r.body);
     switch (r.type) {
       case RequestType.KeysUpload:
@@ -188,7 +130,7 @@ class Device {
     }
   }
   async send(r) {
-    await this.machine.markRequestAsSent(r.id, r.type, JSON.stringify(this.route(r)));
+    await this.machine.markRequestAsSent(r.id, r.type, JSON.stringify(await this.route(r)));
   }
   async flush() {
     for (let round = 0; round < 10; round++) {
