@@ -1,5 +1,6 @@
 #include "server_process.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <signal.h>
 #include <stdexcept>
@@ -10,8 +11,12 @@ namespace mrt::testing {
 
 ServerProcess::ServerProcess(const std::filesystem::path& data_dir,
                              const std::vector<std::string>& extra) {
-  std::vector<std::string> args = {MRT_CLI_PATH, "serve",       "--server-name", "localhost",
-                                   "--listen",   "127.0.0.1:0", "--data",        data_dir.string()};
+  std::vector<std::string> args = {MRT_CLI_PATH, "serve",  "--server-name",
+                                   "localhost",  "--data", data_dir.string()};
+  // A test that restarts a server on the port it had passes its own --listen.
+  if (std::find(extra.begin(), extra.end(), "--listen") == extra.end()) {
+    args.insert(args.end(), {"--listen", "127.0.0.1:0"});
+  }
   args.insert(args.end(), extra.begin(), extra.end());
   int out[2];
   if (::pipe(out) != 0) throw std::runtime_error("pipe failed");
