@@ -318,6 +318,36 @@ TEST_F(MatrixClientTest, SequentialCallsReuseOneKeepAliveConnection) {
   EXPECT_EQ(io.stats().connections_opened, before);
 }
 
+TEST_F(MatrixClientTest, AnAnswerSlowerThanTheRequestTimeoutIsATimeoutAfterTheRetries) {
+  auto alice = logged_in(PrivateKey::generate());
+  auto initial = wait(alice->sync("", 0));
+  ASSERT_TRUE(initial);
+  MatrixCall slow = calls::sync((*initial)["next_batch"], 5000);  // the server holds it 5 s
+  slow.long_poll = 0ms;
+  slow.timeout = 100ms;
+  auto r = wait(alice->call(slow));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, MatrixErrorKind::timeout) << describe(r.error());
+  EXPECT_EQ(alice->stats().backoff_retries, 2u);
+}
+
+TEST_F(MatrixClientTest, BodiesBeyondTheirCapsFailWithoutCrossingThem) {
+  HttpIo small({.max_request_body = 64, .max_response_body = 16});
+  HttpRequest get{.url = server_->base_url() + "/_matrix/client/versions"};
+  HttpResponse answer = wait(small.submit(get));
+  EXPECT_EQ(answer.failure, HttpFailure::too_large) << answer.status << " " << answer.body;
+  EXPECT_TRUE(answer.body.empty());
+  HttpRequest put{.method = "PUT",
+                  .url = server_->base_url() + "/_matrix/client/v3/sendToDevice/t/1",
+                  .body = std::string(65, 'x')};
+  EXPECT_EQ(wait(small.submit(put)).failure, HttpFailure::too_large);
+  // Within the caps the same HttpIo works.
+  HttpIo roomy;
+  HttpResponse ok = wait(roomy.submit(get));
+  EXPECT_EQ(ok.failure, HttpFailure::none) << ok.error;
+  EXPECT_EQ(ok.status, 200);
+}
+
 TEST_F(MatrixClientTest, ShutdownWithRequestsInFlightCancelsThem) {
   auto alice = logged_in(PrivateKey::generate());
   auto initial = wait(alice->sync("", 0));
