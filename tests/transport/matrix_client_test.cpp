@@ -12,8 +12,10 @@
 
 #include <gtest/gtest.h>
 
+#include <mrt/e2ee_machine.hpp>
 #include <mrt/eth.hpp>
 #include <mrt/matrix_identity.hpp>
+#include <mrt/store/env.hpp>
 
 #include "http_io.hpp"
 #include "matrix_response.hpp"
@@ -308,6 +310,36 @@ TEST_F(MatrixClientTest, GenericRequestCarriesKeysCallsAsTheE2eeMachineMakesThem
                                    {{"device_keys", {{alice->user_id(), json::array()}}}}));
   ASSERT_TRUE(query) << describe(query.error());
   EXPECT_TRUE((*query)["device_keys"].is_object());
+}
+
+TEST_F(MatrixClientTest, TheE2eeMachinesOutgoingRequestsAreSentAsTheyAre) {
+  const PrivateKey key = PrivateKey::generate();
+  auto alice = logged_in(key);
+  auto bob = logged_in(PrivateKey::generate());
+  const auto dir = temp_dir("machine");
+  {
+    auto env = store::Env::open(
+        {.dir = dir, .tables = E2eeMachine::tables(), .durability = store::Durability::off}, key);
+    ASSERT_TRUE(env);
+    auto machine = E2eeMachine::open(*env, key, alice->user_id(), alice->device_id());
+    ASSERT_TRUE(machine);
+    auto requests = machine->outgoing_requests();
+    ASSERT_FALSE(requests.empty());
+    for (const OutgoingRequest& r : requests) {
+      auto answer = wait(alice->request(r.method, r.path, r.body));
+      ASSERT_TRUE(answer) << to_string(r.type) << ": " << describe(answer.error());
+      machine->mark_request_as_sent(r.id, *answer);
+    }
+    EXPECT_TRUE(machine->outgoing_requests().empty());
+    // Bob finds alice's attested device keys on the server, byte for byte what the machine made.
+    auto query = wait(bob->request("POST", "/_matrix/client/v3/keys/query",
+                                   {{"device_keys", {{alice->user_id(), json::array()}}}}));
+    ASSERT_TRUE(query) << describe(query.error());
+    EXPECT_EQ(
+        (*query)["device_keys"][alice->user_id()][alice->device_id()].value("keys", json::object()),
+        machine->device_keys()["keys"]);
+  }
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(MatrixClientTest, SequentialCallsReuseOneKeepAliveConnection) {
