@@ -97,6 +97,10 @@ TEST_F(RoomsTest, SendIsIdempotentPerTransactionId) {
   auto other = send_text(alice, room, "txn2", "twice");
   ASSERT_EQ(first.status, 200);
   EXPECT_EQ(first.json["event_id"], retry.json["event_id"]);
+  auto event =
+      http.get(room_path(room, "/event/" + url_encode(first.json["event_id"])), alice.token);
+  EXPECT_EQ(event.json["content"]["body"], "once");
+  EXPECT_EQ(http.get(room_path(room, "/event/%24nope"), alice.token).errcode(), "M_NOT_FOUND");
   EXPECT_NE(first.json["event_id"], other.json["event_id"]);
   auto messages = http.get(room_path(room, "/messages?dir=b&limit=50"), alice.token);
   int count = 0;

@@ -84,6 +84,12 @@ TEST_F(SyncTest, TimelineLimitLimitedPrevBatchAndLazyMembers) {
   auto f = http.post(api("/user/" + url_encode(bob.user_id) + "/filter"),
                      Json::parse(R"({"room":{"timeline":{"limit":2}}})"), bob.token);
   ASSERT_EQ(f.status, 200);
+  auto stored = http.get(
+      api("/user/" + url_encode(bob.user_id) + "/filter/" + f.json["filter_id"].get<std::string>()),
+      bob.token);
+  EXPECT_EQ(stored.json["room"]["timeline"]["limit"], 2);
+  EXPECT_EQ(http.get(api("/user/" + url_encode(alice.user_id) + "/filter/0"), bob.token).errcode(),
+            "M_FORBIDDEN");
   Json s2 = sync(bob, "", 0, "&filter=" + f.json["filter_id"].get<std::string>());
   EXPECT_EQ(s2["rooms"]["join"][room]["timeline"]["events"].size(), 2u);
   EXPECT_EQ(http.get(api("/sync?filter=999"), bob.token).errcode(), "M_INVALID_PARAM");
