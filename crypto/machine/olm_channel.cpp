@@ -198,7 +198,10 @@ Result<DecryptedToDevice, ToDeviceError> E2eeMachine::Impl::receive_to_device(
   if (olm_seen_table.get(env.read(), seen)) return fail(ToDeviceError::replayed);
 
   store::Changes changes;
-  auto& sessions = olm_sessions[*curve];
+  // Looked up, not inserted: a sender key nobody has a session with must leave no trace.
+  const auto existing = olm_sessions.find(*curve);
+  std::vector<OlmSessionEntry> no_sessions;
+  auto& sessions = existing != olm_sessions.end() ? existing->second : no_sessions;
   std::optional<SecretBuffer> plain;
   OlmSessionEntry* used = nullptr;
   for (auto it = sessions.rbegin(); it != sessions.rend(); ++it) {
@@ -240,8 +243,9 @@ Result<DecryptedToDevice, ToDeviceError> E2eeMachine::Impl::receive_to_device(
         changes.put(olm_seen_table, first_seen, static_cast<std::uint64_t>(now()));
       }
       std::string id = created->first.session_id();
-      sessions.push_back({std::move(created->first), std::move(id), now(), next_seq++});
-      used = &sessions.back();
+      auto& list = olm_sessions[*curve];
+      list.push_back({std::move(created->first), std::move(id), now(), next_seq++});
+      used = &list.back();
       plain = std::move(created->second);
       account_changed = true;
     }
