@@ -25,7 +25,8 @@ const FUZZ_ED25519_SEED = Uint8Array.from({ length: 32 }, (_, i) => i);
 
 const TARGETS = ['canonical_json', 'ecrecover', 'keystore', 'hex_base64', 'address_userid',
                  'vector_runner', 'matrix_signing', 'attestation', 'envelope', 'megolm_decrypt',
-                 'olm_decrypt', 'key_export', 'store_records', 'e2ee_intake'];
+                 'olm_decrypt', 'key_export', 'store_records', 'e2ee_intake',
+                 'devserver_request', 'matrix_response'];
 const corpora = Object.fromEntries(TARGETS.map((t) => [t, new Map()]));
 
 function add(target, data) {
@@ -246,6 +247,28 @@ const e2eeSeeds = [
 for (const [mode, body] of e2eeSeeds) {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
   add('e2ee_intake', Buffer.concat([Buffer.from([mode]), Buffer.from(text, 'utf8')]));
+}
+
+// matrix_response_fuzz.cpp: 2 bytes of status, a Retry-After value up to NUL, the body.
+for (const [status, retry, body] of [
+  [200, '', '{}'], [200, '', '{"next_batch":"s1","rooms":{"join":{}}}'], [200, '', '[]'],
+  [429, '', '{"errcode":"M_LIMIT_EXCEEDED","error":"slow down","retry_after_ms":250}'],
+  [429, '2', '{"errcode":"M_LIMIT_EXCEEDED"}'], [401, '', '{"errcode":"M_UNKNOWN_TOKEN","error":"x"}'],
+  [502, '', '<html>bad gateway</html>'], [200, '', '{"a":1.5e3}'],
+]) {
+  add('matrix_response', Buffer.concat([Buffer.from([status >> 8, status & 0xff]),
+                                        Buffer.from(retry + '\0' + body, 'utf8')]));
+}
+// devserver_request_fuzz.cpp: byte 0 = method (bits 0-2), valid token (bit 3), junk token
+// (bit 4), "/_matrix/client/v3/" prefix (bit 5); then the target up to a newline, then the body.
+for (const [flags, target, body] of [
+  [0x20 | 0x08 | 0, 'sync?timeout=0', ''], [0x20 | 0x08 | 1, 'rooms/$ROOM/send/m.room.message/t1', '{"body":"x"}'],
+  [0x20 | 1, 'login', '{"type":"m.login.password","identifier":{"type":"m.id.user","user":"x"},"password":"0x00"}'],
+  [0x20 | 0x08 | 1, 'keys/upload', '{"one_time_keys":{}}'], [0x20 | 0x08 | 1, 'keys/query', '{"device_keys":{"$ME":[]}}'],
+  [0x20 | 0x08 | 1, 'createRoom', '{"preset":"private_chat","is_direct":true}'],
+  [0x20 | 0x10 | 0, 'account/whoami', ''], [0, '/_matrix/client/versions', ''],
+]) {
+  add('devserver_request', Buffer.concat([Buffer.from([flags]), Buffer.from(`${target}\n${body}`, 'utf8')]));
 }
 
 // ---- small hand-made inputs ------------------------------------------------------------------
