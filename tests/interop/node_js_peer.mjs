@@ -1,0 +1,401 @@
+// Issue 6's independent peer: `mrt node` and a JavaScript Raiden transport peer written from
+// PROTOCOL.md alone (tests/interop/raiden_js_peer.mjs: ethers, @noble, matrix-sdk-crypto-wasm)
+// exchange signed envelopes through the dev homeserver (`mrt serve`), both directions, on the
+// room carrier (DM rooms, Megolm), for both orders of the two addresses (the lower address
+// creates the DM room).
+//
+//   node tests/interop/node_js_peer.mjs --mrt build/cli/mrt [--order js-lower|js-higher|both]
+//                                       [--self] [--verbose]
+//
+// --self runs two JS peers against each other instead of an `mrt node` (a self-test of the JS
+// peer and the dev homeserver).
+//
+// Checked for each order (each step fails the run with its name):
+//   first contact: mrt -> js and js -> mrt arrive with the right id, body, sender and ts, and
+//     each side reports the other's ack (mrt prints delivered, js sees the ack)
+//   room: the DM room becomes ready (created by the lower address, joined by the higher one,
+//     judged valid by the JS peer on its complete state)
+//   megolm: messages both ways until each direction has carried at least one envelope over the
+//     room: js decrypts mrt's Megolm events, mrt reports carrier "room" for js's messages, and
+//     acks come back over the room
+//   replay: a delivered envelope of js's, sent again identical (room, then to_device), is acked
+//     again and never delivered twice
+//   exactly once: no (sender, nonce) reached either application twice
+//   stop: mrt answers {"op":"stop"} with stopped and exits 0
+//
+// Exit status 0 on success, 1 on failure, 2 on bad usage.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+
+import { Wallet } from 'ethers';
+
+import { RaidenJsPeer } from './raiden_js_peer.mjs';
+
+const { values: args } = parseArgs({
+  options: {
+    mrt: { type: 'string' },
+    order: { type: 'string', default: 'both' },
+    self: { type: 'boolean', default: false },
+    verbose: { type: 'boolean', default: false },
+  },
+});
+if (!args.mrt || !['js-lower', 'js-higher', 'both'].includes(args.order)) {
+  console.error('usage: node node_js_peer.mjs --mrt PATH_TO_MRT [--order js-lower|js-higher|both] [--self] [--verbose]');
+  process.exit(2);
+}
+
+const SERVER_NAME = 'localhost';
+const WAIT_MS = 30_000;
+const started = Date.now();
+const stamp = () => `${((Date.now() - started) / 1000).toFixed(2)}s`;
+const log = (...what) => args.verbose && console.error(stamp(), ...what);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function until(what, check, ms = WAIT_MS) {
+  const stop = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > stop) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+function startServer(dataDir) {
+  const child = spawn(args.mrt, ['serve', '--server-name', SERVER_NAME, '--listen', '127.0.0.1:0', '--data', dataDir],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = [];
+  child.stderr.on('data', (d) => output.push(d.toString()));
+  const ready = new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d.toString();
+      const m = out.match(/listening on (http:\/\/\S+)/);
+      if (m) resolve(m[1]);
+    });
+    child.on('exit', (code) => reject(new Error(`mrt serve exited with ${code}: ${output.join('')}`)));
+  });
+  const timeout = sleep(15_000).then(() => { throw new Error('mrt serve did not listen within 15 s'); });
+  return { child, output, ready: Promise.race([ready, timeout]) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The two kinds of "other side": an `mrt node` process, or (with --self) a second JS peer. Both
+// record events in the JSON-lines shape of `mrt node`.
+
+class MrtNodeSide {
+  constructor(dir, wallet, baseUrl) {
+    this.kind = 'mrt';
+    this.events = [];
+    this.stderr = [];
+    mkdirSync(dir, { recursive: true });
+    const keyFile = join(dir, 'key');
+    writeFileSync(keyFile, `${wallet.privateKey}\n`, { mode: 0o600 });
+    chmodSync(keyFile, 0o600);
+    const argv = ['node', '--key-file', keyFile, '--homeserver', baseUrl, '--data', join(dir, 'data'),
+      '--server-name', SERVER_NAME, '--carrier', 'room', '--no-fsync'];
+    log('spawn', args.mrt, argv.join(' '));
+    this.child = spawn(args.mrt, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.stderr.on('data', (d) => {
+      this.stderr.push(d.toString());
+      if (args.verbose) process.stderr.write(`${stamp()} mrt stderr: ${d}`);
+    });
+    this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve({ code, signal })));
+    createInterface({ input: this.child.stdout }).on('line', (line) => {
+      log('mrt >', line);
+      let event;
+      try {
+        event = JSON.parse(line);
+      } catch {
+        event = { event: 'unparsable', line };
+      }
+      this.events.push(event);
+    });
+    this.refs = 0;
+  }
+
+  async start() {
+    const startedEvent = await until('mrt node to print started', () => {
+      if (this.child.exitCode !== null) throw new Error(`mrt node exited with ${this.child.exitCode}: ${this.stderr.join('')}`);
+      return this.events.find((e) => e.event === 'started');
+    });
+    this.address = startedEvent.address;
+    this.userId = startedEvent.user_id;
+    this.deviceId = startedEvent.device_id;
+    return startedEvent;
+  }
+
+  write(op) {
+    log('mrt <', JSON.stringify(op));
+    this.child.stdin.write(`${JSON.stringify(op)}\n`);
+  }
+
+  async send(to, body) {
+    const ref = `ref-${++this.refs}`;
+    this.write({ op: 'send', to, body, ref });
+    const sent = await until(`mrt to print sent for ${ref}`, () => this.events.find((e) => e.event === 'sent' && e.ref === ref));
+    return sent.id;
+  }
+
+  async stats() {
+    const before = this.events.filter((e) => e.event === 'stats').length;
+    this.write({ op: 'stats' });
+    return until('mrt stats', () => this.events.filter((e) => e.event === 'stats')[before]);
+  }
+
+  async stop() {
+    if (this.child.exitCode !== null) return this.exited;
+    this.write({ op: 'stop' });
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 15_000);
+    const result = await this.exited;
+    clearTimeout(timer);
+    return result;
+  }
+
+  kill() {
+    if (this.child.exitCode === null) this.child.kill('SIGKILL');
+  }
+}
+
+class JsSide {
+  constructor(wallet, baseUrl) {
+    this.kind = 'js';
+    this.events = [];
+    this.peer = new RaidenJsPeer({ homeserver: baseUrl, serverName: SERVER_NAME, wallet, name: 'other' });
+    this.peer.on('log', (l) => log(l));
+    this.peer.on('message', (m) => this.events.push({ event: 'message', id: m.id, from: m.from, body: m.body, ts: m.ts, carrier: m.carrier }));
+    this.peer.on('delivered', (d) => this.events.push({ event: 'delivered', id: d.id, to: d.to }));
+    this.peer.on('rejected', (r) => this.events.push({ event: 'rejected', ...r }));
+    this.peer.on('failed', (f) => this.events.push({ event: 'failed', ...f }));
+  }
+
+  async start() {
+    const info = await this.peer.start();
+    Object.assign(this, info);
+    return info;
+  }
+
+  send(to, body) {
+    return this.peer.send(to, body);
+  }
+
+  async stats() {
+    return { event: 'stats', ...this.peer.stats };
+  }
+
+  async stop() {
+    await this.peer.stop();
+    return { code: 0, signal: null };
+  }
+
+  kill() {
+    this.peer.stop().catch(() => {});
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function walletsInOrder(jsLower) {
+  for (;;) {
+    const js = Wallet.createRandom();
+    const other = Wallet.createRandom();
+    if ((js.address.toLowerCase() < other.address.toLowerCase()) === jsLower) return { js, other };
+  }
+}
+
+async function runOrder(order, baseUrl, dir) {
+  const steps = [];
+  const step = async (name, body) => {
+    const t0 = Date.now();
+    try {
+      await body();
+    } catch (e) {
+      e.message = `[${order}] ${name}: ${e.message}`;
+      throw e;
+    }
+    steps.push(`ok [${order}] ${name} (${Date.now() - t0} ms)`);
+    log(steps.at(-1));
+  };
+  const { js: jsWallet, other: otherWallet } = walletsInOrder(order === 'js-lower');
+  const jsAddress = jsWallet.address.toLowerCase();
+  const otherAddress = otherWallet.address.toLowerCase();
+  const other = args.self ? new JsSide(otherWallet, baseUrl) : new MrtNodeSide(join(dir, order), otherWallet, baseUrl);
+  const name = other.kind;
+  const js = new RaidenJsPeer({ homeserver: baseUrl, serverName: SERVER_NAME, wallet: jsWallet, name: 'js' });
+  js.on('log', (l) => log(l));
+  const jsMessages = [];
+  const jsDelivered = [];
+  const jsAcks = [];
+  const jsRejected = [];
+  js.on('message', (m) => jsMessages.push(m));
+  js.on('delivered', (d) => jsDelivered.push(d));
+  js.on('ack', (a) => jsAcks.push({ ...a, at: Date.now() }));
+  js.on('rejected', (r) => jsRejected.push(r));
+  const messagesAt = (id) => other.events.filter((e) => e.event === 'message' && e.id === id);
+  const sentByJs = new Map(); // nonce -> {body, ts}
+  const jsSend = async (body) => {
+    const id = await js.send(otherAddress, body);
+    sentByJs.set(id, { body, ts: js.outbox.get(id).envelope.ts });
+    return id;
+  };
+
+  // One message each way; resolves with what each side reported.
+  const exchange = async (label) => {
+    const bodyOut = `${label}: ${name} to js \u00e9\u{1F98A} "quoted"\n\u0001`;
+    const idOut = await other.send(jsAddress, bodyOut);
+    const bodyIn = `${label}: js to ${name} \u00e9\u{1F98A} "quoted"\n\u0001`;
+    const idIn = await jsSend(bodyIn);
+    const atJs = await until(`js to receive ${idOut}`, () => jsMessages.find((m) => m.id === idOut));
+    assert.equal(atJs.from, otherAddress, 'js: sender of the message');
+    assert.equal(atJs.body, bodyOut, 'js: body of the message');
+    const atOther = await until(`${name} to print message ${idIn}`, () => messagesAt(idIn)[0]);
+    assert.equal(atOther.from, jsAddress, `${name}: from`);
+    assert.equal(atOther.body, bodyIn, `${name}: body`);
+    assert.equal(atOther.ts, sentByJs.get(idIn).ts, `${name}: ts`);
+    await until(`${name} to print delivered for ${idOut}`, () => other.events.find((e) => e.event === 'delivered' && e.id === idOut));
+    const deliveredEvent = other.events.find((e) => e.event === 'delivered' && e.id === idOut);
+    assert.equal(deliveredEvent.to, jsAddress, `${name}: delivered.to`);
+    await until(`js to see the ack of ${idIn}`, () => jsDelivered.find((d) => d.id === idIn));
+    return { atJs, atOther, idOut, idIn };
+  };
+
+  try {
+    await step(`start ${name} and js (js is the ${order === 'js-lower' ? 'lower' : 'higher'} address)`, async () => {
+      const info = await other.start();
+      assert.equal(info.address, otherAddress, `${name} address`);
+      assert.equal(info.userId ?? info.user_id, `@${otherAddress}:${SERVER_NAME}`, `${name} user id`);
+      await js.start();
+    });
+
+    await step('first contact: one message each way, with acks', async () => {
+      const { atJs, atOther } = await exchange('first');
+      log('first contact carriers: at js', atJs.carrier, `at ${name}`, atOther.carrier);
+    });
+
+    await step('the DM room becomes ready (lower creates, higher joins)', async () => {
+      const room = await until('a ready DM room on the js side', () => js.readyRoom(otherAddress));
+      const record = js.rooms.get(room.roomId);
+      assert.equal(record.valid, true);
+      const creatorIsJs = order === 'js-lower';
+      const created = [...js.rooms.values()].filter((r) => r.partner === otherAddress);
+      log('rooms seen by js:', created.map((r) => `${r.roomId} valid=${r.valid} ${r.problem ?? ''}`).join(', '));
+      assert.ok(created.every((r) => r.valid !== false), `js judged a room invalid: ${created.map((r) => r.problem).join('; ')}`);
+      log('room', room.roomId, 'created by', creatorIsJs ? 'js' : name);
+    });
+
+    await step('megolm: envelopes over the room both ways, acks over the room', async () => {
+      let round = 0;
+      const roomAtJs = () => jsMessages.some((m) => m.carrier === 'room' && m.from === otherAddress);
+      const roomAtOther = () => other.events.some((e) => e.event === 'message' && e.from === jsAddress && e.carrier === 'room');
+      while (!(roomAtJs() && roomAtOther() && js.stats.acksReceived.room > 0)) {
+        if (++round > 15) {
+          throw new Error(`after ${round - 1} rounds: at js room=${roomAtJs()}, at ${name} room=${roomAtOther()}, `
+            + `acks over room at js=${js.stats.acksReceived.room}; carriers at ${name}: `
+            + other.events.filter((e) => e.event === 'message').map((e) => e.carrier).join(','));
+        }
+        await exchange(`round ${round}`);
+      }
+      assert.ok(js.stats.megolmDecrypted > 0, 'js decrypted Megolm events');
+      log(`room traffic after ${round} round(s); js stats`, JSON.stringify(js.stats));
+    });
+
+    await step(`replay: a delivered envelope sent again is acked again, not delivered twice`, async () => {
+      const roomDelivered = [...sentByJs.keys()].filter((id) => messagesAt(id).some((e) => e.carrier === 'room'));
+      assert.ok(roomDelivered.length > 0, 'a js message went over the room');
+      const id = roomDelivered[0];
+      for (const carrier of ['room', 'to_device']) {
+        const since = Date.now();
+        await js.replay(id, carrier);
+        await until(`${name} to ack the replay over ${carrier}`,
+          () => jsAcks.find((a) => a.at >= since && a.nonces.includes(id) && a.carrier === carrier), 15_000);
+        await sleep(300);
+        assert.equal(messagesAt(id).length, 1, `${name} delivered ${id} once (replayed over ${carrier})`);
+      }
+      const rejectedReplays = other.events.filter((e) => e.event === 'rejected' && e.reason === 'replay');
+      log(`${name} rejections after the replays:`, JSON.stringify(rejectedReplays));
+    });
+
+    if (args.self) {
+      await step('replay the other way (self-test): js acks a replay and does not deliver it twice', async () => {
+        const peer = other.peer;
+        const [id] = [...peer.outbox.keys()];
+        const since = Date.now();
+        const acks = [];
+        peer.on('ack', (a) => acks.push({ ...a, at: Date.now() }));
+        await peer.replay(id, 'room');
+        await until('js to ack the replay', () => acks.find((a) => a.nonces.includes(id)), 15_000);
+        assert.equal(jsMessages.filter((m) => m.id === id).length, 1);
+        assert.ok(since > 0);
+      });
+    }
+
+    await step('exactly once: no (sender, nonce) reached either application twice', async () => {
+      const atOther = other.events.filter((e) => e.event === 'message').map((e) => `${e.from}|${e.id}`);
+      assert.equal(new Set(atOther).size, atOther.length, `${name} delivered something twice`);
+      const atJs = jsMessages.map((m) => `${m.from}|${m.id}`);
+      assert.equal(new Set(atJs).size, atJs.length, 'js delivered something twice');
+      for (const id of sentByJs.keys()) assert.equal(messagesAt(id).length, 1, `${name} got ${id} once`);
+      const unexpected = jsRejected.filter((r) => r.reason !== 'replay');
+      log('js rejections:', JSON.stringify(jsRejected));
+      assert.deepEqual(unexpected.map((r) => `${r.reason} ${r.detail ?? ''}`), [], 'js rejected nothing but replays');
+      const failures = other.events.filter((e) => ['failed', 'error', 'unparsable'].includes(e.event));
+      assert.deepEqual(failures, [], `${name} reported no failure or error`);
+      const stats = await other.stats();
+      log(`${name} stats:`, JSON.stringify(stats));
+    });
+
+    await step(`stop: ${name} stops cleanly`, async () => {
+      const result = await other.stop();
+      assert.deepEqual(result, { code: 0, signal: null }, `${name} exit`);
+      if (other.kind === 'mrt') assert.ok(other.events.some((e) => e.event === 'stopped'), 'mrt printed stopped');
+    });
+    const carriers = {
+      toJs: jsMessages.map((m) => m.carrier),
+      fromJs: other.events.filter((e) => e.event === 'message').map((e) => e.carrier),
+    };
+    steps.push(`   [${order}] carriers ${name}->js: ${carriers.toJs.join(',')}; js->${name}: ${carriers.fromJs.join(',')}`);
+    return steps;
+  } catch (e) {
+    e.steps = steps;
+    if (other.kind === 'mrt') e.otherLog = other.stderr.join('').split('\n').slice(-30).join('\n');
+    e.otherEvents = other.events.slice(-30);
+    throw e;
+  } finally {
+    await js.stop().catch(() => {});
+    other.kill();
+  }
+}
+
+async function main() {
+  const dir = mkdtempSync(join(tmpdir(), 'mrt-node-js-peer-'));
+  const server = startServer(join(dir, 'server'));
+  const allSteps = [];
+  try {
+    const baseUrl = await server.ready;
+    log('homeserver', baseUrl);
+    const orders = args.order === 'both' ? ['js-lower', 'js-higher'] : [args.order];
+    for (const order of orders) allSteps.push(...(await runOrder(order, baseUrl, dir)));
+    for (const line of allSteps) console.log(line);
+    console.log(`all ${allSteps.filter((l) => l.startsWith('ok')).length} steps passed in ${Date.now() - started} ms`
+      + (args.self ? ' (self-test: two JS peers)' : ''));
+  } catch (e) {
+    for (const line of [...allSteps, ...(e.steps ?? [])]) console.error(line);
+    console.error(`FAILED ${e.stack ?? e}`);
+    if (e.otherEvents) console.error('last events of the other side:\n' + e.otherEvents.map((x) => JSON.stringify(x)).join('\n'));
+    if (e.otherLog) console.error('mrt node stderr (tail):\n' + e.otherLog);
+    console.error('homeserver stderr (tail):\n' + server.output.join('').split('\n').slice(-20).join('\n'));
+    process.exitCode = 1;
+  } finally {
+    server.child.kill('SIGTERM');
+    await new Promise((r) => (server.child.exitCode !== null ? r() : server.child.on('exit', r)));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
+process.exit(process.exitCode ?? 0);
