@@ -572,7 +572,9 @@ export class RaidenJsPeer extends EventEmitter {
       if (!verdict.problem && verdict.curve25519 === info.senderCurve25519Key && enclosed.user_id === event.sender) {
         device = verdict;
         this.attested.set(verdict.curve25519, verdict);
+        this.log('device', verdict.userId, verdict.deviceId, 'attested by the device keys in its Olm plaintext');
       } else if (event.sender) {
+        this.log('Olm payload from an unknown device of', event.sender, verdict.problem ?? 'keys do not match the sender');
         // Unknown device: query its keys; the sender's resend covers this message.
         await this.lock.run(async () => {
           await this.machine.updateTrackedUsers([new UserId(event.sender)]);
