@@ -19,7 +19,11 @@
 //     room: js decrypts mrt's Megolm events, mrt reports carrier "room" for js's messages, and
 //     acks come back over the room
 //   replay: a delivered envelope of js's, sent again identical (room, then to_device), is acked
-//     again and never delivered twice
+//     again over that carrier and never delivered twice
+//   resend: js withholds the ack of one message; mrt resends the identical signed envelope,
+//     js acks the resend, mrt prints delivered once and js delivered it once
+//   burst: 25 messages each way (batched by both), each delivered once and acked
+//   large: envelopes of exactly 32,768 bytes (PROTOCOL §4's limit) both ways
 //   exactly once: no (sender, nonce) reached either application twice
 //   stop: mrt answers {"op":"stop"} with stopped and exits 0
 //
@@ -34,7 +38,7 @@ import { parseArgs } from 'node:util';
 
 import { Wallet } from 'ethers';
 
-import { RaidenJsPeer } from './raiden_js_peer.mjs';
+import { canonicalJson, MAX_ENVELOPE_BYTES, RaidenJsPeer, signEnvelope } from './raiden_js_peer.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -169,8 +173,8 @@ class JsSide {
     this.peer = new RaidenJsPeer({ homeserver: baseUrl, serverName: SERVER_NAME, wallet, name: 'other' });
     this.peer.on('log', (l) => log(l));
     this.peer.on('message', (m) => this.events.push({ event: 'message', id: m.id, from: m.from, body: m.body, ts: m.ts, carrier: m.carrier }));
+    this.peer.on('rejected', (r) => this.events.push({ event: 'rejected', reason: r.reason, from: r.from, carrier: r.carrier }));
     this.peer.on('delivered', (d) => this.events.push({ event: 'delivered', id: d.id, to: d.to }));
-    this.peer.on('rejected', (r) => this.events.push({ event: 'rejected', ...r }));
     this.peer.on('failed', (f) => this.events.push({ event: 'failed', ...f }));
   }
 
@@ -320,6 +324,71 @@ async function runOrder(order, baseUrl, dir) {
       log(`${name} rejections after the replays:`, JSON.stringify(rejectedReplays));
     });
 
+    await step(`resend: js withholds its first ack; ${name} resends the identical envelope until acked`, async () => {
+      const body = `resend me (${order})`;
+      let held = null;
+      js.withholdAck = (e) => {
+        if (e.body !== body || held) return false;
+        held = e;
+        return true;
+      };
+      try {
+        const t0 = Date.now();
+        const id = await other.send(jsAddress, body);
+        await until(`js to receive ${id}`, () => jsMessages.find((m) => m.id === id));
+        const resent = await until(`${name} to resend ${id}`, () => jsRejected.find((r) => r.reason === 'replay' && r.nonce === id), 45_000);
+        assert.equal(canonicalJson(resent.envelope), canonicalJson(held), 'the resend is the identical signed envelope');
+        await until(`${name} to print delivered for ${id}`, () => other.events.find((e) => e.event === 'delivered' && e.id === id));
+        await sleep(200);
+        assert.equal(other.events.filter((e) => e.event === 'delivered' && e.id === id).length, 1, `${name} reports delivered once`);
+        assert.equal(jsMessages.filter((m) => m.id === id).length, 1, 'js delivered it once');
+        log(`${name} resent after ${Date.now() - t0} ms over ${resent.carrier}`);
+      } finally {
+        js.withholdAck = undefined;
+      }
+    });
+
+    await step('burst: 25 messages each way, batched, each delivered once and acked', async () => {
+      const n = 25;
+      const outIds = await Promise.all(Array.from({ length: n }, (_, i) => other.send(jsAddress, `burst ${i} from ${name}`)));
+      const inIds = [];
+      for (let i = 0; i < n; i++) inIds.push(await jsSend(`burst ${i} from js`));
+      await until('js to receive the burst', () => outIds.every((id) => jsMessages.some((m) => m.id === id)));
+      await until(`${name} to receive the burst`, () => inIds.every((id) => messagesAt(id).length > 0));
+      for (let i = 0; i < n; i++) {
+        assert.equal(jsMessages.find((m) => m.id === outIds[i]).body, `burst ${i} from ${name}`);
+        assert.equal(messagesAt(inIds[i])[0].body, `burst ${i} from js`);
+      }
+      await until(`${name} to print delivered for the burst`, () => outIds.every((id) => other.events.some((e) => e.event === 'delivered' && e.id === id)));
+      await until('js to see the burst acked', () => inIds.every((id) => jsDelivered.some((d) => d.id === id)));
+      const order = (ids, list) => ids.map((id) => list.findIndex((x) => x.id === id));
+      const inOrder = (idx) => idx.every((v, i) => i === 0 || v > idx[i - 1]);
+      log('burst arrival in send order: at js', inOrder(order(outIds, jsMessages)),
+        `at ${name}`, inOrder(order(inIds, other.events.filter((e) => e.event === 'message'))));
+    });
+
+    await step('large: envelopes of exactly 32,768 bytes both ways (multi-byte UTF-8 body)', async () => {
+      // Every unicast message envelope has the same size apart from its body: measure it empty.
+      const probe = await signEnvelope(jsWallet, { kind: 'message', sender: jsAddress, recipient: otherAddress, nonce: '0'.repeat(32), ts: Date.now(), body: '' });
+      const room = MAX_ENVELOPE_BYTES - Buffer.byteLength(canonicalJson(probe));
+      const large = (tag) => {
+        const head = `${tag} \u00e9\u{1F98A} `; // 1 + 2 + 4 + 1 bytes after the tag
+        return head + 'x'.repeat(room - Buffer.byteLength(head));
+      };
+      const bodyOut = large(name);
+      const bodyIn = large('js');
+      const idOut = await other.send(jsAddress, bodyOut);
+      const idIn = await jsSend(bodyIn);
+      assert.equal(Buffer.byteLength(canonicalJson(js.outbox.get(idIn).envelope)), MAX_ENVELOPE_BYTES);
+      const atJs = await until('js to receive the large envelope', () => jsMessages.find((m) => m.id === idOut));
+      assert.equal(atJs.body, bodyOut);
+      assert.equal(Buffer.byteLength(canonicalJson(atJs.envelope)), MAX_ENVELOPE_BYTES);
+      const atOther = await until(`${name} to receive the large envelope`, () => messagesAt(idIn)[0]);
+      assert.equal(atOther.body, bodyIn);
+      await until(`${name} to print delivered for the large envelope`, () => other.events.find((e) => e.event === 'delivered' && e.id === idOut));
+      await until('js to see the large envelope acked', () => jsDelivered.find((d) => d.id === idIn));
+    });
+
     if (args.self) {
       await step('replay the other way (self-test): js acks a replay and does not deliver it twice', async () => {
         const peer = other.peer;
@@ -359,11 +428,10 @@ async function runOrder(order, baseUrl, dir) {
       assert.deepEqual(result, { code: 0, signal: null }, `${name} exit`);
       if (other.kind === 'mrt') assert.ok(other.events.some((e) => e.event === 'stopped'), 'mrt printed stopped');
     });
-    const carriers = {
-      toJs: jsMessages.map((m) => m.carrier),
-      fromJs: other.events.filter((e) => e.event === 'message').map((e) => e.carrier),
-    };
-    steps.push(`   [${order}] carriers ${name}->js: ${carriers.toJs.join(',')}; js->${name}: ${carriers.fromJs.join(',')}`);
+    const tally = (list) => Object.entries(list.reduce((t, c) => ({ ...t, [c]: (t[c] ?? 0) + 1 }), {}))
+      .map(([c, k]) => `${c} ${k}`).join(', ');
+    steps.push(`   [${order}] messages by carrier: ${name} -> js: ${tally(jsMessages.map((m) => m.carrier))}; `
+      + `js -> ${name}: ${tally(other.events.filter((e) => e.event === 'message').map((e) => e.carrier))}`);
     return steps;
   } catch (e) {
     e.steps = steps;

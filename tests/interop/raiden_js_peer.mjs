@@ -854,10 +854,10 @@ export class RaidenJsPeer extends EventEmitter {
 
   // ---- envelopes in -------------------------------------------------------------------------
 
-  reject(reason, from, nonce, carrier, detail) {
+  reject(reason, from, nonce, carrier, detail, envelope) {
     this.stats.rejected[reason] = (this.stats.rejected[reason] ?? 0) + 1;
     this.log('rejected', reason, from ?? '?', nonce ?? '', carrier, detail ?? '');
-    this.emit('rejected', { reason, from, nonce, carrier, detail });
+    this.emit('rejected', { reason, from, nonce, carrier, detail, envelope });
   }
 
   async onPayload(content, { carrier, device, room, partner, matrixSender }) {
@@ -880,7 +880,7 @@ export class RaidenJsPeer extends EventEmitter {
       }
       const key = `${sender}|${e.nonce}`;
       if (this.seen.has(key)) {
-        this.reject('replay', sender, e.nonce, carrier);
+        this.reject('replay', sender, e.nonce, carrier, undefined, e);
         if (e.kind === 'message') this.queueAck(sender, carrier, room, e.nonce);
         continue;
       }
@@ -891,7 +891,9 @@ export class RaidenJsPeer extends EventEmitter {
       this.seen.set(key, e.ts + this.maxAgeMs);
       if (e.kind === 'message') {
         this.stats.received[carrier]++;
-        this.queueAck(sender, carrier, room, e.nonce);
+        // Test hook: withholdAck(envelope) true leaves this first copy unacked (its resend,
+        // a replay, is acked as usual).
+        if (!this.withholdAck?.(e)) this.queueAck(sender, carrier, room, e.nonce);
         this.emit('message', { id: e.nonce, from: sender, body: e.body, ts: e.ts, carrier, room, envelope: e });
         if (carrier === 'to_device' || !this.readyRoom(sender)) this.ensureRoom(sender);
       } else {
