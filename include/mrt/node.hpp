@@ -1,0 +1,177 @@
+// File: mrt/node.hpp
+//
+// A Raiden node's transport: one Matrix device on a homeserver, logged in with the node's
+// Ethereum key (PROTOCOL.md §2), that sends signed envelopes (§4) to other addresses over
+// Megolm-encrypted DM rooms or Olm to-device messages (§5) and delivers each message it
+// accepts to the application exactly once.
+//
+//   mrt::NodeConfig config{.homeserver = "http://127.0.0.1:8008", .data_dir = "node-a"};
+//   auto node = mrt::Node::open(config, key);              // the store is opened here
+//   if (!node) fail(node.error().message);
+//   if (auto started = node->start(); !started) fail(started.error().message);
+//   auto id = node->send(peer, "balance proof …");         // durable when it returns
+//   while (auto event = node->next_event(std::chrono::seconds(1))) {
+//     if (event->type == mrt::NodeEventType::message) handle(event->body);
+//     node->consumed(*event);       // not redelivered after a restart from now on
+//   }
+//   node->stop();
+//
+// Delivery: send() writes the signed envelope to the durable outbox before it returns; the node
+// transmits it, resends the identical envelope with backoff until the recipient acks it, and
+// reports `delivered`, or `failed` once `ts + max_age` has passed. A received message is made
+// durable (with its nonce in the replay window) before it is acked and before the application
+// sees it; it stays in the inbox until the application has consumed it, so a crash redelivers
+// an unconsumed message at the next start and never delivers a consumed one again.
+//
+// Thread-safe: every member may be called from any thread. The node runs two threads of its
+// own (HTTP I/O and the sync/crypto worker); none of its calls blocks them.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <mrt/envelope.hpp>
+#include <mrt/eth.hpp>
+#include <mrt/result.hpp>
+#include <mrt/store/env.hpp>
+
+namespace mrt {
+
+// How unicast envelopes travel (PROTOCOL.md §5).
+enum class Carrier : int {
+  room = 1,       // a Megolm-encrypted DM room per pair of addresses (to_device until it is ready)
+  to_device = 2,  // Olm to-device messages to every attested device of the recipient
+};
+std::string_view to_string(Carrier c);
+
+enum class NodeEventType : int {
+  message = 1,    // an accepted envelope's body, from `peer`
+  delivered = 2,  // `peer` acknowledged message `id`
+  failed = 3,     // message `id` to `peer` was not acknowledged before ts + max_age
+  rejected = 4,   // an envelope was dropped for `reason` (peer: its claimed sender, if readable)
+};
+std::string_view to_string(NodeEventType t);
+
+struct NodeEvent {
+  NodeEventType type = NodeEventType::message;
+  std::string id;  // the message's nonce: unique per sender, the same on both sides
+  std::optional<Address> peer;
+  std::string body;                    // message only
+  std::int64_t ts = 0;                 // the envelope's creation time
+  std::optional<Carrier> carrier;      // message and rejected: how it arrived
+  std::optional<RejectReason> reason;  // rejected only
+};
+
+struct NodeConfig {
+  std::string homeserver;   // base URL, "http://127.0.0.1:8008"
+  std::string server_name;  // the homeserver's server_name; empty: the URL's host
+  std::filesystem::path data_dir;
+  Carrier carrier = Carrier::room;
+  EnvelopeLimits limits;  // largest accepted envelope and max_age (also the outbox's deadline)
+
+  // Spam policy (PROTOCOL.md §4 rule 8): each sender's budget of accepted envelopes, refilled
+  // at `rate_per_second` up to `burst`; and, when set, the only senders accepted at all.
+  double rate_per_second = 200;
+  double burst = 2000;
+  std::optional<std::set<Address>> allowlist;
+
+  // Resends of an unacknowledged message: first after `resend_initial`, then doubling up to
+  // `resend_max`, until ts + limits.max_age.
+  std::chrono::milliseconds resend_initial{2000};
+  std::chrono::milliseconds resend_max{60000};
+  std::chrono::milliseconds sync_timeout{30000};  // the long-poll's server-side wait
+
+  // Durability::off is for tests and benchmarks only: it gives up exactly-once across crashes.
+  store::Durability durability = store::Durability::full;
+
+  // When set, events are handed to it (on the node's event thread, one at a time, in order)
+  // instead of being queued for next_event(); a message counts as consumed when it returns.
+  std::function<void(const NodeEvent&)> on_event;
+
+  // Milliseconds since the epoch; tests move time with it. Default: the system clock.
+  std::function<std::int64_t()> now_ms;
+};
+
+struct NodeStats {
+  std::uint64_t sent = 0;         // messages accepted by send()
+  std::uint64_t transmitted = 0;  // envelopes handed to a carrier, resends and acks included
+  std::uint64_t resent = 0;       // of those, resends of a message not acked in time
+  std::uint64_t delivered = 0;
+  std::uint64_t failed = 0;
+  std::uint64_t received = 0;   // messages accepted and handed to the application
+  std::uint64_t acks_sent = 0;  // ack envelopes (each acknowledges up to 256 messages)
+  std::map<RejectReason, std::uint64_t> rejected;
+  std::uint64_t undecryptable = 0;  // Olm or Megolm payloads the E2EE machine refused
+  std::size_t outbox = 0;           // messages waiting for an ack
+  std::size_t inbox = 0;            // messages not yet consumed by the application
+  std::uint64_t syncs = 0;
+  std::uint64_t http_retries = 0;  // backoff resends and 429 waits of the Matrix client
+};
+
+enum class NodeErrorKind : int {
+  bad_config = 1,   // a missing or malformed setting (message says which)
+  store = 2,        // the data directory could not be opened (locked, another key, corrupt)
+  login = 3,        // the homeserver refused the Ethereum login, or could not be reached
+  not_started = 4,  // send() before start(), or after stop()
+  too_large = 5,    // the signed envelope would exceed limits.max_bytes
+  stopped = 6,      // the node stopped while the call waited
+};
+std::string_view to_string(NodeErrorKind k);
+
+struct NodeError {
+  NodeErrorKind kind;
+  std::string message;  // for people; never holds a secret
+};
+
+class Node {
+ public:
+  // Opens (or creates) the node's store in config.data_dir, sealed under a key derived from
+  // `key`. Nothing touches the network yet. The key is copied; the caller may wipe its own.
+  static Result<Node, NodeError> open(NodeConfig config, const PrivateKey& key);
+
+  Node(Node&&) noexcept;
+  Node& operator=(Node&&) noexcept;
+  ~Node();  // stop()
+
+  // Logs in (the same device as before, if the store has one), publishes the device's keys and
+  // the signed displayname, then runs the sync loop in the background, which retries with
+  // backoff whatever the network does from then on. Redelivers unconsumed inbox messages and
+  // resumes the outbox.
+  [[nodiscard]] Result<Unit, NodeError> start();
+
+  // Signs a message envelope to `to`, makes it durable in the outbox, and queues it for
+  // transmission. Returns its id (the nonce). Many threads sending at once share one fsync.
+  [[nodiscard]] Result<std::string, NodeError> send(const Address& to, std::string body);
+  // The same for many messages to one recipient with one durable write; ids in order.
+  [[nodiscard]] Result<std::vector<std::string>, NodeError> send_many(
+      const Address& to, std::vector<std::string> bodies);
+
+  // The next event, waiting at most `wait`; nullopt on timeout or once stopped. Not used when
+  // NodeConfig::on_event is set.
+  std::optional<NodeEvent> next_event(std::chrono::milliseconds wait);
+  // Marks a `message` event as handled: it is removed from the inbox and never delivered again.
+  void consumed(const NodeEvent& message);
+
+  NodeStats stats() const;
+  const Address& address() const;
+  std::string user_id() const;    // empty before start()
+  std::string device_id() const;  // empty before the first start()
+
+  // Stops the sync loop and the threads; queued writes are finished first. Idempotent.
+  void stop();
+
+ private:
+  struct Impl;
+  explicit Node(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mrt

@@ -1,0 +1,420 @@
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include <mrt/canonical_json.hpp>
+#include <mrt/matrix_identity.hpp>
+#include <mrt/node.hpp>
+
+#include "http_io.hpp"
+#include "matrix_client.hpp"
+#include "node_tables.hpp"
+#include "node_worker.hpp"
+
+namespace mrt {
+namespace {
+
+using json = nlohmann::json;
+using transport::MatrixResult;
+
+std::int64_t system_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// "http://host:port/x" -> "host".
+std::string host_of(const std::string& url) {
+  auto start = url.find("://");
+  start = start == std::string::npos ? 0 : start + 3;
+  auto end = url.find_first_of(":/", start);
+  if (url.compare(start, 1, "[") == 0) end = url.find(']', start) + 1;
+  return url.substr(start, end == std::string::npos ? std::string::npos : end - start);
+}
+
+NodeError error(NodeErrorKind kind, std::string message) {
+  return {kind, std::move(message)};
+}
+
+// Events waiting for the application.
+class EventQueue {
+ public:
+  void push(NodeEvent e) {
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_) return;
+      events_.push_back(std::move(e));
+    }
+    ready_.notify_one();
+  }
+  std::optional<NodeEvent> pop(std::chrono::milliseconds wait) {
+    std::unique_lock lock(mutex_);
+    if (!ready_.wait_for(lock, wait, [&] { return closed_ || !events_.empty(); })) return {};
+    if (events_.empty()) return {};
+    NodeEvent e = std::move(events_.front());
+    events_.pop_front();
+    return e;
+  }
+  void close() {
+    {
+      std::lock_guard lock(mutex_);
+      closed_ = true;
+    }
+    ready_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<NodeEvent> events_;
+  bool closed_ = false;
+};
+
+}  // namespace
+
+std::string_view to_string(Carrier c) {
+  switch (c) {
+    case Carrier::room:
+      return "room";
+    case Carrier::to_device:
+      return "to_device";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(NodeEventType t) {
+  switch (t) {
+    case NodeEventType::message:
+      return "message";
+    case NodeEventType::delivered:
+      return "delivered";
+    case NodeEventType::failed:
+      return "failed";
+    case NodeEventType::rejected:
+      return "rejected";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(NodeErrorKind k) {
+  switch (k) {
+    case NodeErrorKind::bad_config:
+      return "bad_config";
+    case NodeErrorKind::store:
+      return "store";
+    case NodeErrorKind::login:
+      return "login";
+    case NodeErrorKind::not_started:
+      return "not_started";
+    case NodeErrorKind::too_large:
+      return "too_large";
+    case NodeErrorKind::stopped:
+      return "stopped";
+  }
+  return "unknown";
+}
+
+struct Node::Impl {
+  NodeConfig config;
+  PrivateKey key;
+  Address address;
+  store::Env env;
+  transport::NodeTables tables;
+  transport::NodeCounters counters;
+  EventQueue events;
+
+  // Created by start(); stop() ends them in this order: worker, HTTP, dispatcher.
+  std::unique_ptr<transport::HttpIo> io;
+  std::unique_ptr<transport::MatrixClient> client;
+  std::unique_ptr<transport::NodeWorker> worker;
+  std::thread dispatcher;  // runs config.on_event
+
+  mutable std::mutex mutex;
+  bool started = false;
+  bool stopped = false;
+  std::string user_id;
+  std::string device_id;
+
+  Impl(NodeConfig c, PrivateKey k, store::Env e)
+      : config(std::move(c)),
+        key(std::move(k)),
+        address(key.address()),
+        env(std::move(e)),
+        tables(env) {
+    auto txn = env.read();
+    if (auto d = tables.meta.get(txn, transport::kMetaDeviceId)) device_id = *d;
+  }
+  ~Impl() { stop(); }
+
+  void stop() {
+    {
+      std::lock_guard lock(mutex);
+      if (stopped) return;
+      stopped = true;
+    }
+    if (worker) worker->stop();
+    if (io) io->shutdown();  // completes what is in flight with `cancelled` (dropped by now)
+    events.close();
+    if (dispatcher.joinable()) dispatcher.join();
+    worker.reset();
+    client.reset();
+    io.reset();
+  }
+
+  void emit(NodeEvent e) { events.push(std::move(e)); }
+
+  void consumed(const NodeEvent& e) {
+    if (e.type != NodeEventType::message || !e.peer) return;
+    store::Changes c;
+    c.erase(tables.inbox, store::join_key({e.peer->to_hex(), e.id}));
+    env.commit(std::move(c));
+    counters.update([](NodeStats& s) {
+      if (s.inbox > 0) --s.inbox;
+    });
+  }
+
+  Result<Unit, NodeError> start();
+  Result<Unit, NodeError> send_requests_now(E2eeMachine& machine);
+};
+
+Result<Unit, NodeError> Node::Impl::send_requests_now(E2eeMachine& machine) {
+  // keys/upload before start() returns, so that peers can reach the device at once.
+  for (int round = 0; round < 4; ++round) {
+    auto requests = machine.outgoing_requests();
+    if (requests.empty()) return Unit{};
+    for (const auto& r : requests) {
+      auto answer = client->call(transport::calls::request(r.method, r.path, r.body)).get();
+      if (!answer)
+        return fail(error(NodeErrorKind::login,
+                          "homeserver refused " + r.path + ": " + describe(answer.error())));
+      machine.mark_request_as_sent(r.id, *answer);
+    }
+  }
+  return Unit{};
+}
+
+Result<Unit, NodeError> Node::Impl::start() {
+  io = std::make_unique<transport::HttpIo>();
+  client = std::make_unique<transport::MatrixClient>(
+      *io, transport::MatrixClientOptions{.base_url = config.homeserver});
+
+  std::optional<std::string> known_device;
+  if (!device_id.empty()) known_device = device_id;
+  auto login = client->login_ethereum(key, config.server_name, known_device).get();
+  if (!login)
+    return fail(error(NodeErrorKind::login, "login at " + config.homeserver + " as " +
+                                                address.to_hex() + ": " + describe(login.error())));
+  if (device_id != login->device_id) {
+    // A new device: keep its id first, so that a crash from here on still comes back as it.
+    store::Changes c;
+    c.put(tables.meta, transport::kMetaDeviceId, login->device_id);
+    env.commit(std::move(c)).get();
+  }
+  {
+    std::lock_guard lock(mutex);
+    user_id = login->user_id;
+    device_id = login->device_id;
+  }
+
+  auto machine =
+      E2eeMachine::open(env, key, login->user_id, login->device_id, {.now_ms = config.now_ms});
+  if (!machine)
+    return fail(error(NodeErrorKind::store, "E2EE account in " + config.data_dir.string() + ": " +
+                                                std::string(to_string(machine.error()))));
+  if (auto sent = send_requests_now(*machine); !sent) return fail(sent.error());
+
+  // The displayname proves the user id to anyone (PROTOCOL §2).
+  const MatrixIdentity identity = matrix_identity(key, config.server_name);
+  auto named =
+      client
+          ->call(transport::calls::request(
+              "PUT",
+              "/_matrix/client/v3/profile/" + transport::url_encode(user_id) + "/displayname",
+              json{{"displayname", identity.displayname.to_hex()}}))
+          .get();
+  if (!named)
+    return fail(error(NodeErrorKind::login, "setting the displayname: " + describe(named.error())));
+
+  std::string since;
+  std::vector<NodeEvent> unconsumed;
+  {
+    auto txn = env.read();
+    if (auto s = tables.meta.get(txn, transport::kMetaNextBatch)) since = *s;
+    tables.inbox.for_each(txn, {}, [&](const std::string&, json record) {
+      auto e = parse_envelope(record.value("envelope", json::object()));
+      if (!e) return true;
+      NodeEvent m;
+      m.type = NodeEventType::message;
+      m.id = e->nonce;
+      m.peer = e->sender;
+      m.body = e->body;
+      m.ts = e->ts;
+      m.carrier = record.value("carrier", "") == "room" ? Carrier::room : Carrier::to_device;
+      unconsumed.push_back(std::move(m));
+      return true;
+    });
+    const std::size_t outbox = tables.outbox.count(txn);
+    counters.update([&](NodeStats& s) {
+      s.inbox = unconsumed.size();
+      s.outbox = outbox;
+    });
+  }
+
+  if (config.on_event) {
+    dispatcher = std::thread([this] {
+      while (auto e = events.pop(std::chrono::hours(24))) {
+        config.on_event(*e);
+        consumed(*e);
+      }
+    });
+  }
+  for (auto& m : unconsumed) emit(std::move(m));
+
+  transport::NodeWorkerContext context{config,
+                                       key,
+                                       env,
+                                       tables,
+                                       *client,
+                                       counters,
+                                       [this](NodeEvent e) { emit(std::move(e)); },
+                                       config.now_ms};
+  worker = std::make_unique<transport::NodeWorker>(std::move(context), std::move(*machine),
+                                                   std::move(since));
+  worker->start();
+  return Unit{};
+}
+
+Result<Node, NodeError> Node::open(NodeConfig config, const PrivateKey& key) {
+  if (config.homeserver.empty()) return fail(error(NodeErrorKind::bad_config, "no homeserver URL"));
+  if (config.homeserver.rfind("http://", 0) != 0 && config.homeserver.rfind("https://", 0) != 0)
+    return fail(error(NodeErrorKind::bad_config,
+                      "homeserver URL must start with http:// or https://: " + config.homeserver));
+  while (!config.homeserver.empty() && config.homeserver.back() == '/')
+    config.homeserver.pop_back();
+  if (config.server_name.empty()) config.server_name = host_of(config.homeserver);
+  if (config.server_name.empty())
+    return fail(error(NodeErrorKind::bad_config, "no server name in " + config.homeserver));
+  if (config.data_dir.empty()) return fail(error(NodeErrorKind::bad_config, "no data directory"));
+  if (config.limits.max_bytes > kMaxEnvelopeBytes || config.limits.max_age_ms <= 0)
+    return fail(error(NodeErrorKind::bad_config,
+                      "limits: max_bytes above 32768 or max_age_ms not positive"));
+  if (!(config.rate_per_second > 0) || !(config.burst >= 1))
+    return fail(error(NodeErrorKind::bad_config, "rate_per_second and burst must be positive"));
+  if (config.resend_initial.count() <= 0 || config.resend_max < config.resend_initial)
+    return fail(error(NodeErrorKind::bad_config, "resend_initial must be positive, <= resend_max"));
+  if (!config.now_ms) config.now_ms = system_now_ms;
+
+  auto env = store::Env::open({.dir = config.data_dir,
+                               .tables = transport::NodeTables::specs(),
+                               .durability = config.durability},
+                              key);
+  if (!env)
+    return fail(error(NodeErrorKind::store,
+                      "store in " + config.data_dir.string() + ": " + env.error().message));
+  return Node(std::make_unique<Impl>(std::move(config), key.clone(), std::move(*env)));
+}
+
+Node::Node(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Node::Node(Node&&) noexcept = default;
+Node& Node::operator=(Node&&) noexcept = default;
+Node::~Node() = default;
+
+Result<Unit, NodeError> Node::start() {
+  {
+    std::lock_guard lock(impl_->mutex);
+    if (impl_->stopped) return fail(error(NodeErrorKind::stopped, "the node was stopped"));
+    if (impl_->started) return Unit{};
+  }
+  auto r = impl_->start();
+  if (!r) {
+    impl_->stop();
+    return r;
+  }
+  std::lock_guard lock(impl_->mutex);
+  impl_->started = true;
+  return r;
+}
+
+Result<std::string, NodeError> Node::send(const Address& to, std::string body) {
+  std::vector<std::string> bodies;
+  bodies.push_back(std::move(body));
+  auto ids = send_many(to, std::move(bodies));
+  if (!ids) return fail(ids.error());
+  return std::move(ids->front());
+}
+
+Result<std::vector<std::string>, NodeError> Node::send_many(const Address& to,
+                                                            std::vector<std::string> bodies) {
+  {
+    std::lock_guard lock(impl_->mutex);
+    if (!impl_->started || impl_->stopped)
+      return fail(error(NodeErrorKind::not_started, "send before start() or after stop()"));
+  }
+  Impl& n = *impl_;
+  store::Changes changes;
+  std::vector<transport::OutboxEntry> entries;
+  std::vector<std::string> ids;
+  const std::int64_t now = n.config.now_ms();
+  for (auto& body : bodies) {
+    Envelope e = Envelope::message(n.key, to, std::move(body), now);
+    json wire = e.to_json();
+    auto text = canonical_json(wire);
+    if (!text) return fail(error(NodeErrorKind::too_large, "body has no canonical JSON form"));
+    if (text->size() > n.config.limits.max_bytes)
+      return fail(error(NodeErrorKind::too_large, "envelope of " + std::to_string(text->size()) +
+                                                      " bytes exceeds " +
+                                                      std::to_string(n.config.limits.max_bytes)));
+    changes.put(n.tables.outbox, e.nonce, json{{"envelope", wire}, {"to", to.to_hex()}});
+    ids.push_back(e.nonce);
+    entries.push_back({std::move(wire), e.nonce, to, e.ts});
+  }
+  n.env.commit(std::move(changes)).get();  // durable: from here on it is delivered or failed
+  n.counters.update([&](NodeStats& s) {
+    s.sent += entries.size();
+    s.outbox += entries.size();
+  });
+  std::lock_guard lock(n.mutex);
+  if (n.stopped || !n.worker)
+    return fail(error(NodeErrorKind::stopped, "stopped; the message stays in the outbox"));
+  n.worker->add_to_outbox(std::move(entries));
+  return ids;
+}
+
+std::optional<NodeEvent> Node::next_event(std::chrono::milliseconds wait) {
+  return impl_->events.pop(wait);
+}
+
+void Node::consumed(const NodeEvent& message) {
+  impl_->consumed(message);
+}
+
+NodeStats Node::stats() const {
+  NodeStats s = impl_->counters.snapshot();
+  std::lock_guard lock(impl_->mutex);
+  if (impl_->client) {
+    auto c = impl_->client->stats();
+    s.http_retries = c.rate_limited_waits + c.backoff_retries;
+  }
+  return s;
+}
+
+const Address& Node::address() const {
+  return impl_->address;
+}
+
+std::string Node::user_id() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->user_id;
+}
+
+std::string Node::device_id() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->device_id;
+}
+
+void Node::stop() {
+  if (impl_) impl_->stop();
+}
+
+}  // namespace mrt

@@ -1,0 +1,24 @@
+#include "node_tables.hpp"
+
+#include <mrt/e2ee_machine.hpp>
+
+namespace mrt::transport {
+
+NodeTables::NodeTables(const store::Env& env)
+    : meta(env.table<store::StringKey, store::StringValue>("node_meta")),
+      outbox(env.table<store::StringKey, store::JsonValue>("outbox")),
+      inbox(env.table<store::StringKey, store::JsonValue>("inbox")),
+      seen_nonces(env.table<store::StringKey, store::U64Value>("seen_nonces")),
+      dm_rooms(env.table<store::StringKey, store::JsonValue>("dm_rooms")) {}
+
+std::vector<store::TableSpec> NodeTables::specs() {
+  std::vector<store::TableSpec> specs = E2eeMachine::tables();
+  specs.push_back({"node_meta", store::Sealing::plain});
+  specs.push_back({"outbox", store::Sealing::sealed});
+  specs.push_back({"inbox", store::Sealing::sealed});
+  specs.push_back({"seen_nonces", store::Sealing::plain});
+  specs.push_back({"dm_rooms", store::Sealing::plain});
+  return specs;
+}
+
+}  // namespace mrt::transport

@@ -1,0 +1,188 @@
+// transport/node_worker.hpp (internal): the thread that runs a node.
+//
+// Everything that touches the E2EE machine, the rooms and the in-memory outbox happens on this
+// one thread, as tasks: HTTP completions (which arrive on the I/O thread) and the application's
+// sends are posted here, so nothing needs a lock and nothing blocks the I/O thread. The worker
+// may wait for the store's group commit (an fsync), never for the network.
+//
+// Per /sync answer: the machine takes the to-device events and key counts; invites from the
+// lower address of a pair are validated and joined; DM rooms are judged (dm_room.hpp) and left
+// when wrong; envelopes (Olm, Megolm, or plaintext that is then refused) go through PROTOCOL §4
+// rules 1-8; the accepted ones, their nonces, erased outbox records and next_batch are committed
+// together; only then are acks sent and events handed to the application.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <mrt/e2ee_machine.hpp>
+#include <mrt/node.hpp>
+
+#include "dm_room.hpp"
+#include "matrix_client.hpp"
+#include "node_tables.hpp"
+
+namespace mrt::transport {
+
+// NodeStats behind a lock: the worker counts, any thread reads.
+class NodeCounters {
+ public:
+  template <class F>
+  void update(F&& f) {
+    std::lock_guard lock(mutex_);
+    f(stats_);
+  }
+  NodeStats snapshot() const {
+    std::lock_guard lock(mutex_);
+    return stats_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  NodeStats stats_;
+};
+
+// A message written to the outbox, as the worker tracks it.
+struct OutboxEntry {
+  nlohmann::json envelope;  // signed, sent identically every time
+  std::string nonce;
+  Address to;
+  std::int64_t ts = 0;
+};
+
+struct NodeWorkerContext {
+  const NodeConfig& config;
+  const PrivateKey& key;
+  store::Env& env;
+  const NodeTables& tables;
+  MatrixClient& client;
+  NodeCounters& counters;
+  std::function<void(NodeEvent)> emit;  // thread-safe
+  std::function<std::int64_t()> now_ms;
+};
+
+class NodeWorker {
+ public:
+  NodeWorker(NodeWorkerContext context, E2eeMachine machine, std::string since);
+  ~NodeWorker();
+  NodeWorker(const NodeWorker&) = delete;
+  NodeWorker& operator=(const NodeWorker&) = delete;
+
+  // Runs the thread: resumes the outbox from the store and starts syncing.
+  void start();
+  // Joins the thread. Tasks posted afterwards are dropped. Call before the HttpIo shuts down
+  // (its completions post here) and destroy the worker only after that.
+  void stop();
+
+  // Thread-safe: messages whose outbox records are durable.
+  void add_to_outbox(std::vector<OutboxEntry> entries);
+
+ private:
+  struct Peer;
+  struct Room;
+  struct Intake;
+
+  void post(std::function<void()> task);
+  void post_after(std::int64_t delay_ms, std::function<void()> task);
+  void run();
+
+  // The sync loop.
+  void start_sync();
+  void on_sync(MatrixResult result);
+  void handle_sync(const nlohmann::json& body);
+
+  // Rooms.
+  void handle_invite(const std::string& room_id, const nlohmann::json& invite_state);
+  void join_room(const std::string& room_id, const Address& partner);
+  void apply_room_state(const std::string& room_id, const nlohmann::json& events, Intake& intake);
+  void judge_room(const std::string& room_id, Intake* intake);
+  void leave_room(const std::string& room_id, DmRoomVerdict why);
+  void ensure_room(Peer& peer);
+  const Room* ready_room(const Address& partner) const;
+  bool has_live_room(const Address& partner) const;
+  void persist_room(const std::string& room_id, store::Changes& changes);
+
+  // Identity of other users (PROTOCOL §2), cached in node_meta.
+  void validate_user(const std::string& user_id);
+  bool validated(const std::string& user_id, const Address& address) const;
+
+  // Envelopes in.
+  void intake_payload(const nlohmann::json& content, Carrier carrier,
+                      const std::optional<Address>& device_address, Intake& intake);
+  void intake_envelope(const nlohmann::json& envelope, Carrier carrier,
+                       const std::optional<Address>& device_address, Intake& intake);
+  void reject(RejectReason reason, const std::optional<Address>& claimed, Carrier carrier,
+              Intake& intake);
+  bool within_budget(const Address& sender);
+  void finish_intake(Intake& intake);
+
+  // Envelopes out.
+  Peer& peer(const Address& address);
+  void transmit_all();
+  void transmit(Peer& peer);
+  bool send_over_room(Peer& peer, const Room& room, const std::string& room_id,
+                      const std::vector<nlohmann::json>& envelopes);
+  enum class ToDeviceSend { sent, waiting, no_devices };
+  ToDeviceSend send_over_to_device(Peer& peer, const std::vector<nlohmann::json>& envelopes);
+  void attribute_new_requests(Peer& peer);
+  void pump_requests();
+  void on_request_done(const std::string& id, MatrixResult result);
+  void on_carrier_done(const Address& to, bool ok);
+
+  // Time-driven: resends, expiry, re-invites, pruning of the replay window.
+  void tick();
+  void prune_seen_nonces();
+
+  NodeWorkerContext ctx_;
+  E2eeMachine machine_;
+  Address me_;
+  std::string my_user_id_;
+  std::string server_name_;
+  std::string since_;
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::function<void()>> tasks_;
+  std::multimap<std::int64_t, std::function<void()>> timers_;  // steady ms
+  bool stopping_ = false;
+  std::thread thread_;
+
+  // Worker-thread state.
+  std::map<Address, std::unique_ptr<Peer>> peers_;
+  std::map<std::string, std::unique_ptr<Room>> rooms_;
+  std::map<std::string, OutboxEntry> outbox_;
+  struct Schedule {
+    std::int64_t next_attempt = 0;
+    int attempts = 0;
+  };
+  std::map<std::string, Schedule> schedule_;
+  std::map<std::string, Address> validated_;     // user id -> address its displayname proves
+  std::set<std::string> invalid_users_;          // displayname checked and refused
+  std::set<std::string> validating_;             // a check in flight
+  std::map<std::string, Address> request_peer_;  // machine to-device request id -> peer
+  std::set<std::string> requests_in_flight_;
+  std::map<std::string, std::int64_t> request_retry_at_;
+  std::set<std::string> known_requests_;
+  std::set<std::string> invites_handled_;
+  struct Budget {
+    double tokens = 0;
+    std::int64_t at = 0;
+  };
+  std::map<Address, Budget> budgets_;
+  bool sync_in_flight_ = false;
+  std::int64_t sync_backoff_ms_ = 0;
+  std::int64_t next_prune_ = 0;
+};
+
+}  // namespace mrt::transport

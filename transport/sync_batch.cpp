@@ -1,0 +1,74 @@
+#include "sync_batch.hpp"
+
+namespace mrt::transport {
+namespace {
+
+using json = nlohmann::json;
+
+const json* object_at(const json& parent, const char* name) {
+  if (!parent.is_object()) return nullptr;
+  auto it = parent.find(name);
+  return it != parent.end() && it->is_object() ? &*it : nullptr;
+}
+
+// The objects of parent[a][b] (an array of events), others dropped.
+json events_at(const json& parent, const char* a, const char* b) {
+  json out = json::array();
+  const json* outer = object_at(parent, a);
+  if (!outer) return out;
+  auto it = outer->find(b);
+  if (it == outer->end() || !it->is_array()) return out;
+  for (const auto& e : *it)
+    if (e.is_object()) out.push_back(e);
+  return out;
+}
+
+std::vector<std::string> strings_at(const json& parent, const char* name) {
+  std::vector<std::string> out;
+  if (!parent.is_object()) return out;
+  auto it = parent.find(name);
+  if (it == parent.end() || !it->is_array()) return out;
+  for (const auto& s : *it)
+    if (s.is_string()) out.push_back(s.get<std::string>());
+  return out;
+}
+
+}  // namespace
+
+Result<SyncBatch, SyncBatchError> parse_sync_batch(const json& body) {
+  if (!body.is_object()) return fail(SyncBatchError::not_an_object);
+  auto next = body.find("next_batch");
+  if (next == body.end() || !next->is_string() || next->get_ref<const std::string&>().empty())
+    return fail(SyncBatchError::no_next_batch);
+
+  SyncBatch batch;
+  batch.next_batch = next->get<std::string>();
+  batch.e2ee.to_device_events = events_at(body, "to_device", "events");
+  if (const json* lists = object_at(body, "device_lists")) {
+    batch.e2ee.changed_users = strings_at(*lists, "changed");
+    batch.e2ee.left_users = strings_at(*lists, "left");
+  }
+  if (const json* counts = object_at(body, "device_one_time_keys_count")) {
+    std::map<std::string, std::uint64_t> parsed;
+    for (const auto& [algorithm, n] : counts->items())
+      if (n.is_number_unsigned()) parsed[algorithm] = n.get<std::uint64_t>();
+    batch.e2ee.one_time_key_counts = std::move(parsed);
+  }
+  if (body.contains("device_unused_fallback_key_types"))
+    batch.e2ee.unused_fallback_key_types = strings_at(body, "device_unused_fallback_key_types");
+
+  if (const json* rooms = object_at(body, "rooms")) {
+    if (const json* invite = object_at(*rooms, "invite"))
+      for (const auto& [room_id, room] : invite->items())
+        batch.invited.push_back({room_id, events_at(room, "invite_state", "events")});
+    if (const json* join = object_at(*rooms, "join"))
+      for (const auto& [room_id, room] : join->items())
+        batch.joined.push_back(
+            {room_id, events_at(room, "state", "events"), events_at(room, "timeline", "events")});
+    if (const json* leave = object_at(*rooms, "leave"))
+      for (const auto& [room_id, room] : leave->items()) batch.left.push_back(room_id);
+  }
+  return batch;
+}
+
+}  // namespace mrt::transport
