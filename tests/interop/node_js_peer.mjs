@@ -240,6 +240,10 @@ async function runOrder(order, baseUrl, dir) {
   js.on('delivered', (d) => jsDelivered.push(d));
   js.on('ack', (a) => jsAcks.push({ ...a, at: Date.now() }));
   js.on('rejected', (r) => jsRejected.push(r));
+  const olmPlaintexts = [];
+  const megolmPlaintexts = [];
+  js.on('olm-plaintext', (o) => olmPlaintexts.push(o));
+  js.on('megolm-plaintext', (m) => megolmPlaintexts.push(m));
   const messagesAt = (id) => other.events.filter((e) => e.event === 'message' && e.id === id);
   const sentByJs = new Map(); // nonce -> {body, ts}
   const jsSend = async (body) => {
@@ -289,6 +293,13 @@ async function runOrder(order, baseUrl, dir) {
       const created = [...js.rooms.values()].filter((r) => r.partner === otherAddress);
       log('rooms seen by js:', created.map((r) => `${r.roomId} valid=${r.valid} ${r.problem ?? ''}`).join(', '));
       assert.ok(created.every((r) => r.valid !== false), `js judged a room invalid: ${created.map((r) => r.problem).join('; ')}`);
+      // preset private_chat (PROTOCOL §5's createRoom body): invite-only, shared history.
+      const state = await js.api('GET', `/rooms/${encodeURIComponent(room.roomId)}/state`);
+      const content = (type) => state.find((e) => e.type === type && e.state_key === '')?.content;
+      assert.equal(content('m.room.join_rules')?.join_rule, 'invite', 'join rule of the DM room');
+      assert.equal(content('m.room.history_visibility')?.history_visibility, 'shared', 'history visibility of the DM room');
+      assert.equal(content('m.room.create') && state.find((e) => e.type === 'm.room.create').sender,
+        `@${creatorIsJs ? jsAddress : otherAddress}:${SERVER_NAME}`, 'creator');
       log('room', room.roomId, 'created by', creatorIsJs ? 'js' : name);
     });
 
@@ -403,6 +414,36 @@ async function runOrder(order, baseUrl, dir) {
       });
     }
 
+    await step(`plaintexts: ${name}'s Olm envelope plaintexts carry PROTOCOL §5's fields and attested device keys`, async () => {
+      const otherUser = `@${otherAddress}:${SERVER_NAME}`;
+      const olm = olmPlaintexts.filter((o) => o.sender === otherUser);
+      assert.ok(olm.some((o) => o.type === 'network.raiden.envelopes'), `js decrypted Olm envelopes from ${name}`);
+      assert.ok(olm.some((o) => o.type === 'm.room_key'), `js got ${name}'s room key over Olm`);
+      // matrix-sdk-crypto hands m.room_key plaintexts back reduced to {type, sender, content}:
+      // only the envelope plaintexts show every field the sender wrote.
+      for (const o of olm.filter((x) => x.type === 'network.raiden.envelopes')) {
+        for (const field of ['type', 'content', 'sender', 'recipient', 'recipient_keys', 'keys']) {
+          assert.ok(o.fields.includes(field), `Olm ${o.type} plaintext has ${field} (fields: ${o.fields})`);
+        }
+        // mrt puts its device keys, attestation included, in every Olm plaintext it sends.
+        if (other.kind === 'mrt') assert.ok(o.fields.includes('org.matrix.msc4147.device_keys'), `Olm ${o.type} plaintext has org.matrix.msc4147.device_keys (fields: ${o.fields})`);
+        if (o.enclosed) {
+          assert.equal(o.enclosed.problem, undefined, `enclosed device keys in Olm ${o.type}: ${o.enclosed.problem}`);
+          assert.equal(o.enclosed.address, otherAddress);
+          assert.equal(o.enclosed.curve25519, o.senderCurve25519, 'enclosed keys are the sending device\'s');
+        }
+      }
+      const megolm = megolmPlaintexts.filter((m) => m.sender === otherUser);
+      assert.ok(megolm.length > 0, `js decrypted Megolm events from ${name}`);
+      for (const m of megolm) {
+        // (matrix-sdk-crypto checks the plaintext's room_id and returns it merged with the outer
+        // event's fields, so the plaintext's own field list is not visible here.)
+        assert.equal(m.type, 'network.raiden.envelopes');
+        assert.equal(m.plainRoomId, m.room, 'Megolm plaintext room_id');
+      }
+      log(`${name} Olm plaintexts: ${olm.length} (${[...new Set(olm.map((o) => `${o.type} [${o.fields}]`))].join('; ')}), Megolm: ${megolm.length}`);
+    });
+
     await step('exactly once: no (sender, nonce) reached either application twice', async () => {
       const atOther = other.events.filter((e) => e.event === 'message').map((e) => `${e.from}|${e.id}`);
       assert.equal(new Set(atOther).size, atOther.length, `${name} delivered something twice`);
@@ -459,7 +500,7 @@ async function main() {
   } catch (e) {
     for (const line of [...allSteps, ...(e.steps ?? [])]) console.error(line);
     console.error(`FAILED ${e.stack ?? e}`);
-    if (e.otherEvents) console.error('last events of the other side:\n' + e.otherEvents.map((x) => JSON.stringify(x)).join('\n'));
+    if (e.otherEvents) console.error('last events of the other side:\n' + e.otherEvents.map((x) => JSON.stringify(x).slice(0, 400)).join('\n'));
     if (e.otherLog) console.error('mrt node stderr (tail):\n' + e.otherLog);
     console.error('homeserver stderr (tail):\n' + server.output.join('').split('\n').slice(-20).join('\n'));
     process.exitCode = 1;

@@ -542,6 +542,15 @@ export class RaidenJsPeer extends EventEmitter {
       }
       this.stats.olmDecrypted++;
       const event = JSON.parse(p.rawEvent);
+      // For tests: what the Olm plaintext carried (PROTOCOL §5 lists its fields).
+      const enclosed = event['org.matrix.msc4147.device_keys'] ?? event.sender_device_keys;
+      this.emit('olm-plaintext', {
+        sender: event.sender,
+        type: event.type,
+        fields: Object.keys(event).sort(),
+        senderCurve25519: p.encryptionInfo.senderCurve25519Key,
+        enclosed: enclosed ? checkDeviceKeys(enclosed) : null,
+      });
       if (event.type !== EVENT_TYPE) continue;
       await this.onOlmPayload(event, p.encryptionInfo);
     }
@@ -826,6 +835,7 @@ export class RaidenJsPeer extends EventEmitter {
       return false;
     }
     const plain = JSON.parse(decrypted.event);
+    this.emit('megolm-plaintext', { sender: event.sender, room: roomId, type: plain.type, fields: Object.keys(plain).sort(), plainRoomId: plain.room_id });
     if (plain.type !== EVENT_TYPE) return true;
     if (plain.room_id !== undefined && plain.room_id !== roomId) {
       this.reject('malformed', localpartAddress(event.sender), null, 'room', 'megolm plaintext for another room');
