@@ -24,6 +24,11 @@
 //     js acks the resend, mrt prints delivered once and js delivered it once
 //   burst: 25 messages each way (batched by both), each delivered once and acked
 //   large: envelopes of exactly 32,768 bytes (PROTOCOL §4's limit) both ways
+//   restart: js sends while mrt is stopped; mrt comes back as the same device, receives it once,
+//     and both directions go on over the same room
+//   plaintexts: mrt's Olm envelope plaintexts carry type, content, sender, recipient,
+//     recipient_keys, keys and org.matrix.msc4147.device_keys (attested, the sending device's);
+//     the DM room is invite-only with shared history (preset private_chat)
 //   exactly once: no (sender, nonce) reached either application twice
 //   stop: mrt answers {"op":"stop"} with stopped and exits 0
 //
@@ -95,23 +100,30 @@ function startServer(dataDir) {
 class MrtNodeSide {
   constructor(dir, wallet, baseUrl) {
     this.kind = 'mrt';
-    this.events = [];
+    this.events = []; // every event of every run of the process, in order
     this.stderr = [];
     mkdirSync(dir, { recursive: true });
     const keyFile = join(dir, 'key');
     writeFileSync(keyFile, `${wallet.privateKey}\n`, { mode: 0o600 });
     chmodSync(keyFile, 0o600);
-    const argv = ['node', '--key-file', keyFile, '--homeserver', baseUrl, '--data', join(dir, 'data'),
+    this.argv = ['node', '--key-file', keyFile, '--homeserver', baseUrl, '--data', join(dir, 'data'),
       '--server-name', SERVER_NAME, '--carrier', 'room', '--no-fsync'];
-    log('spawn', args.mrt, argv.join(' '));
-    this.child = spawn(args.mrt, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.child.stderr.on('data', (d) => {
+    this.refs = 0;
+    this.spawn();
+  }
+
+  spawn() {
+    log('spawn', args.mrt, this.argv.join(' '));
+    this.firstEvent = this.events.length;
+    const child = spawn(args.mrt, this.argv, { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = child;
+    child.stderr.on('data', (d) => {
       this.stderr.push(d.toString());
       if (args.verbose) process.stderr.write(`${stamp()} mrt stderr: ${d}`);
     });
-    this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve({ code, signal })));
-    createInterface({ input: this.child.stdout }).on('line', (line) => {
-      log('mrt >', line);
+    this.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      log('mrt >', line.length > 300 ? `${line.slice(0, 300)}…` : line);
       let event;
       try {
         event = JSON.parse(line);
@@ -120,18 +132,22 @@ class MrtNodeSide {
       }
       this.events.push(event);
     });
-    this.refs = 0;
   }
 
   async start() {
     const startedEvent = await until('mrt node to print started', () => {
       if (this.child.exitCode !== null) throw new Error(`mrt node exited with ${this.child.exitCode}: ${this.stderr.join('')}`);
-      return this.events.find((e) => e.event === 'started');
+      return this.events.slice(this.firstEvent).find((e) => e.event === 'started');
     });
     this.address = startedEvent.address;
     this.userId = startedEvent.user_id;
     this.deviceId = startedEvent.device_id;
     return startedEvent;
+  }
+
+  async restart() {
+    this.spawn();
+    return this.start();
   }
 
   write(op) {
@@ -411,6 +427,26 @@ async function runOrder(order, baseUrl, dir) {
         await until('js to ack the replay', () => acks.find((a) => a.nonces.includes(id)), 15_000);
         assert.equal(jsMessages.filter((m) => m.id === id).length, 1);
         assert.ok(since > 0);
+      });
+    }
+
+    if (other.kind === 'mrt') {
+      await step('restart: js sends while mrt is down; mrt restarts as the same device and gets it once', async () => {
+        const deviceBefore = other.deviceId;
+        const stopped = await other.stop();
+        assert.deepEqual(stopped, { code: 0, signal: null }, 'mrt exit on stop');
+        const whileDown = await jsSend('sent while mrt was down');
+        await sleep(300);
+        const info = await other.restart();
+        assert.equal(info.device_id, deviceBefore, 'a restart is the same device (PROTOCOL §3)');
+        assert.equal(info.address, otherAddress);
+        const atOther = await until('mrt to receive the message sent while it was down', () => messagesAt(whileDown)[0]);
+        assert.equal(atOther.body, 'sent while mrt was down');
+        await until('js to see it acked', () => jsDelivered.find((d) => d.id === whileDown));
+        const { atJs, atOther: after } = await exchange('after the restart');
+        assert.equal(after.carrier, 'room', 'mrt got js\'s message over the room after its restart');
+        assert.equal(atJs.carrier, 'room', 'mrt sent over the room after its restart');
+        log('after the restart: js message came over', atOther.carrier);
       });
     }
 
