@@ -15,6 +15,8 @@ namespace {
 using json = nlohmann::json;
 
 constexpr std::int64_t kTickMs = 100;
+// Bounds the work of packing one payload (envelopes_in_one_payload is linear).
+constexpr std::size_t kMaxEnvelopesPerPayload = 512;
 constexpr std::int64_t kRequestRetryMs = 2000;
 constexpr std::int64_t kReinviteMs = 60'000;
 constexpr std::int64_t kRoomRetryMs = 10'000;
@@ -292,17 +294,17 @@ void NodeWorker::finish_intake(Intake& intake) {
     schedule_.erase(nonce);
   }
   for (auto& [to, ack] : intake.acks) peer(to).acks[ack.first].push_back(ack.second);
-  std::size_t messages = 0;
-  for (auto& event : intake.events) {
-    if (event.type == NodeEventType::message) ++messages;
-    ctx_.emit(std::move(event));
-  }
+  // Counted before the events go out, so that stats() agrees with what the application saw.
+  const auto messages = static_cast<std::size_t>(
+      std::count_if(intake.events.begin(), intake.events.end(),
+                    [](const NodeEvent& e) { return e.type == NodeEventType::message; }));
   ctx_.counters.update([&](NodeStats& s) {
     s.received += messages;
     s.inbox += messages;
     s.delivered += intake.delivered.size();
     s.outbox = outbox_.size();
   });
+  for (auto& event : intake.events) ctx_.emit(std::move(event));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -670,64 +672,62 @@ void NodeWorker::transmit_all() {
 }
 
 void NodeWorker::transmit(Peer& p) {
-  // One payload in flight per peer: whatever queues meanwhile goes together in the next one.
+  // One payload in flight per peer, so that the server receives them in order; whatever queues
+  // meanwhile goes together in the next one.
   if (p.sends_in_flight > 0 || !p.requests.empty()) return;
-  const std::int64_t now = ctx_.now_ms();
 
   for (Carrier arrival : {Carrier::room, Carrier::to_device}) {
     auto& nonces = p.acks[arrival];
     if (nonces.empty()) continue;
-    std::vector<json> acks;
-    for (std::size_t i = 0; i < nonces.size(); i += kMaxAcks) {
-      const auto end = std::min(nonces.size(), i + kMaxAcks);
-      std::vector<std::string> chunk(nonces.begin() + i, nonces.begin() + end);
-      acks.push_back(Envelope::ack(ctx_.key, p.address, std::move(chunk), now).to_json());
-    }
-    const Room* room = arrival == Carrier::room ? ready_room(p.address) : nullptr;
-    bool done = false;
-    if (room) {
-      std::string room_id;
-      for (const auto& [id, r] : rooms_)
-        if (r.get() == room) room_id = id;
-      done = send_over_room(p, *room, room_id, acks);
-    } else {
-      done = send_over_to_device(p, acks) != ToDeviceSend::waiting;
-    }
-    if (!done) return;  // keys being set up: try again when they are
+    const std::size_t n = std::min(nonces.size(), kMaxAcks);
+    PayloadBuilder ack;
+    ack.add(Envelope::ack(ctx_.key, p.address, {nonces.begin(), nonces.begin() + n}, ctx_.now_ms())
+                .to_json());
+    if (!send_payload(p, arrival, ack.content())) return;  // keys being set up: again when they are
     ctx_.counters.update([&](NodeStats& s) {
-      s.acks_sent += acks.size();
-      s.transmitted += acks.size();
+      ++s.acks_sent;
+      ++s.transmitted;
     });
-    nonces.clear();
-    if (p.sends_in_flight > 0 || !p.requests.empty()) return;
+    nonces.erase(nonces.begin(), nonces.begin() + n);
+    return;
   }
 
-  if (p.messages.empty()) return;
-  std::vector<json> envelopes;
-  for (const auto& nonce : p.messages) {
+  // Everything that fits in one payload, in order.
+  PayloadBuilder payload;
+  std::vector<std::string> nonces;
+  while (!p.messages.empty() && payload.count() < kMaxEnvelopesPerPayload) {
+    const std::string nonce = p.messages.front();
     auto it = outbox_.find(nonce);
-    if (it != outbox_.end()) envelopes.push_back(it->second.envelope);
+    if (it != outbox_.end()) {
+      if (!payload.add(it->second.envelope)) break;
+      nonces.push_back(nonce);
+    }
+    p.queued.erase(nonce);
+    p.messages.pop_front();
   }
-  bool done = true;
-  if (envelopes.empty()) {
-  } else if (const Room* room =
-                 ctx_.config.carrier == Carrier::room ? ready_room(p.address) : nullptr) {
-    std::string room_id;
-    for (const auto& [id, r] : rooms_)
-      if (r.get() == room) room_id = id;
-    done = send_over_room(p, *room, room_id, envelopes);
-  } else {
-    // No device to send to yet: the outbox keeps the messages and the resend timer retries.
-    done = send_over_to_device(p, envelopes) != ToDeviceSend::waiting;
+  if (nonces.empty()) return;
+  if (!send_payload(p, ctx_.config.carrier, payload.content())) {
+    // Not sent (keys being set up): back to the front of the queue, in order.
+    for (auto it = nonces.rbegin(); it != nonces.rend(); ++it) {
+      if (p.queued.insert(*it).second) p.messages.push_front(*it);
+    }
+    return;
   }
-  if (!done) return;
-  ctx_.counters.update([&](NodeStats& s) { s.transmitted += envelopes.size(); });
-  p.messages.clear();
-  p.queued.clear();
+  ctx_.counters.update([&](NodeStats& s) { s.transmitted += nonces.size(); });
+}
+
+bool NodeWorker::send_payload(Peer& p, Carrier carrier, const json& payload) {
+  if (carrier == Carrier::room) {
+    for (const auto& [room_id, room] : rooms_) {
+      if (room.get() == ready_room(p.address)) return send_over_room(p, *room, room_id, payload);
+    }
+  }
+  // No device to send to yet counts as sent: the outbox keeps the messages and resends them.
+  return send_over_to_device(p, payload) != ToDeviceSend::waiting;
 }
 
 bool NodeWorker::send_over_room(Peer& p, const Room& room, const std::string& room_id,
-                                const std::vector<json>& envelopes) {
+                                const json& payload) {
   if (!room.encryption_set && room.state.encryption) {
     machine_.set_room_encryption(room_id, *room.state.encryption);
     rooms_.at(room_id)->encryption_set = true;
@@ -736,28 +736,23 @@ bool NodeWorker::send_over_room(Peer& p, const Room& room, const std::string& ro
   attribute_new_requests(p);
   // The room key must reach the partner before the event it opens.
   if (!share.complete() || !p.requests.empty()) return false;
-  for (const auto& payload : batch_envelopes(envelopes)) {
-    auto content = machine_.encrypt_room_event(room_id, kEnvelopesEventType, payload);
-    if (!content) return false;  // rotation due: the next attempt shares a new key first
-    ++p.sends_in_flight;
-    const Address to = p.address;
-    ctx_.client.call(
-        calls::send_room_event(room_id, "m.room.encrypted", new_transaction_id(), *content),
-        [this, to](MatrixResult r) {
-          post([this, to, ok = bool(r)] { on_carrier_done(to, ok); });
-        });
-  }
+  auto content = machine_.encrypt_room_event(room_id, kEnvelopesEventType, payload);
+  if (!content) return false;  // rotation due: the next attempt shares a new key first
+  ++p.sends_in_flight;
+  ctx_.counters.update([](NodeStats& st) { ++st.payloads; });
+  const Address to = p.address;
+  ctx_.client.call(
+      calls::send_room_event(room_id, "m.room.encrypted", new_transaction_id(), *content),
+      [this, to](MatrixResult r) { post([this, to, ok = bool(r)] { on_carrier_done(to, ok); }); });
   return true;
 }
 
-NodeWorker::ToDeviceSend NodeWorker::send_over_to_device(Peer& p,
-                                                         const std::vector<json>& envelopes) {
-  for (const auto& payload : batch_envelopes(envelopes)) {
-    const ShareOutcome share = machine_.encrypt_to_device(p.user_id, kEnvelopesEventType, payload);
-    attribute_new_requests(p);
-    if (!share.complete()) return ToDeviceSend::waiting;
-    if (share.sent.empty()) return ToDeviceSend::no_devices;
-  }
+NodeWorker::ToDeviceSend NodeWorker::send_over_to_device(Peer& p, const json& payload) {
+  const ShareOutcome share = machine_.encrypt_to_device(p.user_id, kEnvelopesEventType, payload);
+  attribute_new_requests(p);
+  if (!share.complete()) return ToDeviceSend::waiting;
+  if (share.sent.empty()) return ToDeviceSend::no_devices;
+  ctx_.counters.update([](NodeStats& st) { ++st.payloads; });
   return ToDeviceSend::sent;
 }
 

@@ -131,10 +131,13 @@ class NodeWorker {
   Peer& peer(const Address& address);
   void transmit_all();
   void transmit(Peer& peer);
+  // One payload to `p` over `carrier` (room falls back to to_device while no room is ready).
+  // False when it could not go yet (keys being set up).
+  bool send_payload(Peer& p, Carrier carrier, const nlohmann::json& payload);
   bool send_over_room(Peer& peer, const Room& room, const std::string& room_id,
-                      const std::vector<nlohmann::json>& envelopes);
+                      const nlohmann::json& payload);
   enum class ToDeviceSend { sent, waiting, no_devices };
-  ToDeviceSend send_over_to_device(Peer& peer, const std::vector<nlohmann::json>& envelopes);
+  ToDeviceSend send_over_to_device(Peer& peer, const nlohmann::json& payload);
   void attribute_new_requests(Peer& peer);
   void pump_requests();
   void on_request_done(const std::string& id, MatrixResult result);

@@ -104,6 +104,7 @@ struct NodeStats {
   std::uint64_t sent = 0;         // messages accepted by send()
   std::uint64_t transmitted = 0;  // envelopes handed to a carrier, resends and acks included
   std::uint64_t resent = 0;       // of those, resends of a message not acked in time
+  std::uint64_t payloads = 0;     // Matrix sends (to-device or room events) carrying envelopes
   std::uint64_t delivered = 0;
   std::uint64_t failed = 0;
   std::uint64_t received = 0;   // messages accepted and handed to the application

@@ -1,0 +1,58 @@
+#include "raw_peer.hpp"
+
+#include <stdexcept>
+
+namespace mrt::testing {
+
+RawPeer::RawPeer(const std::string& base_url, const std::string& server_name, const PrivateKey& key,
+                 const std::filesystem::path& dir)
+    : io_(std::make_unique<transport::HttpIo>()),
+      client_(std::make_unique<transport::MatrixClient>(
+          *io_, transport::MatrixClientOptions{.base_url = base_url})) {
+  auto login = client_->login_ethereum(key, server_name).get();
+  if (!login) throw std::runtime_error("raw peer login: " + describe(login.error()));
+  user_id_ = login->user_id;
+  auto env = store::Env::open(
+      {.dir = dir, .tables = E2eeMachine::tables(), .durability = store::Durability::off}, key);
+  if (!env) throw std::runtime_error("raw peer store: " + env.error().message);
+  env_.emplace(std::move(*env));
+  auto machine = E2eeMachine::open(*env_, key, login->user_id, login->device_id);
+  if (!machine) throw std::runtime_error("raw peer machine");
+  machine_.emplace(std::move(*machine));
+  flush();
+}
+
+RawPeer::~RawPeer() {
+  io_->shutdown();
+  client_.reset();
+  machine_.reset();
+  env_.reset();
+}
+
+void RawPeer::flush() {
+  for (int round = 0; round < 8; ++round) {
+    auto requests = machine_->outgoing_requests();
+    if (requests.empty()) return;
+    for (const auto& r : requests) {
+      auto answer = client_->call(transport::calls::request(r.method, r.path, r.body)).get();
+      if (!answer) throw std::runtime_error("raw peer " + r.path + ": " + describe(answer.error()));
+      machine_->mark_request_as_sent(r.id, *answer);
+    }
+  }
+}
+
+void RawPeer::send_to_device(const std::string& user, const nlohmann::json& payload) {
+  machine_->update_tracked_users({user});
+  for (int round = 0; round < 8; ++round) {
+    flush();
+    auto outcome = machine_->encrypt_to_device(user, "network.raiden.envelopes", payload);
+    if (outcome.complete()) {
+      if (outcome.sent.empty()) throw std::runtime_error("raw peer: no attested device of " + user);
+      flush();
+      return;
+    }
+  }
+  throw std::runtime_error("raw peer: keys of " + user + " never arrived");
+}
+
+}  // namespace mrt::testing
