@@ -24,6 +24,10 @@
 //     js acks the resend, mrt prints delivered once and js delivered it once
 //   burst: 25 messages each way (batched by both), each delivered once and acked
 //   large: envelopes of exactly 32,768 bytes (PROTOCOL §4's limit) both ways
+//   unattested device: a second device of js's address whose keys carry no attestation gets no
+//     Olm message and no room key from mrt (it cannot read mrt's room messages), and envelopes
+//     it sends (signed with the right key) over to_device and the room are never delivered;
+//     mrt counts them as unattested_device
 //   restart: js sends while mrt is stopped; mrt comes back as the same device, receives it once,
 //     and both directions go on over the same room
 //   plaintexts: mrt's Olm envelope plaintexts carry type, content, sender, recipient,
@@ -205,7 +209,7 @@ class JsSide {
   }
 
   async stats() {
-    return { event: 'stats', ...this.peer.stats };
+    return { event: 'stats', ...structuredClone(this.peer.stats) };
   }
 
   async stop() {
@@ -449,6 +453,54 @@ async function runOrder(order, baseUrl, dir) {
         log('after the restart: js message came over', atOther.carrier);
       });
     }
+
+    await step(`unattested device: a second js device without attestation gets nothing from ${name}, and what it sends is refused`, async () => {
+      // Same wallet, same user id, a new Matrix device whose keys carry no attestation.
+      const rogue = new RaidenJsPeer({ homeserver: js.homeserver, serverName: SERVER_NAME, wallet: jsWallet, name: 'unattested', attest: false, carrier: 'to_device' });
+      rogue.on('log', (l) => log(l));
+      const rogueMessages = [];
+      const rogueOlm = [];
+      rogue.on('message', (m) => rogueMessages.push(m));
+      rogue.on('olm-plaintext', (o) => rogueOlm.push(o));
+      try {
+        await rogue.start();
+        await sleep(1000); // the device list change reaches the other side through its sync
+        // The attested device still gets everything, the unattested one nothing.
+        await exchange('with an unattested device present');
+        await exchange('with an unattested device present, again');
+        await sleep(500);
+        const otherUser = `@${otherAddress}:${SERVER_NAME}`;
+        assert.deepEqual(rogueOlm.filter((o) => o.sender === otherUser).map((o) => o.type), [], `no Olm message (no room key) from ${name} to the unattested device`);
+        assert.equal(rogue.stats.megolmDecrypted, 0, `the unattested device cannot read ${name}'s room messages`);
+        assert.deepEqual(rogueMessages, []);
+        // Envelopes signed by the right key but sent from the unattested device: rule 7.
+        const before = other.events.length;
+        const statsBefore = await other.stats();
+        const idOlm = await rogue.send(otherAddress, 'from the unattested device over to_device');
+        await until('the unattested device to send', () => rogue.outbox.get(idOlm).attempts > 0 && !rogue.inFlight.size, 10_000);
+        await rogue.lock.run(async () => {
+          rogue.rooms.clear(); // judge the DM room from the rogue's side too
+        });
+        const roomId = js.readyRoom(otherAddress).roomId;
+        const record = rogue.roomRecord(roomId, otherAddress);
+        record.meJoined = true;
+        await rogue.judgeRoom(roomId);
+        const idRoom = await rogue.send(otherAddress, 'from the unattested device over the room');
+        rogue.outbox.get(idRoom).next = Number.MAX_SAFE_INTEGER; // sent below, over the room only
+        await rogue.replay(idRoom, 'room');
+        await sleep(3000);
+        const after = other.events.slice(before);
+        assert.deepEqual(after.filter((e) => e.event === 'message' && [idOlm, idRoom].includes(e.id)), [], `${name} delivered nothing from the unattested device`);
+        const statsAfter = await other.stats();
+        const unattested = (st) => st.rejected?.unattested_device ?? 0;
+        log(`${name} after the unattested device's envelopes: rejected events`, JSON.stringify(after.filter((e) => e.event === 'rejected')),
+          'unattested_device count', unattested(statsBefore), '->', unattested(statsAfter));
+        assert.ok(unattested(statsAfter) > unattested(statsBefore) || after.some((e) => e.event === 'rejected' && e.reason === 'unattested_device'),
+          `${name} counted the unattested device's envelopes as unattested_device`);
+      } finally {
+        await rogue.stop();
+      }
+    });
 
     await step(`plaintexts: ${name}'s Olm envelope plaintexts carry PROTOCOL §5's fields and attested device keys`, async () => {
       const otherUser = `@${otherAddress}:${SERVER_NAME}`;
