@@ -478,13 +478,8 @@ async function runOrder(order, baseUrl, dir) {
         const statsBefore = await other.stats();
         const idOlm = await rogue.send(otherAddress, 'from the unattested device over to_device');
         await until('the unattested device to send', () => rogue.outbox.get(idOlm).attempts > 0 && !rogue.inFlight.size, 10_000);
-        await rogue.lock.run(async () => {
-          rogue.rooms.clear(); // judge the DM room from the rogue's side too
-        });
-        const roomId = js.readyRoom(otherAddress).roomId;
-        const record = rogue.roomRecord(roomId, otherAddress);
-        record.meJoined = true;
-        await rogue.judgeRoom(roomId);
+        // The rogue device's user is in the DM room: it judged the room from its first sync.
+        await until('the unattested device to see the DM room', () => rogue.readyRoom(otherAddress));
         const idRoom = await rogue.send(otherAddress, 'from the unattested device over the room');
         rogue.outbox.get(idRoom).next = Number.MAX_SAFE_INTEGER; // sent below, over the room only
         await rogue.replay(idRoom, 'room');
