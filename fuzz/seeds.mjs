@@ -26,7 +26,7 @@ const FUZZ_ED25519_SEED = Uint8Array.from({ length: 32 }, (_, i) => i);
 const TARGETS = ['canonical_json', 'ecrecover', 'keystore', 'hex_base64', 'address_userid',
                  'vector_runner', 'matrix_signing', 'attestation', 'envelope', 'megolm_decrypt',
                  'olm_decrypt', 'key_export', 'store_records', 'e2ee_intake',
-                 'devserver_request', 'matrix_response'];
+                 'devserver_request', 'matrix_response', 'sync_batch'];
 const corpora = Object.fromEntries(TARGETS.map((t) => [t, new Map()]));
 
 function add(target, data) {
@@ -258,6 +258,29 @@ for (const [status, retry, body] of [
 ]) {
   add('matrix_response', Buffer.concat([Buffer.from([status >> 8, status & 0xff]),
                                         Buffer.from(retry + '\0' + body, 'utf8')]));
+}
+// sync_batch_fuzz.cpp: a /sync answer as JSON text.
+{
+  const me = '@0x1111111111111111111111111111111111111111:hs';
+  const lower = '@0x0000000000000000000000000000000000000001:hs';
+  const dmState = [
+    {type: 'm.room.create', state_key: '', sender: lower, origin_server_ts: 1, content: {}},
+    {type: 'm.room.member', state_key: lower, sender: lower, content: {membership: 'join'}},
+    {type: 'm.room.member', state_key: me, sender: lower, content: {membership: 'invite'}},
+    {type: 'm.room.join_rules', state_key: '', sender: lower, content: {join_rule: 'invite'}},
+    {type: 'm.room.encryption', state_key: '', sender: lower, content: {algorithm: 'm.megolm.v1.aes-sha2'}},
+    {type: 'network.raiden.dm', state_key: '', sender: lower, content: {addresses: [lower.slice(1, 43), me.slice(1, 43)]}},
+  ];
+  for (const body of [
+    {next_batch: 's1'},
+    {next_batch: 's2', to_device: {events: [{type: 'm.room.encrypted', sender: lower, content: {}}]},
+     device_lists: {changed: [lower], left: []}, device_one_time_keys_count: {signed_curve25519: 3},
+     device_unused_fallback_key_types: ['signed_curve25519']},
+    {next_batch: 's3', rooms: {join: {'!dm:hs': {state: {events: dmState}, timeline: {events: [
+      {type: 'm.room.encrypted', sender: lower, event_id: '$e', content: {algorithm: 'm.megolm.v1.aes-sha2'}},
+      {type: 'm.room.member', state_key: me, sender: me, content: {membership: 'join'}}]}}},
+     invite: {'!i:hs': {invite_state: {events: dmState}}}, leave: {'!l:hs': {}}}},
+  ]) add('sync_batch', Buffer.from(JSON.stringify(body), 'utf8'));
 }
 // devserver_request_fuzz.cpp: byte 0 = method (bits 0-2), valid token (bit 3), junk token
 // (bit 4), "/_matrix/client/v3/" prefix (bit 5); then the target up to a newline, then the body.
