@@ -28,6 +28,9 @@
 //     Olm message and no room key from mrt (it cannot read mrt's room messages), and envelopes
 //     it sends (signed with the right key) over to_device and the room are never delivered;
 //     mrt counts them as unattested_device
+//   hostile rooms: mrt does not stay in a room js creates and invites it to when js is the
+//     higher address (only the lower address creates), nor in one whose network.raiden.dm lists
+//     the addresses the wrong way round; the valid room keeps carrying the traffic
 //   restart: js sends while mrt is stopped; mrt comes back as the same device, receives it once,
 //     and both directions go on over the same room
 //   plaintexts: mrt's Olm envelope plaintexts carry type, content, sender, recipient,
@@ -433,6 +436,42 @@ async function runOrder(order, baseUrl, dir) {
         assert.ok(since > 0);
       });
     }
+
+    await step(`hostile rooms: ${name} does not stay in a DM room that breaks PROTOCOL §5`, async () => {
+      const otherUser = `@${otherAddress}:${SERVER_NAME}`;
+      js.ignoreRoom = (roomId, state) => state.some((e) => e.type === 'test.hostile');
+      const lowerIsJs = order === 'js-lower';
+      const [lower, higher] = lowerIsJs ? [jsAddress, otherAddress] : [otherAddress, jsAddress];
+      // js lower: network.raiden.dm lists the addresses the wrong way round; js higher: the room
+      // is right in every state event but created by the higher address.
+      const addresses = lowerIsJs ? [higher, lower] : [lower, higher];
+      const { room_id: roomId } = await js.api('POST', '/createRoom', {
+        preset: 'private_chat',
+        is_direct: true,
+        initial_state: [
+          { type: 'm.room.encryption', state_key: '', content: { algorithm: 'm.megolm.v1.aes-sha2', rotation_period_ms: 604800000, rotation_period_msgs: 100 } },
+          { type: 'network.raiden.dm', state_key: '', content: { addresses } },
+          { type: 'test.hostile', state_key: '', content: {} },
+        ],
+      });
+      await js.api('POST', `/rooms/${encodeURIComponent(roomId)}/invite`, { user_id: otherUser });
+      // Refused (leave) at once, or left after a join, or never answered (invite) within 5 s.
+      const membershipNow = async () => (await js.api('GET', `/rooms/${encodeURIComponent(roomId)}/members`))
+        .chunk.find((e) => e.state_key === otherUser)?.content?.membership;
+      const stop = Date.now() + 5000;
+      let membership = await membershipNow();
+      while (membership !== 'leave' && Date.now() < stop) {
+        await sleep(200);
+        membership = await membershipNow();
+      }
+      log(`${name}'s membership in the hostile room ${roomId} (${lowerIsJs ? 'addresses swapped' : 'created by the higher address'}):`, membership);
+      assert.notEqual(membership, 'join', `${name} stays joined to a room ${lowerIsJs ? 'whose network.raiden.dm is wrong' : 'created by the higher address'}`);
+      // The valid room goes on carrying the traffic.
+      const good = js.readyRoom(otherAddress).roomId;
+      const { atJs, atOther } = await exchange('after the hostile room');
+      assert.equal(atJs.room, good, `${name} sent in the valid DM room`);
+      assert.equal(atOther.carrier, 'room');
+    });
 
     if (other.kind === 'mrt') {
       await step('restart: js sends while mrt is down; mrt restarts as the same device and gets it once', async () => {
