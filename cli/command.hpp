@@ -17,6 +17,9 @@ enum ExitCode : int {
   kBadInput = 3,        // a file unreadable or malformed (keystore, key file, vector file, hex)
   kKeyRefused = 4,      // wrong password, or a keystore whose content is refused
   kWouldOverwrite = 5,  // the output file exists
+  kStoreRefused = 6,    // a node's data directory cannot be used (locked, another key, corrupt)
+  kStartFailed = 7,     // a node could not start: login refused, homeserver unreachable
+  kNotDelivered = 8,    // mrt send / mrt demo: a message was not delivered in time
 };
 
 // A failure a command reports: printed on stderr as "mrt <command>: <message>" and, with
@@ -41,6 +44,8 @@ void print_result(bool json, const nlohmann::json& object,
 std::vector<Command> key_commands();
 std::vector<Command> signature_commands();
 Command vectors_command();
-Command serve_command();  // the dev homeserver (devserver/)
+Command serve_command();               // the dev homeserver (devserver/)
+std::vector<Command> node_commands();  // node, send, listen (mrt::Node)
+Command demo_command();                // a dev homeserver and two nodes in one process
 
 }  // namespace mrt::cli

@@ -24,6 +24,8 @@ std::vector<Command> all_commands() {
   for (auto& c : signature_commands()) all.push_back(std::move(c));
   all.push_back(vectors_command());
   all.push_back(serve_command());
+  for (auto& c : node_commands()) all.push_back(std::move(c));
+  all.push_back(demo_command());
   return all;
 }
 
@@ -39,6 +41,12 @@ std::string_view code_name(int code) {
       return "key_refused";
     case kWouldOverwrite:
       return "would_overwrite";
+    case kStoreRefused:
+      return "store_refused";
+    case kStartFailed:
+      return "start_failed";
+    case kNotDelivered:
+      return "not_delivered";
     default:
       return "error";
   }
@@ -48,8 +56,9 @@ void print_overview(std::ostream& os, const std::vector<Command>& commands) {
   os << "mrt - Matrix Raiden Transport tools\n\nCommands:\n";
   for (const auto& c : commands) os << "\n" << c.usage << "\n";
   os << "\nExit codes: 0 ok, 1 check failed, 2 usage, 3 bad input, 4 key refused,\n"
-        "5 would overwrite. Passwords are read from --password-file (first line) or a\n"
-        "no-echo prompt, never from the command line.\n";
+        "5 would overwrite, 6 store refused, 7 start failed, 8 not delivered. Passwords are\n"
+        "read from --password-file (first line) or a no-echo prompt, never from the command\n"
+        "line.\n";
 }
 
 int run(int argc, char** argv) {

@@ -1,0 +1,463 @@
+// mrt node (JSON lines on stdin/stdout), mrt send, mrt listen: an mrt::Node from the shell.
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <ctime>
+#include <exception>
+#include <fcntl.h>
+#include <iostream>
+#include <iterator>
+#include <mutex>
+#include <poll.h>
+#include <sstream>
+#include <thread>
+#include <unistd.h>
+
+#include "command.hpp"
+#include "node_setup.hpp"
+
+namespace mrt::cli {
+namespace {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+// Longest stdin line `mrt node` reads; a longer one is answered with a too_large error.
+constexpr std::size_t kMaxLineBytes = std::size_t{1} << 20;
+
+// stdout, one JSON object per line, each written whole and flushed under one mutex.
+class LineWriter {
+ public:
+  std::unique_lock<std::mutex> lock() { return std::unique_lock(mutex_); }
+  // With lock() held. False once stdout is gone (EPIPE); nothing is written after that.
+  bool write_locked(const json& object) { return write_text_locked(json_line(object)); }
+  bool write(const json& object) {
+    auto held = lock();
+    return write_locked(object);
+  }
+  // A line for people, "\n" included.
+  bool write_text(const std::string& line) {
+    auto held = lock();
+    return write_text_locked(line);
+  }
+
+ private:
+  bool write_text_locked(const std::string& line) {
+    if (broken_) return false;
+    for (std::size_t done = 0; done < line.size();) {
+      const ssize_t n = ::write(STDOUT_FILENO, line.data() + done, line.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        broken_ = true;
+        return false;
+      }
+      done += static_cast<std::size_t>(n);
+    }
+    return true;
+  }
+
+  std::mutex mutex_;
+  bool broken_ = false;
+};
+
+// The JSON-lines session of `mrt node`: this thread reads stdin and carries out ops, a second
+// one drains the node's events to stdout and marks messages consumed once they are written.
+class Session {
+ public:
+  Session(Node& node, StopSignals& signals) : node_(node), signals_(signals) {
+    if (::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0) throw std::runtime_error("pipe2 failed");
+  }
+  ~Session() {
+    ::close(wake_[0]);
+    ::close(wake_[1]);
+  }
+
+  int run() {
+    if (!out_.write(started_json(node_))) return kCheckFailed;
+    std::thread events([this] { drain_events(); });
+    try {
+      read_ops();
+    } catch (...) {
+      finish(events);
+      throw;
+    }
+    finish(events);
+    if (events_error_) std::rethrow_exception(events_error_);
+    if (!out_.write({{"event", "stopped"}})) return kCheckFailed;
+    return stdout_gone_ ? kCheckFailed : kOk;
+  }
+
+ private:
+  void finish(std::thread& events) {
+    done_ = true;
+    node_.stop();
+    events.join();
+  }
+
+  void drain_events() {
+    try {
+      while (!done_) {
+        auto event = node_.next_event(200ms);
+        if (!event) continue;
+        if (!out_.write(event_json(*event))) {
+          stdout_gone_ = true;
+          break;
+        }
+        if (event->type == NodeEventType::message) node_.consumed(*event);
+      }
+    } catch (...) {
+      events_error_ = std::current_exception();
+    }
+    if (!done_) (void)!::write(wake_[1], "x", 1);
+  }
+
+  // Until {"op":"stop"}, EOF, SIGINT/SIGTERM, or stdout closing.
+  void read_ops() {
+    std::string buffer;
+    bool discarding = false;  // the rest of a line that was too long
+    pollfd fds[3] = {{STDIN_FILENO, POLLIN, 0}, {signals_.fd(), POLLIN, 0}, {wake_[0], POLLIN, 0}};
+    for (;;) {
+      if (::poll(fds, 3, -1) < 0) {
+        if (errno == EINTR) continue;
+        throw std::runtime_error("poll failed");
+      }
+      if (fds[1].revents != 0 && signals_.received()) return;
+      if (fds[2].revents != 0) return;
+      if (fds[0].revents == 0) continue;
+      char chunk[65536];
+      const ssize_t n = ::read(STDIN_FILENO, chunk, sizeof chunk);
+      if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      if (n <= 0) {  // EOF: a last line without "\n" still counts
+        if (!discarding && !buffer.empty()) handle_line(buffer);
+        return;
+      }
+      std::size_t start = buffer.size();
+      buffer.append(chunk, static_cast<std::size_t>(n));
+      for (std::size_t nl; (nl = buffer.find('\n', start)) != std::string::npos; start = 0) {
+        std::string line = buffer.substr(0, nl);
+        buffer.erase(0, nl + 1);
+        if (discarding) {
+          discarding = false;
+          continue;
+        }
+        if (!handle_line(line)) return;
+      }
+      if (buffer.size() > kMaxLineBytes) {
+        if (!discarding) {
+          error(json(), "too_large",
+                "a line longer than " + std::to_string(kMaxLineBytes) + " bytes was dropped");
+        }
+        buffer.clear();
+        discarding = true;
+      }
+    }
+  }
+
+  void error(const json& ref, const std::string& reason, const std::string& message) {
+    json e = {{"event", "error"}, {"reason", reason}, {"message", message}};
+    if (!ref.is_null()) e["ref"] = ref;
+    if (!out_.write(e)) stdout_gone_ = true;
+  }
+
+  // False when the line asks the node to stop.
+  bool handle_line(std::string line) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) return true;  // blank: ignored
+    const json op = json::parse(line, nullptr, false);
+    if (op.is_discarded()) {
+      error(json(), "bad_request", "not a JSON line");
+      return true;
+    }
+    if (!op.is_object()) {
+      error(json(), "bad_request", "an op is a JSON object");
+      return true;
+    }
+    const json ref = op.contains("ref") ? op["ref"] : json();
+    if (op.contains("ref") && ref.is_null()) {
+      error(json(), "bad_request", "\"ref\" may be any JSON value but null");
+      return true;
+    }
+    const auto name = op.find("op");
+    if (name == op.end() || !name->is_string()) {
+      error(ref, "bad_request", "\"op\" is missing or not a string");
+      return true;
+    }
+    const std::string what = name->get<std::string>();
+    const auto only = [&](std::initializer_list<const char*> allowed) {
+      for (const auto& [key, value] : op.items()) {
+        if (key == "op" || key == "ref") continue;
+        if (std::find_if(allowed.begin(), allowed.end(), [&](const char* a) { return key == a; }) ==
+            allowed.end()) {
+          error(ref, "bad_request", "unknown field \"" + key + "\" in a " + what + " op");
+          return false;
+        }
+      }
+      return true;
+    };
+    if (what == "stop") return !only({});
+    if (what == "stats") {
+      if (!only({})) return true;
+      json stats = stats_json(node_.stats());
+      if (!ref.is_null()) stats["ref"] = ref;
+      if (!out_.write(stats)) stdout_gone_ = true;
+      return true;
+    }
+    if (what == "send") {
+      if (only({"to", "body", "bodies"})) send(op, ref);
+      return true;
+    }
+    error(ref, "bad_request", "unknown op \"" + what + "\" (send, stats, stop)");
+    return true;
+  }
+
+  void send(const json& op, const json& ref) {
+    const auto to_field = op.find("to");
+    if (to_field == op.end() || !to_field->is_string()) {
+      return error(ref, "bad_request", "\"to\" (an address) is missing or not a string");
+    }
+    auto to = Address::parse_checksummed(to_field->get<std::string>());
+    if (!to) {
+      return error(ref, "bad_request",
+                   "\"to\" is not an address: " + std::string(to_string(to.error())));
+    }
+    const bool one = op.contains("body"), many = op.contains("bodies");
+    if (one == many)
+      return error(ref, "bad_request", "give exactly one of \"body\" and \"bodies\"");
+    std::vector<std::string> bodies;
+    if (one) {
+      if (!op["body"].is_string()) return error(ref, "bad_request", "\"body\" is not a string");
+    } else {
+      const json& list = op["bodies"];
+      if (!list.is_array() || list.empty()) {
+        return error(ref, "bad_request", "\"bodies\" is not a non-empty array");
+      }
+      for (const auto& b : list) {
+        if (!b.is_string()) return error(ref, "bad_request", "\"bodies\" holds a non-string");
+        bodies.push_back(b.get<std::string>());
+      }
+    }
+    // The "sent" line is written before any "delivered" or "failed" of the same id: the event
+    // thread waits for the writer's lock while send() makes the message durable.
+    auto held = out_.lock();
+    json sent = {{"event", "sent"}};
+    if (one) {
+      auto id = node_.send(*to, op["body"].get<std::string>());
+      if (!id) {
+        held.unlock();
+        return error(ref, std::string(to_string(id.error().kind)), id.error().message);
+      }
+      sent["id"] = *id;
+    } else {
+      auto ids = node_.send_many(*to, std::move(bodies));
+      if (!ids) {
+        held.unlock();
+        return error(ref, std::string(to_string(ids.error().kind)), ids.error().message);
+      }
+      sent["ids"] = *ids;
+    }
+    sent["to"] = to->to_hex();
+    if (!ref.is_null()) sent["ref"] = ref;
+    if (!out_.write_locked(sent)) stdout_gone_ = true;
+  }
+
+  Node& node_;
+  StopSignals& signals_;
+  LineWriter out_;
+  int wake_[2] = {-1, -1};
+  std::atomic<bool> done_{false};
+  std::atomic<bool> stdout_gone_{false};
+  std::exception_ptr events_error_;
+};
+
+int node_command(const std::vector<std::string>& argv, bool) {
+  const Args args(argv, kNodeOptions, kNodeSwitches);
+  if (!args.positional().empty()) throw UsageError("unexpected argument " + args.positional()[0]);
+  StopSignals signals;  // before the node's threads exist, so that they inherit the mask
+  ::signal(SIGPIPE, SIG_IGN);
+  const PrivateKey key = node_key(args);
+  Node node = open_and_start(node_config(args), key);
+  Session session(node, signals);
+  return session.run();
+}
+
+std::string read_all_stdin() {
+  std::string text((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+  return text;
+}
+
+// For people: the body as it is, or as a JSON string when it holds control characters.
+std::string printable(const std::string& body) {
+  for (unsigned char c : body) {
+    if (c < 0x20 || c == 0x7f)
+      return json(body).dump(-1, ' ', false, json::error_handler_t::replace);
+  }
+  return body;
+}
+
+std::string utc_time(std::int64_t ms) {
+  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  ::gmtime_r(&seconds, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%H:%M:%S", &tm);
+  char millis[8];
+  std::snprintf(millis, sizeof millis, ".%03d", static_cast<int>(ms % 1000));
+  return std::string(text) + millis;
+}
+
+int send_command(const std::vector<std::string>& argv, bool json_out) {
+  std::set<std::string> options = kNodeOptions;
+  options.insert({"--to", "--timeout-ms"});
+  const Args args(argv, options, kNodeSwitches);
+  if (args.positional().size() != 1) throw UsageError("give exactly one BODY (or - for stdin)");
+  auto to = Address::parse_checksummed(args.require("--to"));
+  if (!to) throw UsageError("--to is not an address: " + std::string(to_string(to.error())));
+  const auto timeout =
+      std::chrono::milliseconds(int_option(args, "--timeout-ms", 60000, 1, 86'400'000));
+  std::string body = args.positional()[0] == "-" ? read_all_stdin() : args.positional()[0];
+  StopSignals signals;
+  const PrivateKey key = node_key(args);
+  const NodeConfig config = node_config(args);
+  const std::string data_dir = config.data_dir.string();
+  Node node = open_and_start(config, key);
+  const auto started = std::chrono::steady_clock::now();
+  auto id = node.send(*to, std::move(body));
+  if (!id) {
+    throw CommandError(id.error().kind == NodeErrorKind::too_large ? kBadInput : kStartFailed,
+                       id.error().message);
+  }
+  std::cerr << "mrt send: message " << *id << " to " << to->to_checksummed()
+            << " is in the outbox; waiting for its acknowledgement\n";
+  const auto deadline = started + timeout;
+  std::optional<NodeEvent> outcome;
+  while (!outcome && std::chrono::steady_clock::now() < deadline && !signals.received()) {
+    auto event = node.next_event(100ms);
+    // Messages that arrive meanwhile stay in the inbox (unconsumed) for a later `mrt listen`.
+    if (event && event->id == *id &&
+        (event->type == NodeEventType::delivered || event->type == NodeEventType::failed)) {
+      outcome = std::move(event);
+    }
+  }
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - started)
+                      .count();
+  node.stop();
+  const std::string still =
+      "; it stays in the outbox of " + data_dir + " and is resent whenever a node runs on it";
+  if (!outcome) {
+    throw CommandError(kNotDelivered,
+                       signals.received()
+                           ? "interrupted before message " + *id + " was acked" + still
+                           : "no acknowledgement for message " + *id + " within " +
+                                 std::to_string(timeout.count()) + " ms" + still);
+  }
+  if (outcome->type == NodeEventType::failed) {
+    throw CommandError(kNotDelivered, "message " + *id + " failed: " + to->to_checksummed() +
+                                          " did not acknowledge it before its max age");
+  }
+  print_result(json_out, {{"result", "delivered"}, {"id", *id}, {"to", to->to_hex()}, {"ms", ms}},
+               {{"delivered", *id}, {"to", to->to_checksummed()}, {"ms", std::to_string(ms)}});
+  return kOk;
+}
+
+int listen_command(const std::vector<std::string>& argv, bool json_out) {
+  std::set<std::string> options = kNodeOptions;
+  options.insert("--count");
+  const Args args(argv, options, kNodeSwitches);
+  if (!args.positional().empty()) throw UsageError("unexpected argument " + args.positional()[0]);
+  const std::int64_t count = int_option(args, "--count", 0, 1, std::int64_t{1} << 53);
+  StopSignals signals;
+  ::signal(SIGPIPE, SIG_IGN);
+  const PrivateKey key = node_key(args);
+  Node node = open_and_start(node_config(args), key);
+  std::cerr << "mrt listen: " << node.address().to_checksummed() << " (" << node.user_id()
+            << ", device " << node.device_id() << ") is listening; Ctrl-C stops\n";
+  LineWriter out;
+  std::int64_t seen = 0;
+  std::uint64_t acks_before_last = 0;
+  while ((count == 0 || seen < count) && !signals.received()) {
+    const std::uint64_t acks_before = node.stats().acks_sent;
+    auto event = node.next_event(100ms);
+    if (!event) continue;
+    const std::string peer = event->peer ? event->peer->to_checksummed() : "an unreadable sender";
+    switch (event->type) {
+      case NodeEventType::message: {
+        bool written = true;
+        if (json_out) {
+          written = out.write(event_json(*event));
+        } else {
+          std::ostringstream line;
+          line << "[" << utc_time(event->ts) << "] " << peer << " ("
+               << (event->carrier ? to_string(*event->carrier) : "?")
+               << "): " << printable(event->body);
+          line << "\n";
+          written = out.write_text(line.str());
+        }
+        if (!written) {
+          node.stop();
+          throw CommandError(kCheckFailed, "stdout was closed");
+        }
+        node.consumed(*event);
+        ++seen;
+        acks_before_last = acks_before;
+        break;
+      }
+      case NodeEventType::rejected:
+        std::cerr << "mrt listen: rejected an envelope from " << peer << ": "
+                  << (event->reason ? to_string(*event->reason) : "?") << "\n";
+        break;
+      case NodeEventType::delivered:
+      case NodeEventType::failed:
+        std::cerr << "mrt listen: an earlier message " << event->id << " to " << peer << " "
+                  << to_string(event->type) << "\n";
+        break;
+    }
+  }
+  if (count > 0 && seen == count) {
+    // Node::stop() does not wait for acks in flight: give the last message's ack a moment to
+    // reach the sender, which would otherwise resend until a node runs on this store again.
+    const auto deadline = std::chrono::steady_clock::now() + 2s;
+    while (node.stats().acks_sent <= acks_before_last &&
+           std::chrono::steady_clock::now() < deadline && !signals.received(20)) {
+      // waiting
+    }
+    (void)signals.received(300);  // and its HTTP request time to finish
+  }
+  node.stop();
+  return kOk;
+}
+
+}  // namespace
+
+std::vector<Command> node_commands() {
+  const std::string options = kNodeUsage;
+  return {
+      {"node",
+       "mrt node " + options +
+           "\n"
+           "  Runs a node and speaks JSON lines (docs/cli.md): ops on stdin\n"
+           "  ({\"op\":\"send\",\"to\":\"0x…\",\"body\":\"…\"}, {\"op\":\"stats\"}, "
+           "{\"op\":\"stop\"}), one event\n"
+           "  object per line on stdout (started, message, sent, delivered, failed, rejected,\n"
+           "  stats, error, stopped). EOF, stop, SIGINT or SIGTERM stop it (exit 0).",
+       node_command},
+      {"send",
+       "mrt send " + options +
+           "\n"
+           "          --to 0xADDRESS [--timeout-ms N] [--json] BODY|-\n"
+           "  Sends one message (BODY, or stdin with -) and waits for the recipient's\n"
+           "  acknowledgement (default 60000 ms): exit 0 once delivered, 8 if not.",
+       send_command},
+      {"listen",
+       "mrt listen " + options +
+           "\n"
+           "          [--count N] [--json]\n"
+           "  Prints the messages the node receives (text, or JSON lines with --json) until\n"
+           "  SIGINT/SIGTERM or N messages.",
+       listen_command},
+  };
+}
+
+}  // namespace mrt::cli

@@ -1,0 +1,222 @@
+#include "node_setup.hpp"
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <mrt/bytes.hpp>
+
+#include "command.hpp"
+#include "keystore_unlock.hpp"
+
+namespace mrt::cli {
+
+using json = nlohmann::json;
+
+const std::set<std::string> kNodeOptions = {"--keystore",   "--password-file", "--key-file",
+                                            "--homeserver", "--data",          "--server-name",
+                                            "--carrier",    "--max-age-ms"};
+const std::set<std::string> kNodeSwitches = {"--no-fsync", "--json"};
+const char* const kNodeUsage =
+    "(--keystore FILE [--password-file F] | --key-file F) --homeserver URL --data DIR\n"
+    "          [--server-name S] [--carrier room|to_device] [--max-age-ms N] [--no-fsync]";
+
+namespace {
+
+// The key file's first line, from a file only its owner may read or write (as ssh asks of
+// private keys): checked on the open descriptor, so the file cannot change in between.
+PrivateKey read_key_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw CommandError(kBadInput, "cannot read " + path + ": " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw CommandError(kBadInput, path + " is not a regular file");
+  }
+  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+    ::close(fd);
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    throw CommandError(kKeyRefused, path + " holds a private key but has mode " + mode +
+                                        ": others may read it (chmod 600 " + path + ")");
+  }
+  SecretBuffer text(256);
+  std::size_t used = 0;
+  while (used < text.size()) {
+    const ssize_t n = ::read(fd, text.data() + used, text.size() - used);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    used += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  std::size_t end = 0;
+  while (end < used && text.data()[end] != '\n') ++end;
+  if (end > 0 && text.data()[end - 1] == '\r') --end;
+  auto key =
+      PrivateKey::from_hex(std::string_view(reinterpret_cast<const char*>(text.data()), end));
+  if (!key) {
+    throw CommandError(kBadInput, path + ": " + std::string(to_string(key.error())) +
+                                      " (expected 64 hex digits, optionally 0x-prefixed)");
+  }
+  return std::move(*key);
+}
+
+ExitCode exit_code_of(NodeErrorKind kind) {
+  switch (kind) {
+    case NodeErrorKind::bad_config:
+      return kUsage;
+    case NodeErrorKind::store:
+      return kStoreRefused;
+    default:
+      return kStartFailed;
+  }
+}
+
+}  // namespace
+
+PrivateKey node_key(const Args& args) {
+  const auto key_file = args.get("--key-file");
+  const auto keystore = args.get("--keystore");
+  if (key_file && keystore) throw UsageError("give either --keystore or --key-file, not both");
+  if (key_file) {
+    if (args.get("--password-file")) throw UsageError("--password-file goes with --keystore");
+    return read_key_file(*key_file);
+  }
+  if (!keystore) throw UsageError("--keystore (or --key-file) is required");
+  return unlock_keystore(*keystore, args.get("--password-file"));
+}
+
+std::int64_t int_option(const Args& args, const std::string& name, std::int64_t fallback,
+                        std::int64_t min, std::int64_t max) {
+  const auto text = args.get(name);
+  if (!text) return fallback;
+  std::int64_t value = 0;
+  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+  if (ec != std::errc() || end != text->data() + text->size() || value < min || value > max) {
+    throw UsageError(name + " wants an integer from " + std::to_string(min) + " to " +
+                     std::to_string(max));
+  }
+  return value;
+}
+
+NodeConfig node_config(const Args& args) {
+  NodeConfig config;
+  config.homeserver = args.require("--homeserver");
+  config.data_dir = args.require("--data");
+  config.server_name = args.get("--server-name").value_or("");
+  const std::string carrier = args.get("--carrier").value_or("room");
+  if (carrier == "room") {
+    config.carrier = Carrier::room;
+  } else if (carrier == "to_device") {
+    config.carrier = Carrier::to_device;
+  } else {
+    throw UsageError("--carrier is room or to_device");
+  }
+  config.limits.max_age_ms =
+      int_option(args, "--max-age-ms", config.limits.max_age_ms, 1000, std::int64_t{1} << 53);
+  if (args.has("--no-fsync")) config.durability = store::Durability::off;
+  return config;
+}
+
+Node open_and_start(NodeConfig config, const PrivateKey& key) {
+  const bool guessed_server_name = config.server_name.empty();
+  auto node = Node::open(std::move(config), key);
+  if (!node) throw CommandError(exit_code_of(node.error().kind), node.error().message);
+  if (auto started = node->start(); !started) {
+    std::string message = started.error().message;
+    if (started.error().kind == NodeErrorKind::login && guessed_server_name) {
+      message +=
+          " (the server name was taken from the homeserver URL's host; give the "
+          "homeserver's own with --server-name)";
+    }
+    throw CommandError(exit_code_of(started.error().kind), message);
+  }
+  return std::move(*node);
+}
+
+json event_json(const NodeEvent& event) {
+  const json id = event.id.empty() ? json(nullptr) : json(event.id);
+  const json peer = event.peer ? json(event.peer->to_hex()) : json(nullptr);
+  const json carrier = event.carrier ? json(to_string(*event.carrier)) : json(nullptr);
+  switch (event.type) {
+    case NodeEventType::message:
+      return {{"event", "message"}, {"id", id},       {"from", peer},
+              {"body", event.body}, {"ts", event.ts}, {"carrier", carrier}};
+    case NodeEventType::delivered:
+    case NodeEventType::failed:
+      return {{"event", to_string(event.type)}, {"id", id}, {"to", peer}};
+    case NodeEventType::rejected:
+      return {{"event", "rejected"},
+              {"reason", event.reason ? json(to_string(*event.reason)) : json(nullptr)},
+              {"id", id},
+              {"from", peer},
+              {"carrier", carrier}};
+  }
+  return {{"event", to_string(event.type)}, {"id", id}};
+}
+
+json started_json(const Node& node) {
+  return {{"event", "started"},
+          {"address", node.address().to_hex()},
+          {"user_id", node.user_id()},
+          {"device_id", node.device_id()}};
+}
+
+json stats_json(const NodeStats& s) {
+  json rejected = json::object();
+  for (int r = static_cast<int>(RejectReason::malformed);
+       r <= static_cast<int>(RejectReason::not_allowed); ++r) {
+    rejected[std::string(to_string(static_cast<RejectReason>(r)))] = 0;
+  }
+  for (const auto& [reason, count] : s.rejected) rejected[std::string(to_string(reason))] = count;
+  return {{"event", "stats"},
+          {"sent", s.sent},
+          {"transmitted", s.transmitted},
+          {"resent", s.resent},
+          {"delivered", s.delivered},
+          {"failed", s.failed},
+          {"received", s.received},
+          {"acks_sent", s.acks_sent},
+          {"rejected", rejected},
+          {"undecryptable", s.undecryptable},
+          {"outbox", s.outbox},
+          {"inbox", s.inbox},
+          {"syncs", s.syncs},
+          {"http_retries", s.http_retries}};
+}
+
+std::string json_line(const json& object) {
+  return object.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+StopSignals::StopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  ::pthread_sigmask(SIG_BLOCK, &set, &saved_);
+  fd_ = ::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (fd_ < 0) throw std::runtime_error(std::string("signalfd: ") + std::strerror(errno));
+}
+
+StopSignals::~StopSignals() {
+  ::close(fd_);
+  ::pthread_sigmask(SIG_SETMASK, &saved_, nullptr);
+}
+
+bool StopSignals::received(int wait_ms) {
+  if (received_) return true;
+  pollfd p{fd_, POLLIN, 0};
+  if (::poll(&p, 1, wait_ms) > 0) {
+    signalfd_siginfo info;
+    while (::read(fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) received_ = true;
+  }
+  return received_;
+}
+
+}  // namespace mrt::cli
