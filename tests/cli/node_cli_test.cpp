@@ -1,0 +1,359 @@
+// `mrt node`, `mrt send`, `mrt listen` and `mrt demo` as users and scripts run them: child
+// processes over real HTTP against `mrt serve` on 127.0.0.1 (tests/devserver/server_process.*),
+// with real LMDB stores.
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sys/stat.h>
+#include <thread>
+#include <tuple>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <mrt/bytes.hpp>
+#include <mrt/eth.hpp>
+
+#include "../temp_dir.hpp"
+#include "node_process.hpp"
+#include "run_mrt.hpp"
+#include "server_process.hpp"
+
+namespace mrt {
+namespace {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using testing::NodeProcess;
+
+// A key in a 0600 key file (--key-file), faster than a keystore's scrypt.
+struct TestKey {
+  PrivateKey key = PrivateKey::generate();
+  fs::path file;
+  std::string address() const { return key.address().to_hex(); }
+};
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+class NodeCli : public ::testing::Test {
+ protected:
+  fs::path dir = testing::fresh_dir("nodecli");
+  void SetUp() override { fs::create_directories(dir); }
+  void TearDown() override {
+    if (HasFailure()) {
+      for (const auto& entry : fs::directory_iterator(dir)) {
+        if (entry.path().extension() == ".stderr") {
+          std::cerr << "--- " << entry.path().filename() << "\n" << read_file(entry.path());
+        }
+      }
+    }
+    server_.reset();
+    fs::remove_all(dir);
+  }
+
+  const std::string& homeserver() {
+    if (!server_) server_ = std::make_unique<testing::ServerProcess>(dir / "homeserver");
+    return server_->base_url();
+  }
+
+  TestKey key(const std::string& name, mode_t mode = 0600) {
+    TestKey k;
+    k.file = dir / (name + ".key");
+    std::string hex = to_0x_hex(k.key.secret());
+    std::ofstream(k.file) << hex << "\n";
+    wipe(hex);
+    ::chmod(k.file.c_str(), mode);
+    return k;
+  }
+
+  std::vector<std::string> node_args(const std::string& command, const std::string& name,
+                                     const TestKey& k, const std::string& carrier) {
+    return {command,  "--key-file",          k.file.string(), "--homeserver", homeserver(),
+            "--data", (dir / name).string(), "--server-name", "localhost",    "--carrier",
+            carrier,  "--no-fsync"};
+  }
+
+  std::unique_ptr<NodeProcess> node(const std::string& name, const TestKey& k,
+                                    const std::string& carrier = "room") {
+    return std::make_unique<NodeProcess>(node_args("node", name, k, carrier),
+                                         dir / (name + ".stderr"));
+  }
+
+  // The node's "started" event, checked against its key.
+  void expect_started(NodeProcess& n, const TestKey& k) {
+    auto started = n.wait_event("started");
+    ASSERT_TRUE(started) << "no started event";
+    EXPECT_EQ((*started)["address"], k.address());
+    EXPECT_EQ((*started)["user_id"], "@" + k.address() + ":localhost");
+    EXPECT_FALSE((*started)["device_id"].get<std::string>().empty());
+  }
+
+  static std::function<bool(const json&)> is(const std::string& event, const std::string& id) {
+    return [=](const json& e) { return e.value("event", "") == event && e.value("id", "") == id; };
+  }
+
+  std::unique_ptr<testing::ServerProcess> server_;
+};
+
+class NodePair : public NodeCli, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(NodePair, ExchangeMessagesBothWaysWithAcks) {
+  const std::string carrier = GetParam();
+  const TestKey ka = key("a"), kb = key("b");
+  auto a = node("a", ka, carrier);
+  auto b = node("b", kb, carrier);
+  expect_started(*a, ka);
+  expect_started(*b, kb);
+  const auto arrived_over = [&](const json& m) {
+    const std::string used = m["carrier"];
+    // The room carrier uses to_device until the DM room is joined by both (PROTOCOL §5).
+    if (carrier == "to_device") {
+      EXPECT_EQ(used, "to_device");
+    }
+    EXPECT_TRUE(used == "room" || used == "to_device") << used;
+  };
+
+  // a -> b, one body, with a ref echoed back.
+  a->write(
+      {{"op", "send"}, {"to", kb.key.address().to_checksummed()}, {"body", "hello b"}, {"ref", 1}});
+  auto sent = a->wait_event("sent");
+  ASSERT_TRUE(sent);
+  EXPECT_EQ((*sent)["ref"], 1);
+  EXPECT_EQ((*sent)["to"], kb.address());
+  const std::string id = (*sent)["id"];
+  auto message = b->wait_for(is("message", id));
+  ASSERT_TRUE(message) << "b did not get " << id;
+  EXPECT_EQ((*message)["from"], ka.address());
+  EXPECT_EQ((*message)["body"], "hello b");
+  EXPECT_TRUE((*message)["ts"].is_number_integer());
+  arrived_over(*message);
+  ASSERT_TRUE(a->wait_for(is("delivered", id))) << "a saw no delivered for " << id;
+
+  // b -> a, three bodies in one op: three ids, arriving in order, each acked.
+  b->write({{"op", "send"},
+            {"to", ka.address()},
+            {"bodies", {"one", "two", "three"}},
+            {"ref", {{"k", "v"}}}});
+  sent = b->wait_event("sent");
+  ASSERT_TRUE(sent);
+  EXPECT_EQ((*sent)["ref"], json({{"k", "v"}}));
+  ASSERT_EQ((*sent)["ids"].size(), 3u);
+  std::vector<std::string> bodies;
+  for (const auto& each : (*sent)["ids"]) {
+    message = a->wait_for(is("message", each.get<std::string>()));
+    ASSERT_TRUE(message) << "a did not get " << each;
+    EXPECT_EQ((*message)["from"], kb.address());
+    arrived_over(*message);
+    bodies.push_back((*message)["body"]);
+  }
+  EXPECT_EQ(bodies, (std::vector<std::string>{"one", "two", "three"}));
+  std::vector<std::string> order;  // the order a wrote them out
+  for (const auto& line : a->lines()) {
+    const json e = json::parse(line);
+    if (e["event"] == "message" && e["from"] == kb.address()) order.push_back(e["body"]);
+  }
+  EXPECT_EQ(order, bodies) << "messages from one sender arrive in the order sent";
+  for (const auto& each : (*sent)["ids"]) {
+    EXPECT_TRUE(b->wait_for(is("delivered", each.get<std::string>())));
+  }
+
+  if (carrier == "room") {
+    // Once the DM room is joined by both, messages go over it, both ways.
+    for (auto [from, to, to_key] : {std::tuple{a.get(), b.get(), &kb}, {b.get(), a.get(), &ka}}) {
+      bool over_room = false;
+      for (int i = 0; i < 100 && !over_room; ++i) {
+        from->write({{"op", "send"}, {"to", to_key->address()}, {"body", "ping"}});
+        auto ping = from->wait_event("sent");
+        ASSERT_TRUE(ping);
+        auto got = to->wait_for(is("message", (*ping)["id"]));
+        ASSERT_TRUE(got);
+        over_room = (*got)["carrier"] == "room";
+        ASSERT_TRUE(from->wait_for(is("delivered", (*ping)["id"])));
+        if (!over_room) std::this_thread::sleep_for(100ms);
+      }
+      EXPECT_TRUE(over_room) << "the DM room was never used";
+    }
+  }
+
+  a->write({{"op", "stats"}, {"ref", "s"}});
+  auto stats = a->wait_event("stats");
+  ASSERT_TRUE(stats);
+  EXPECT_EQ((*stats)["ref"], "s");
+  EXPECT_EQ((*stats)["sent"], (*stats)["delivered"]);
+  EXPECT_GE((*stats)["received"], 3);
+  EXPECT_EQ((*stats)["outbox"], 0);
+  EXPECT_EQ((*stats)["inbox"], 0) << "every message written out was consumed";
+  for (const char* field :
+       {"transmitted", "resent", "failed", "acks_sent", "undecryptable", "syncs", "http_retries"}) {
+    EXPECT_TRUE((*stats)[field].is_number_unsigned()) << field;
+  }
+  EXPECT_EQ((*stats)["rejected"]["malformed"], 0);
+  EXPECT_TRUE((*stats)["rejected"].contains("replay"));
+
+  // stop op, then EOF: both end with "stopped" and exit 0.
+  a->write({{"op", "stop"}});
+  EXPECT_TRUE(a->wait_event("stopped"));
+  EXPECT_EQ(a->wait_exit(30s), 0);
+  b->close_stdin();
+  EXPECT_TRUE(b->wait_event("stopped"));
+  EXPECT_EQ(b->wait_exit(30s), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Carriers, NodePair, ::testing::Values("to_device", "room"));
+
+TEST_F(NodeCli, BadLinesGetErrorEventsAndTheNodeKeepsWorking) {
+  const TestKey k = key("a");
+  const std::string peer = PrivateKey::generate().address().to_hex();
+  auto a = node("a", k);
+  expect_started(*a, k);
+  struct Case {
+    std::string line;
+    std::string reason;
+    json ref;
+  };
+  const std::vector<Case> cases = {
+      {"not json", "bad_request", nullptr},
+      {"[1,2]", "bad_request", nullptr},
+      {R"({"ref":"r1"})", "bad_request", "r1"},
+      {R"({"op":"fly","ref":7})", "bad_request", 7},
+      {R"({"op":"send","to":"0x1234","body":"x","ref":"a"})", "bad_request", "a"},
+      {R"({"op":"send","to":")" + peer + R"(","ref":"b"})", "bad_request", "b"},
+      {R"({"op":"send","to":")" + peer + R"(","body":"x","bodies":["y"],"ref":"c"})", "bad_request",
+       "c"},
+      {R"({"op":"send","to":")" + peer + R"(","body":5,"ref":"d"})", "bad_request", "d"},
+      {R"({"op":"send","to":")" + peer + R"(","bodies":[],"ref":"e"})", "bad_request", "e"},
+      {R"({"op":"send","to":")" + peer + R"(","body":"x","colour":"red","ref":"f"})", "bad_request",
+       "f"},
+      {R"({"op":"stats","extra":1,"ref":"g"})", "bad_request", "g"},
+      {R"({"op":"send","to":")" + peer + R"(","body":")" + std::string(40000, 'x') +
+           R"(","ref":"h"})",
+       "too_large", "h"},
+  };
+  for (const auto& c : cases) a->write_line(c.line);
+  a->write_line("");  // blank lines are ignored
+  for (const auto& c : cases) {
+    auto error = a->next(10s);
+    ASSERT_TRUE(error) << "no answer to " << c.line.substr(0, 80);
+    EXPECT_EQ((*error)["event"], "error") << c.line.substr(0, 80);
+    EXPECT_EQ((*error)["reason"], c.reason) << c.line.substr(0, 80);
+    EXPECT_FALSE((*error)["message"].get<std::string>().empty());
+    if (c.ref.is_null()) {
+      EXPECT_FALSE(error->contains("ref"));
+    } else {
+      EXPECT_EQ((*error)["ref"], c.ref) << c.line.substr(0, 80);
+    }
+  }
+  // Still working: a good send (to an address with no node: it waits in the outbox).
+  a->write({{"op", "send"}, {"to", peer}, {"body", "still here"}, {"ref", "ok"}});
+  auto sent = a->next(10s);
+  ASSERT_TRUE(sent);
+  EXPECT_EQ((*sent)["event"], "sent");
+  EXPECT_EQ((*sent)["ref"], "ok");
+  a->write({{"op", "stats"}});
+  auto stats = a->next(10s);
+  ASSERT_TRUE(stats);
+  EXPECT_EQ((*stats)["event"], "stats");
+  EXPECT_EQ((*stats)["sent"], 1);
+  EXPECT_EQ((*stats)["outbox"], 1);
+  EXPECT_FALSE(stats->contains("ref"));
+  // A last line without "\n" before EOF still counts.
+  a->write_line(R"({"op":"stats","ref":"last"})");
+  a->close_stdin();
+  auto last = a->wait_event("stats");
+  ASSERT_TRUE(last);
+  EXPECT_EQ((*last)["ref"], "last");
+  EXPECT_TRUE(a->wait_event("stopped"));
+  EXPECT_EQ(a->wait_exit(30s), 0);
+}
+
+TEST_F(NodeCli, SigtermStopsCleanly) {
+  const TestKey k = key("a");
+  auto a = node("a", k, "to_device");
+  expect_started(*a, k);
+  a->signal(SIGTERM);
+  EXPECT_TRUE(a->wait_event("stopped", 30s));
+  EXPECT_EQ(a->wait_exit(30s), 0);
+  // Restarted on the same store: the same device.
+  const std::string device = json::parse(a->lines().front())["device_id"];
+  auto again = node("a", k, "to_device");
+  auto started = again->wait_event("started");
+  ASSERT_TRUE(started);
+  EXPECT_EQ((*started)["device_id"], device);
+  again->signal(SIGINT);
+  EXPECT_TRUE(again->wait_event("stopped", 30s));
+  EXPECT_EQ(again->wait_exit(30s), 0);
+}
+
+TEST_F(NodeCli, StartFailuresExitNonZero) {
+  const TestKey k = key("a", 0644);
+  auto r = testing::run_mrt({"node", "--key-file", k.file.string(), "--homeserver",
+                             "http://127.0.0.1:1", "--data", (dir / "a").string()},
+                            dir);
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_NE(r.err.find("chmod 600"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "a")) << "refused before the store was created";
+  r = testing::run_mrt({"node", "--key-file", k.file.string(), "--keystore", "x.json",
+                        "--homeserver", "http://127.0.0.1:1", "--data", (dir / "a").string()},
+                       dir);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  // Nothing listens on port 1: the login fails at once, exit 7 (start_failed).
+  const TestKey good = key("b");
+  r = testing::run_mrt(
+      {"node", "--key-file", good.file.string(), "--homeserver", "http://127.0.0.1:1",
+       "--server-name", "localhost", "--data", (dir / "b").string(), "--json"},
+      dir);
+  EXPECT_EQ(r.exit_code, 7) << r.err;
+  EXPECT_EQ(json::parse(r.out)["error"], "start_failed") << r.out;
+}
+
+TEST_F(NodeCli, SendWaitsForTheAckAndListenPrintsTheMessage) {
+  const TestKey ka = key("a"), kb = key("b");
+  auto args = node_args("listen", "b", kb, "to_device");
+  args.insert(args.end(), {"--count", "1", "--json"});
+  NodeProcess listen(args, dir / "b.stderr");
+  // Wait until b is online, so that a finds its device at once.
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (read_file(dir / "b.stderr").find("is listening") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  args = node_args("send", "a", ka, "to_device");
+  args.insert(args.end(), {"--to", kb.key.address().to_checksummed(), "--json", "hi from send"});
+  const auto sent = testing::run_mrt(args, dir);
+  ASSERT_EQ(sent.exit_code, 0) << sent.err;
+  const json result = json::parse(sent.out);
+  EXPECT_EQ(result["result"], "delivered");
+  EXPECT_EQ(result["to"], kb.address());
+  auto message = listen.next(30s);
+  ASSERT_TRUE(message);
+  EXPECT_EQ((*message)["event"], "message");
+  EXPECT_EQ((*message)["id"], result["id"]);
+  EXPECT_EQ((*message)["body"], "hi from send");
+  EXPECT_EQ((*message)["from"], ka.address());
+  EXPECT_EQ(listen.wait_exit(30s), 0);
+
+  // Nobody acks a message to an address without a node: exit 8 after the timeout.
+  args = node_args("send", "a", ka, "to_device");
+  args.insert(args.end(),
+              {"--to", PrivateKey::generate().address().to_hex(), "--timeout-ms", "500", "nobody"});
+  const auto lost = testing::run_mrt(args, dir);
+  EXPECT_EQ(lost.exit_code, 8) << lost.err;
+}
+
+TEST_F(NodeCli, DemoExitsZero) {
+  const auto r = testing::run_mrt({"demo", "--messages", "1", "--json"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json summary = json::parse(r.out);
+  EXPECT_EQ(summary["result"], "ok");
+  EXPECT_EQ(summary["carriers"]["to_device"]["messages"], 2);
+  EXPECT_EQ(summary["carriers"]["room"]["messages"], 2);
+  EXPECT_EQ(summary["carriers"]["room"]["over_room"], 2);
+  EXPECT_NE(r.err.find("exactly once"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace mrt
