@@ -141,8 +141,18 @@ DmRoomVerdict judge_dm_room(const DmRoomState& state, const Address& me,
   if (v == validated.end() || v->second != lower) return DmRoomVerdict::bad_creator;
 
   if (!state.encryption || !state.encryption->is_object()) return DmRoomVerdict::bad_encryption;
-  const std::string* algorithm = string_field(*state.encryption, "algorithm");
-  if (!algorithm || *algorithm != kMegolmAlgorithm) return DmRoomVerdict::bad_encryption;
+  // Exactly §5's settings: a looser rotation would keep a Megolm session longer than agreed.
+  const json& enc = *state.encryption;
+  const std::string* algorithm = string_field(enc, "algorithm");
+  auto number = [&](const char* name) -> std::optional<std::int64_t> {
+    auto it = enc.find(name);
+    if (it == enc.end() || !it->is_number_integer()) return std::nullopt;
+    return it->get<std::int64_t>();
+  };
+  if (!algorithm || *algorithm != kMegolmAlgorithm ||
+      number("rotation_period_ms") != kDefaultRotationPeriodMs ||
+      number("rotation_period_msgs") != static_cast<std::int64_t>(kDefaultRotationPeriodMsgs))
+    return DmRoomVerdict::bad_encryption;
 
   if (state.join_rule == "public" || state.join_rule == "knock") return DmRoomVerdict::public_room;
 

@@ -50,7 +50,7 @@ enum class DmRoomVerdict : int {
   not_a_dm = 1,        // no network.raiden.dm state (some other room)
   bad_addresses = 2,   // network.raiden.dm is not {addresses: [lower, higher]} naming us
   bad_creator = 3,     // not created by a validated user id of the lower address
-  bad_encryption = 4,  // not m.megolm.v1.aes-sha2, or encryption missing
+  bad_encryption = 4,  // m.room.encryption missing or not exactly §5's (algorithm, rotation)
   foreign_member = 5,  // someone other than the pair's validated user ids joined or was invited
   public_room = 6,     // a join rule that lets anyone in
 };

@@ -287,12 +287,12 @@ std::future<Result<LoginInfo, MatrixError>> MatrixClient::login_ethereum(
       promise->set_value(fail(MatrixError{MatrixErrorKind::bad_response, 200, "",
                                           "login answer without access_token, device_id or "
                                           "user_id",
-                                          std::nullopt}));
+                                          std::nullopt, ""}));
       return;
     }
     if (*user != expected) {
       promise->set_value(fail(MatrixError{MatrixErrorKind::bad_response, 200, "",
-                                          "login answered for another user id", std::nullopt}));
+                                          "login answered for another user id", std::nullopt, ""}));
       return;
     }
     if (auto s = weak.lock()) {

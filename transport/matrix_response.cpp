@@ -96,7 +96,7 @@ std::optional<std::int64_t> retry_after(const json* body,
 }
 
 MatrixError bad(long status, std::string why) {
-  return {MatrixErrorKind::bad_response, status, "", std::move(why), std::nullopt};
+  return {MatrixErrorKind::bad_response, status, "", std::move(why), std::nullopt, ""};
 }
 
 }  // namespace
@@ -118,12 +118,15 @@ MatrixResult parse_matrix_response(long status,
     if (!parsed->is_object()) return fail(bad(status, "the answer is not a JSON object"));
     return std::move(*parsed);
   }
-  MatrixError e{MatrixErrorKind::http, status, "", "", std::nullopt};
+  MatrixError e{MatrixErrorKind::http, status, "", "", std::nullopt, ""};
   if (parsed && parsed->is_object()) {
     auto code = parsed->find("errcode");
     if (code != parsed->end() && code->is_string()) e.errcode = cut(code->get<std::string>());
     auto text = parsed->find("error");
     if (text != parsed->end() && text->is_string()) e.error = cut(text->get<std::string>());
+    auto session = parsed->find("session");
+    if (status == 401 && session != parsed->end() && session->is_string())
+      e.uia_session = cut(session->get<std::string>());
   }
   if (e.error.empty()) e.error = "HTTP " + std::to_string(status);
   if (status == 429) e.retry_after_ms = retry_after(parsed ? &*parsed : nullptr, headers);

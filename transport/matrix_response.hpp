@@ -39,6 +39,8 @@ struct MatrixError {
   std::string errcode;   // "M_FORBIDDEN", … (empty when the body had none)
   std::string error;     // the server's or libcurl's text, truncated; never an access token
   std::optional<std::int64_t> retry_after_ms;  // 429 only: body field, else Retry-After header
+  // 401 asking for user-interactive auth: the session to continue it with (empty otherwise).
+  std::string uia_session;
 };
 // One line for logs: "http 403 M_FORBIDDEN: Invalid password".
 std::string describe(const MatrixError& e);

@@ -176,7 +176,29 @@ struct Node::Impl {
 
   Result<Unit, NodeError> start();
   Result<Unit, NodeError> send_requests_now(E2eeMachine& machine);
+  void delete_stale_devices(const MatrixIdentity& identity);
 };
+
+// PROTOCOL §3: a node that had to start a new device deletes its older ones, so that room keys
+// stop going to them. User-interactive auth with the Ethereum login; best effort (a failure
+// leaves devices that peers still encrypt to, which costs them, not us).
+void Node::Impl::delete_stale_devices(const MatrixIdentity& identity) {
+  using transport::calls::request;
+  auto list = client->call(request("GET", "/_matrix/client/v3/devices", json::object())).get();
+  if (!list || !list->contains("devices") || !(*list)["devices"].is_array()) return;
+  for (const auto& d : (*list)["devices"]) {
+    const std::string id = d.is_object() ? d.value("device_id", "") : "";
+    if (id.empty() || id == device_id) continue;
+    const std::string path = "/_matrix/client/v3/devices/" + transport::url_encode(id);
+    auto first = client->call(request("DELETE", path, json::object())).get();
+    if (first || first.error().http_status != 401) continue;
+    json auth = {{"type", "m.login.password"},
+                 {"identifier", {{"type", "m.id.user"}, {"user", address.to_hex()}}},
+                 {"password", identity.password.to_hex()}};
+    if (!first.error().uia_session.empty()) auth["session"] = first.error().uia_session;
+    (void)client->call(request("DELETE", path, json{{"auth", auth}})).get();
+  }
+}
 
 Result<Unit, NodeError> Node::Impl::send_requests_now(E2eeMachine& machine) {
   // keys/upload before start() returns, so that peers can reach the device at once.
@@ -205,8 +227,9 @@ Result<Unit, NodeError> Node::Impl::start() {
   if (!login)
     return fail(error(NodeErrorKind::login, "login at " + config.homeserver + " as " +
                                                 address.to_hex() + ": " + describe(login.error())));
-  if (device_id != login->device_id) {
-    // A new device: keep its id first, so that a crash from here on still comes back as it.
+  const bool new_device = device_id != login->device_id;
+  if (new_device) {
+    // Kept first, so that a crash from here on still comes back as this device.
     store::Changes c;
     c.put(tables.meta, transport::kMetaDeviceId, login->device_id);
     env.commit(std::move(c)).get();
@@ -216,6 +239,8 @@ Result<Unit, NodeError> Node::Impl::start() {
     user_id = login->user_id;
     device_id = login->device_id;
   }
+  const MatrixIdentity identity = matrix_identity(key, config.server_name);
+  if (new_device) delete_stale_devices(identity);
 
   auto machine =
       E2eeMachine::open(env, key, login->user_id, login->device_id, {.now_ms = config.now_ms});
@@ -225,7 +250,6 @@ Result<Unit, NodeError> Node::Impl::start() {
   if (auto sent = send_requests_now(*machine); !sent) return fail(sent.error());
 
   // The displayname proves the user id to anyone (PROTOCOL §2).
-  const MatrixIdentity identity = matrix_identity(key, config.server_name);
   auto named =
       client
           ->call(transport::calls::request(

@@ -321,10 +321,11 @@ void NodeWorker::intake_payload(const json& content, Carrier carrier,
 }
 
 void NodeWorker::reject(RejectReason reason, const std::optional<Address>& claimed, Carrier carrier,
-                        Intake& intake) {
+                        Intake& intake, const std::string& nonce) {
   ctx_.counters.update([&](NodeStats& s) { ++s.rejected[reason]; });
   NodeEvent e;
   e.type = NodeEventType::rejected;
+  e.id = nonce;
   e.peer = claimed;
   e.carrier = carrier;
   e.reason = reason;
@@ -365,19 +366,19 @@ void NodeWorker::intake_envelope(const json& wire, Carrier carrier,
   if (seen) {
     // The sender did not get our ack: acknowledge again (rule 6).
     if (e.kind == EnvelopeKind::message) intake.acks.push_back({e.sender, {carrier, e.nonce}});
-    reject(RejectReason::replay, e.sender, carrier, intake);
+    reject(RejectReason::replay, e.sender, carrier, intake, e.nonce);
     return;
   }
   if (!device || *device != e.sender) {
-    reject(RejectReason::unattested_device, e.sender, carrier, intake);
+    reject(RejectReason::unattested_device, e.sender, carrier, intake, e.nonce);
     return;
   }
   if (ctx_.config.allowlist && !ctx_.config.allowlist->count(e.sender)) {
-    reject(RejectReason::not_allowed, e.sender, carrier, intake);
+    reject(RejectReason::not_allowed, e.sender, carrier, intake, e.nonce);
     return;
   }
   if (!within_budget(e.sender)) {
-    reject(RejectReason::rate_limited, e.sender, carrier, intake);
+    reject(RejectReason::rate_limited, e.sender, carrier, intake, e.nonce);
     return;
   }
 
@@ -511,23 +512,13 @@ void NodeWorker::join_room(const std::string& room_id, const Address& partner) {
   ctx_.client.call(calls::join(room_id), [this, room_id, partner](MatrixResult r) {
     post([this, room_id, partner, ok = bool(r)] {
       if (!ok) return;  // cannot be joined: rejected; the creator invites again or anew
+      // Judged on the state of the first sync after the join, which is complete for a room
+      // newly joined.
       if (!rooms_.count(room_id)) {
         auto room = std::make_unique<Room>();
         room->partner = partner;
         rooms_[room_id] = std::move(room);
       }
-      // The complete state, to judge the room now rather than at the next sync.
-      ctx_.client.call(
-          calls::request("GET", "/_matrix/client/v3/rooms/" + url_encode(room_id) + "/state",
-                         json::object()),
-          [this, room_id](MatrixResult state) {
-            post([this, room_id, state = std::move(state)] {
-              if (!state || !state->is_array()) return;
-              Intake intake;
-              apply_room_state(room_id, *state, intake);
-              finish_intake(intake);
-            });
-          });
     });
   });
 }
@@ -841,6 +832,7 @@ void NodeWorker::tick() {
     store::Changes c;
     for (const auto& nonce : failed) c.erase(ctx_.tables.outbox, nonce);
     ctx_.env.commit(std::move(c)).get();
+    std::vector<NodeEvent> events;
     for (const auto& nonce : failed) {
       NodeEvent f;
       f.type = NodeEventType::failed;
@@ -849,12 +841,13 @@ void NodeWorker::tick() {
       f.ts = outbox_.at(nonce).ts;
       outbox_.erase(nonce);
       schedule_.erase(nonce);
-      ctx_.emit(std::move(f));
+      events.push_back(std::move(f));
     }
     ctx_.counters.update([&](NodeStats& s) {
       s.failed += failed.size();
       s.outbox = outbox_.size();
     });
+    for (auto& e : events) ctx_.emit(std::move(e));
   }
   // The creator invites again a partner that has not joined within a minute.
   for (auto& [room_id, room] : rooms_) {

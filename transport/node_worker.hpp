@@ -122,8 +122,9 @@ class NodeWorker {
                       const std::optional<Address>& device_address, Intake& intake);
   void intake_envelope(const nlohmann::json& envelope, Carrier carrier,
                        const std::optional<Address>& device_address, Intake& intake);
+  // `nonce`: the envelope's, once it passed rule 1 (empty before).
   void reject(RejectReason reason, const std::optional<Address>& claimed, Carrier carrier,
-              Intake& intake);
+              Intake& intake, const std::string& nonce = "");
   bool within_budget(const Address& sender);
   void finish_intake(Intake& intake);
 

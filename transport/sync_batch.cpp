@@ -51,7 +51,8 @@ Result<SyncBatch, SyncBatchError> parse_sync_batch(const json& body) {
   if (const json* counts = object_at(body, "device_one_time_keys_count")) {
     std::map<std::string, std::uint64_t> parsed;
     for (const auto& [algorithm, n] : counts->items())
-      if (n.is_number_unsigned()) parsed[algorithm] = n.get<std::uint64_t>();
+      if (n.is_number_integer() && n.get<std::int64_t>() >= 0)
+        parsed[algorithm] = n.get<std::uint64_t>();
     batch.e2ee.one_time_key_counts = std::move(parsed);
   }
   if (body.contains("device_unused_fallback_key_types"))

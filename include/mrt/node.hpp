@@ -62,7 +62,9 @@ std::string_view to_string(NodeEventType t);
 
 struct NodeEvent {
   NodeEventType type = NodeEventType::message;
-  std::string id;  // the message's nonce: unique per sender, the same on both sides
+  // The message's nonce: unique per sender, the same on both sides. For `rejected`, the
+  // envelope's nonce when it was readable (rule 1 passed), else empty.
+  std::string id;
   std::optional<Address> peer;
   std::string body;                    // message only
   std::int64_t ts = 0;                 // the envelope's creation time

@@ -1,5 +1,7 @@
 // Exactly-once delivery across restarts (in process: stop() and open() again on the same
 // store). The kill -9 variants, with `mrt node` child processes, are in tests/cli.
+#include "http_io.hpp"
+#include "matrix_client.hpp"
 #include "node_fixture.hpp"
 
 namespace mrt {
@@ -129,6 +131,24 @@ TEST_F(NodeTest, HomeserverRestartMidBurstLosesNothing) {
   EXPECT_EQ(bodies, sent);
   auto acked = collect(a, [](auto& ev) { return count(ev, NodeEventType::delivered) >= 200; });
   EXPECT_EQ(count(acked, NodeEventType::delivered), 200u);
+}
+
+TEST_F(NodeTest, NodeThatLostItsStoreDeletesItsStaleDevice) {
+  const PrivateKey key = PrivateKey::generate();
+  const std::string old_device = start("a", key, Carrier::to_device).device_id();
+  nodes_.erase("a");
+  std::filesystem::remove_all(root_ / "a");  // the store is gone: a new device is needed
+
+  const std::string new_device = start("a", key, Carrier::to_device).device_id();
+  EXPECT_NE(new_device, old_device);
+  transport::HttpIo io;
+  transport::MatrixClient client(io, {.base_url = server_->base_url()});
+  ASSERT_TRUE(client.login_ethereum(key, "localhost", new_device).get());
+  auto devices = client.request("GET", "/_matrix/client/v3/devices", {}).get();
+  ASSERT_TRUE(devices);
+  std::set<std::string> ids;
+  for (const auto& d : (*devices)["devices"]) ids.insert(d["device_id"].get<std::string>());
+  EXPECT_EQ(ids, std::set<std::string>{new_device});
 }
 
 }  // namespace
