@@ -142,17 +142,23 @@ class Session {
           discarding = false;
           continue;
         }
+        if (line.size() > kMaxLineBytes) {
+          too_long();
+          continue;
+        }
         if (!handle_line(line)) return;
       }
       if (buffer.size() > kMaxLineBytes) {
-        if (!discarding) {
-          error(json(), "too_large",
-                "a line longer than " + std::to_string(kMaxLineBytes) + " bytes was dropped");
-        }
+        if (!discarding) too_long();
         buffer.clear();
         discarding = true;
       }
     }
+  }
+
+  void too_long() {
+    error(json(), "too_large",
+          "a line longer than " + std::to_string(kMaxLineBytes) + " bytes was dropped");
   }
 
   void error(const json& ref, const std::string& reason, const std::string& message) {

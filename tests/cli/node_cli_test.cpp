@@ -247,6 +247,12 @@ TEST_F(NodeCli, BadLinesGetErrorEventsAndTheNodeKeepsWorking) {
       EXPECT_EQ((*error)["ref"], c.ref) << c.line.substr(0, 80);
     }
   }
+  // A line over 1 MiB is dropped whole with one too_large error; the next line is read.
+  a->write_line(R"({"op":"stats","ref":")" + std::string(std::size_t{1} << 20, 'x') + R"("})");
+  auto long_line = a->next(10s);
+  ASSERT_TRUE(long_line);
+  EXPECT_EQ((*long_line)["event"], "error");
+  EXPECT_EQ((*long_line)["reason"], "too_large");
   // Still working: a good send (to an address with no node: it waits in the outbox).
   a->write({{"op", "send"}, {"to", peer}, {"body", "still here"}, {"ref", "ok"}});
   auto sent = a->next(10s);
