@@ -316,6 +316,34 @@ TEST_F(NodeCli, StartFailuresExitNonZero) {
   EXPECT_EQ(json::parse(r.out)["error"], "start_failed") << r.out;
 }
 
+TEST_F(NodeCli, HelpAndUsageErrors) {
+  for (const char* command : {"node", "send", "listen", "demo"}) {
+    auto r = testing::run_mrt({command, "--help"}, dir);
+    EXPECT_EQ(r.exit_code, 0) << command;
+    EXPECT_NE(r.out.find(std::string("mrt ") + command), std::string::npos) << r.out;
+  }
+  const TestKey k = key("a");
+  const std::vector<std::vector<std::string>> usage_errors = {
+      {"node", "--key-file", k.file.string(), "--data", "d"},  // no --homeserver
+      {"node", "--key-file", k.file.string(), "--homeserver", "http://127.0.0.1:1", "--data", "d",
+       "--carrier", "pigeon"},
+      {"node", "--key-file", k.file.string(), "--homeserver", "http://127.0.0.1:1", "--data", "d",
+       "--max-age-ms", "soon"},
+      {"send", "--key-file", k.file.string(), "--homeserver", "http://127.0.0.1:1", "--data", "d",
+       "--to", k.address()},  // no BODY
+      {"send", "--key-file", k.file.string(), "--homeserver", "http://127.0.0.1:1", "--data", "d",
+       "--to", "0x12", "body"},
+      {"listen", "--key-file", k.file.string(), "--homeserver", "http://127.0.0.1:1", "--data", "d",
+       "--count", "0"},
+      {"demo", "--carrier", "pigeon"},
+      {"demo", "--messages", "0"},
+  };
+  for (const auto& args : usage_errors) {
+    auto r = testing::run_mrt(args, dir);
+    EXPECT_EQ(r.exit_code, 2) << args[0] << " " << args.back() << ": " << r.err;
+  }
+}
+
 TEST_F(NodeCli, SendWaitsForTheAckAndListenPrintsTheMessage) {
   const TestKey ka = key("a"), kb = key("b");
   auto args = node_args("listen", "b", kb, "to_device");
