@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdexcept>
 #include <string>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
@@ -35,6 +36,7 @@ class NodeProcess {
     if (pid_ < 0) throw std::runtime_error("fork failed");
     if (pid_ == 0) {
       ::setsid();
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // a test killed on timeout leaves no node behind
       const int err = ::open(stderr_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
       ::dup2(in[0], 0);
       ::dup2(out[1], 1);
