@@ -8,7 +8,9 @@
 //   - sends per second, one at a time and 32 in flight (group commit).
 // With --check it exits 1 when a wake-up is lost or slower than 5 s, or an idle poll returns.
 //
-//   mrt_devserver_bench --mrt build/cli/mrt [--idle 1000] [--members 1] [--messages 200] [--check]
+//   mrt_devserver_bench [--idle 1000] [--members 1] [--messages 200] [--check]
+// It runs the `mrt` of its own build (MRT_CLI_PATH); `--mrt PATH`, still accepted, must name
+// that same file.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -18,9 +20,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
-#include <signal.h>
 #include <string>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
 
@@ -28,6 +28,8 @@
 
 #include <mrt/eth.hpp>
 #include <mrt/matrix_identity.hpp>
+
+#include "server_process.hpp"
 
 namespace {
 
@@ -100,40 +102,25 @@ struct Call {
   }
 };
 
+// `mrt serve` (tests/devserver/server_process.cpp) with its data under /tmp, and its RSS.
 struct Server {
-  pid_t pid = -1;
+  std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                              ("mrt-devserver-bench-" + std::to_string(::getpid()));
+  std::unique_ptr<mrt::testing::ServerProcess> process;
   std::string url;
-  std::filesystem::path dir;
-  Server(const std::string& mrt) {
-    dir = std::filesystem::temp_directory_path() /
-          ("mrt-devserver-bench-" + std::to_string(::getpid()));
+  Server() {
     std::filesystem::remove_all(dir);
-    int out[2];
-    if (::pipe(out) != 0) throw std::runtime_error("pipe");
-    pid = ::fork();
-    if (pid == 0) {
-      ::dup2(out[1], 1);
-      ::close(out[0]);
-      ::execl(mrt.c_str(), mrt.c_str(), "serve", "--server-name", "localhost", "--listen",
-              "127.0.0.1:0", "--data", dir.c_str(), "--rate-limits",
-              "send=0,to_device=0,invite=0,create_room=0,login=0", static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    ::close(out[1]);
-    std::string line;
-    char c;
-    while (::read(out[0], &c, 1) == 1 && c != '\n') line.push_back(c);
-    ::close(out[0]);
-    if (!line.starts_with("listening on ")) throw std::runtime_error("mrt serve did not start");
-    url = line.substr(13);
+    process = std::make_unique<mrt::testing::ServerProcess>(
+        dir, std::vector<std::string>{"--rate-limits",
+                                      "send=0,to_device=0,invite=0,create_room=0,login=0"});
+    url = process->base_url();
   }
   ~Server() {
-    ::kill(pid, SIGTERM);
-    ::waitpid(pid, nullptr, 0);
+    process.reset();
     std::filesystem::remove_all(dir);
   }
   long rss_kb() const {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::ifstream in("/proc/" + std::to_string(process->pid()) + "/status");
     std::string key;
     long value = 0;
     while (in >> key) {
@@ -192,19 +179,21 @@ int main(int argc, char** argv) {
     else if (a == "--check")
       check = true;
     else {
-      std::cerr << "usage: mrt_devserver_bench --mrt PATH [--idle N] [--members N] [--messages N] "
-                   "[--check]\n";
+      std::cerr
+          << "usage: mrt_devserver_bench [--mrt PATH] [--idle N] [--members N] [--messages N] "
+             "[--check]\n";
       return 2;
     }
   }
-  if (mrt.empty()) {
-    std::cerr << "--mrt is required\n";
+  std::error_code ec;
+  if (!mrt.empty() && !std::filesystem::equivalent(mrt, MRT_CLI_PATH, ec)) {
+    std::cerr << "--mrt " << mrt << " is not this build's mrt (" << MRT_CLI_PATH << ")\n";
     return 2;
   }
   curl_global_init(CURL_GLOBAL_DEFAULT);
   int failures = 0;
   try {
-    Server server(mrt);
+    Server server;
     const std::string api = server.url + "/_matrix/client/v3";
     User sender = login(server.url);
     Call create;

@@ -1,0 +1,242 @@
+// The matrix-js-sdk reference of issue 6's node benchmarks (bench/node_run.sh): two
+// matrix-js-sdk clients with Rust crypto in one node process, logged in to their own
+// `mrt serve` (rate limits lifted) with the Ethereum login of PROTOCOL.md section 2, hold an
+// encrypted DM room and measure
+//   - latency: sendEvent of an m.room.message on one client -> the other's decrypted event,
+//     one message at a time, alternating direction, each send's own request finished before the
+//     next; p50/p99/max after a warm-up;
+//   - throughput: a burst of N sendEvent calls from one client (none awaited before the next),
+//     messages/s until the other has decrypted all of them; process CPU per message.
+// Prints one JSON line.
+//
+//   node bench/js_sdk_latency.mjs --mrt build/cli/mrt [--samples 200] [--warmup 20]
+//                                 [--burst 500] [--body-bytes 128] [--dir /tmp]
+// (--dir: where the server's store goes; /dev/shm takes the disk out)
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { parseArgs } from "node:util";
+
+import { Wallet } from "ethers";
+import * as sdk from "matrix-js-sdk";
+// The instance of matrix-sdk-crypto-wasm that matrix-js-sdk imports (its own node_modules).
+const { LoggerLevel, Tracing } = await import(
+  new URL("../node_modules/matrix-js-sdk/node_modules/@matrix-org/matrix-sdk-crypto-wasm/node.mjs",
+          import.meta.url).href);
+
+const { values } = parseArgs({
+  options: {
+    mrt: { type: "string" },
+    samples: { type: "string", default: "200" },
+    warmup: { type: "string", default: "20" },
+    burst: { type: "string", default: "500" },
+    "body-bytes": { type: "string", default: "128" },
+    dir: { type: "string", default: tmpdir() },
+  },
+});
+if (!values.mrt) {
+  console.error("usage: js_sdk_latency.mjs --mrt PATH_TO_MRT [--samples N] [--warmup N] [--burst N]");
+  process.exit(2);
+}
+// Quiet: js-sdk logs every step at debug level to the console by default, which costs it time.
+const quiet = {
+  trace() {}, debug() {}, info() {}, log() {},
+  warn: (...a) => console.error(...a),
+  error: (...a) => console.error(...a),
+  getChild() { return quiet; },
+};
+let consoleCalls = 0;
+const consoleSeen = new Map();
+for (const m of ["log", "debug", "info"]) console[m] = (...a) => { consoleCalls++; if (process.env.JS_BENCH_DEBUG) { const k = String(a[0]).slice(0, 60); consoleSeen.set(k, (consoleSeen.get(k) ?? 0) + 1); } };
+const samples = Number(values.samples), warmup = Number(values.warmup);
+const burst = Number(values.burst), bodyBytes = Number(values["body-bytes"]);
+const SERVER_NAME = "localhost";
+const PATIENCE_MS = 30000;
+const sdkVersion = JSON.parse(
+  readFileSync(new URL("../node_modules/matrix-js-sdk/package.json", import.meta.url), "utf8"),
+).version;
+
+const deadline = (ms, what) =>
+  new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out: ${what}`)), ms).unref());
+
+async function until(what, check, ms = 15000) {
+  const stop = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > stop) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function startServer(dataDir) {
+  const child = spawn(values.mrt, ["serve", "--server-name", SERVER_NAME, "--listen", "127.0.0.1:0",
+                                   "--data", dataDir, "--rate-limits",
+                                   "send=0,to_device=0,invite=0,create_room=0,login=0"],
+                      { stdio: ["ignore", "pipe", "pipe"] });
+  const log = [];
+  child.stderr.on("data", (d) => log.push(d.toString()));
+  const ready = new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (d) => {
+      out += d.toString();
+      const m = out.match(/listening on (http:\/\/\S+)/);
+      if (m) resolve(m[1]);
+    });
+    child.on("exit", (code) => reject(new Error(`mrt serve exited with ${code}: ${log.join("")}`)));
+  });
+  return { child, log, ready: Promise.race([ready, deadline(10000, "mrt serve to listen")]) };
+}
+
+// A logged-in client whose decrypted room messages from others go to `client.onMessage(body)`.
+async function login(baseUrl, wallet) {
+  const anonymous = sdk.createClient({ baseUrl, logger: quiet });
+  const address = wallet.address.toLowerCase();
+  const r = await anonymous.loginRequest({
+    type: "m.login.password",
+    identifier: { type: "m.id.user", user: address },
+    password: await wallet.signMessage(SERVER_NAME),
+    initial_device_display_name: "js-sdk bench " + address.slice(0, 8),
+  });
+  const client = sdk.createClient({
+    baseUrl, userId: r.user_id, deviceId: r.device_id, accessToken: r.access_token, logger: quiet,
+  });
+  await client.initRustCrypto({ useIndexedDB: false });
+  // initRustCrypto turns the Rust crypto's tracing on at debug level: back to warnings.
+  new Tracing(LoggerLevel.Warn).turnOn();
+  client.onMessage = () => {};
+  const seen = new Set();
+  const deliver = (event) => {
+    if (event.getType() !== "m.room.message" || event.getSender() === r.user_id) return;
+    if (!event.isEncrypted() || event.isDecryptionFailure() || seen.has(event.getId())) return;
+    seen.add(event.getId());
+    client.onMessage(event.getContent().body);
+  };
+  // Decrypted after it reached the timeline, or already decrypted when it got there.
+  client.on(sdk.MatrixEventEvent.Decrypted, (event) => deliver(event));
+  client.on(sdk.RoomEvent.Timeline, (event, _room, toStart) => {
+    if (!toStart && !event.isBeingDecrypted()) deliver(event);
+  });
+  const prepared = new Promise((resolve) => {
+    client.on(sdk.ClientEvent.Sync, (state) => { if (state === "PREPARED") resolve(); });
+  });
+  await client.startClient({ initialSyncLimit: 20, lazyLoadMembers: true });
+  await Promise.race([prepared, deadline(15000, `${r.user_id} initial sync`)]);
+  return client;
+}
+
+// Resolves with the time at which `client` has decrypted a message whose body starts with `tag`.
+const waiting = new Map();  // tag -> resolve
+function watch(client) {
+  client.onMessage = (body) => {
+    const tag = body.split(" ")[0];
+    const resolve = waiting.get(tag);
+    if (resolve) {
+      waiting.delete(tag);
+      resolve(performance.now());
+    }
+  };
+}
+function arrival(tag) {
+  return Promise.race([new Promise((resolve) => waiting.set(tag, resolve)),
+                       deadline(PATIENCE_MS, `message ${tag}`)]);
+}
+const bodyOf = (tag) => (tag + " ").padEnd(bodyBytes, "x");
+
+function percentile(values, p) {
+  const v = [...values].sort((a, b) => a - b);
+  return v[Math.min(v.length, Math.max(1, Math.ceil(p * v.length))) - 1];
+}
+const round3 = (x) => Math.round(x * 1000) / 1000;
+
+async function main() {
+  const dataDir = mkdtempSync(join(values.dir, "mrt-js-sdk-bench-"));
+  const server = startServer(dataDir);
+  let alice, bob;
+  try {
+    const baseUrl = await server.ready;
+    alice = await login(baseUrl, Wallet.createRandom());
+    bob = await login(baseUrl, Wallet.createRandom());
+    const aliceId = alice.getUserId(), bobId = bob.getUserId();
+    bob.on(sdk.RoomMemberEvent.Membership, (_event, member) => {
+      if (member.membership === "invite" && member.userId === bobId) {
+        bob.joinRoom(member.roomId).catch((e) => console.error("join failed", e));
+      }
+    });
+    const { room_id: roomId } = await alice.createRoom({
+      preset: sdk.Preset.PrivateChat,
+      is_direct: true,
+      invite: [bobId],
+      initial_state: [
+        { type: "m.room.encryption", state_key: "", content: { algorithm: "m.megolm.v1.aes-sha2" } },
+      ],
+    });
+    await until("Bob to join", () => alice.getRoom(roomId)?.getMember(bobId)?.membership === "join");
+    await until("Bob to see the room joined", () => bob.getRoom(roomId)?.getMyMembership() === "join");
+    // js-sdk 37.5 drops the first Olm message from a device it does not track yet (TOOLCHAIN.md).
+    await alice.getCrypto().getUserDeviceInfo([bobId], true);
+    await bob.getCrypto().getUserDeviceInfo([aliceId], true);
+    watch(alice);
+    watch(bob);
+
+    // Latency, alternating direction.
+    const latency = [];
+    for (let i = 0; i < warmup + samples; i++) {
+      const [from, tag] = i % 2 === 0 ? [alice, `a${i}`] : [bob, `b${i}`];
+      const got = arrival(tag);
+      const t0 = performance.now();
+      const sent = from.sendEvent(roomId, "m.room.message", { msgtype: "m.text", body: bodyOf(tag) });
+      const t1 = await got;
+      await sent;
+      if (i >= warmup) latency.push(t1 - t0);
+    }
+
+    // A burst from Alice.
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    const all = [];
+    const sends = [];
+    for (let i = 0; i < burst; i++) {
+      all.push(arrival(`t${i}`));
+      sends.push(alice.sendEvent(roomId, "m.room.message", { msgtype: "m.text", body: bodyOf(`t${i}`) }));
+    }
+    await Promise.all(sends);
+    const tSent = performance.now();
+    const times = await Promise.all(all);
+    const tLast = Math.max(...times);
+    const cpu = process.cpuUsage(cpu0);
+
+    process.stdout.write(JSON.stringify({
+      kind: "js_sdk",
+      dir: values.dir,
+      version: sdkVersion,
+      node: process.version,
+      body_bytes: bodyBytes,
+      samples: latency.length,
+      p50_ms: round3(percentile(latency, 0.5)),
+      p99_ms: round3(percentile(latency, 0.99)),
+      max_ms: round3(percentile(latency, 1)),
+      burst,
+      sent_per_s: Math.round(burst / ((tSent - t0) / 1000)),
+      received_per_s: Math.round(burst / ((tLast - t0) / 1000)),
+      cpu_us_per_msg: round3((cpu.user + cpu.system) / burst),
+      console_calls: consoleCalls,
+      ...(process.env.JS_BENCH_DEBUG ? { console_seen: Object.fromEntries([...consoleSeen].sort((a, b) => b[1] - a[1]).slice(0, 15)) } : {}),
+    }) + "\n");
+  } catch (e) {
+    console.error("FAILED:", e.message);
+    console.error("server log (tail):\n" + server.log.join("").split("\n").slice(-20).join("\n"));
+    process.exitCode = 1;
+  } finally {
+    alice?.stopClient();
+    bob?.stopClient();
+    server.child.kill("SIGTERM");
+    await new Promise((r) => (server.child.exitCode !== null ? r() : server.child.on("exit", r)));
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+await main();
+process.exit(process.exitCode ?? 0);
