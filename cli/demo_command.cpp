@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <iomanip>
@@ -320,7 +321,8 @@ int demo(const std::vector<std::string>& argv, bool json_out) {
       std::chrono::milliseconds(int_option(args, "--timeout-ms", 30000, 100, 3'600'000));
   say_to = json_out ? &std::cerr : &std::cout;
 
-  StopSignals signals;  // before any thread: Ctrl-C ends the demo, which still cleans up
+  StopSignals signals;         // before any thread: Ctrl-C ends the demo, which still cleans up
+  ::signal(SIGPIPE, SIG_IGN);  // `mrt demo | head` too: a closed stdout must not skip it
   TempDir dir;
   say() << "mrt demo: a dev Matrix homeserver and two Raiden transport nodes, alice and bob,\n"
            "in this process; every message is signed with its sender's Ethereum key and\n"
