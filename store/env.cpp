@@ -83,8 +83,12 @@ std::optional<OpenFailure> check_meta(MDB_txn* txn, const Options& options, cons
     put_meta(txn, meta, "key_check", key_check);
     return std::nullopt;
   }
-  if (mdb_dbi_open(txn, kMetaTable, 0, &meta) != MDB_SUCCESS ||
-      meta_string(txn, meta, "magic") != kMagic) {
+  if (const int rc = mdb_dbi_open(txn, kMetaTable, 0, &meta);
+      rc != MDB_SUCCESS && rc != MDB_NOTFOUND) {
+    // Pages that do not read as pages: a damaged (for example truncated) file.
+    return OpenFailure{OpenError::corrupt,
+                       options.dir.string() + "/data.mdb is damaged: " + mdb_strerror(rc)};
+  } else if (rc == MDB_NOTFOUND || meta_string(txn, meta, "magic") != kMagic) {
     return OpenFailure{OpenError::not_a_store,
                        options.dir.string() + " holds an LMDB database that is not an mrt store"};
   }
@@ -121,21 +125,24 @@ std::optional<OpenFailure> check_meta(MDB_txn* txn, const Options& options, cons
   return std::nullopt;
 }
 
-// LMDB maps the file: reading a page past a truncated end would be SIGBUS, so a file shorter
-// than its own meta page says is refused here.
-std::optional<OpenFailure> check_file_size(MDB_env* env, const fs::path& dir) {
+// LMDB leaves data.mdb shorter than its last page number says when the pages at the end were
+// freed by the transaction that allocated them: they are never written (a node's store does this
+// often: records put and erased in one commit). Reading a page past the end of the mapped file
+// would be SIGBUS, so a short file is extended with zero pages: a free page is never read, and a
+// page that a damaged file really lacks reads as zeros, which LMDB reports as MDB_CORRUPTED.
+std::optional<OpenFailure> extend_short_file(MDB_env* env, const fs::path& dir) {
   MDB_envinfo info;
   MDB_stat st;
   if (mdb_env_info(env, &info) != MDB_SUCCESS || mdb_env_stat(env, &st) != MDB_SUCCESS) {
     return OpenFailure{OpenError::corrupt, "cannot read the store's LMDB header"};
   }
   std::error_code ec;
-  const auto size = fs::file_size(dir / "data.mdb", ec);
+  const fs::path file = dir / "data.mdb";
+  const auto size = fs::file_size(file, ec);
   const auto needed = (static_cast<std::uintmax_t>(info.me_last_pgno) + 1) * st.ms_psize;
-  if (ec || size < needed) {
-    return OpenFailure{OpenError::corrupt, (dir / "data.mdb").string() +
-                                               " is truncated: " + std::to_string(size) +
-                                               " bytes, its pages need " + std::to_string(needed)};
+  if (!ec && size < needed) fs::resize_file(file, needed, ec);
+  if (ec) {
+    return OpenFailure{OpenError::io, "cannot size " + file.string() + ": " + ec.message()};
   }
   return std::nullopt;
 }
@@ -175,7 +182,7 @@ Result<Env, OpenFailure> Env::open(const Options& options, const PrivateKey& own
     return refuse(io ? OpenError::io : OpenError::corrupt,
                   "cannot open store " + options.dir.string() + ": " + mdb_strerror(rc));
   }
-  if (auto bad = check_file_size(env, options.dir)) return fail(std::move(*bad));
+  if (auto bad = extend_short_file(env, options.dir)) return fail(std::move(*bad));
 
   MDB_txn* txn = nullptr;
   detail::check_lmdb(mdb_txn_begin(env, nullptr, 0, &txn), "starting the opening transaction");
