@@ -382,9 +382,7 @@ int listen_command(const std::vector<std::string>& argv, bool json_out) {
             << ", device " << node.device_id() << ") is listening; Ctrl-C stops\n";
   LineWriter out;
   std::int64_t seen = 0;
-  std::uint64_t acks_before_last = 0;
   while ((count == 0 || seen < count) && !signals.received()) {
-    const std::uint64_t acks_before = node.stats().acks_sent;
     auto event = node.next_event(100ms);
     if (!event) continue;
     const std::string peer = event->peer ? event->peer->to_checksummed() : "an unreadable sender";
@@ -407,7 +405,6 @@ int listen_command(const std::vector<std::string>& argv, bool json_out) {
         }
         node.consumed(*event);
         ++seen;
-        acks_before_last = acks_before;
         break;
       }
       case NodeEventType::rejected:
@@ -420,16 +417,6 @@ int listen_command(const std::vector<std::string>& argv, bool json_out) {
                   << to_string(event->type) << "\n";
         break;
     }
-  }
-  if (count > 0 && seen == count) {
-    // Node::stop() does not wait for acks in flight: give the last message's ack a moment to
-    // reach the sender, which would otherwise resend until a node runs on this store again.
-    const auto deadline = std::chrono::steady_clock::now() + 2s;
-    while (node.stats().acks_sent <= acks_before_last &&
-           std::chrono::steady_clock::now() < deadline && !signals.received(20)) {
-      // waiting
-    }
-    (void)signals.received(300);  // and its HTTP request time to finish
   }
   node.stop();
   return kOk;

@@ -178,6 +178,7 @@ json stats_json(const NodeStats& s) {
           {"sent", s.sent},
           {"transmitted", s.transmitted},
           {"resent", s.resent},
+          {"payloads", s.payloads},
           {"delivered", s.delivered},
           {"failed", s.failed},
           {"received", s.received},

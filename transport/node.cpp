@@ -225,8 +225,10 @@ Result<Unit, NodeError> Node::Impl::start() {
   if (!device_id.empty()) known_device = device_id;
   auto login = client->login_ethereum(key, config.server_name, known_device).get();
   if (!login)
-    return fail(error(NodeErrorKind::login, "login at " + config.homeserver + " as " +
-                                                address.to_hex() + ": " + describe(login.error())));
+    return fail(
+        error(NodeErrorKind::login, "login at " + config.homeserver + " as " + address.to_hex() +
+                                        " (password signed for server name \"" +
+                                        config.server_name + "\"): " + describe(login.error())));
   const bool new_device = device_id != login->device_id;
   if (new_device) {
     // Kept first, so that a crash from here on still comes back as this device.

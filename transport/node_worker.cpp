@@ -23,6 +23,7 @@ constexpr std::int64_t kRoomRetryMs = 10'000;
 constexpr std::int64_t kValidateRetryMs = 5'000;
 constexpr std::int64_t kPruneEveryMs = 600'000;
 constexpr std::int64_t kMaxSyncBackoffMs = 30'000;
+constexpr std::int64_t kDrainMs = 2'000;
 // Only the first sync of a device has no `since`: it returns at once.
 const char* kSyncFilter = R"({"room":{"timeline":{"limit":200}}})";
 
@@ -120,12 +121,26 @@ void NodeWorker::start() {
 
 void NodeWorker::stop() {
   {
-    std::lock_guard lock(mutex_);
+    // Acks already owed go out first (briefly), so that peers do not resend to a node that
+    // is gone; messages need no such wait: the outbox keeps them.
+    std::unique_lock lock(mutex_);
     if (stopping_) return;
+    draining_ = thread_.joinable();
+    wake_.notify_all();
+    drained_.wait_for(lock, std::chrono::milliseconds(kDrainMs), [&] { return !draining_; });
     stopping_ = true;
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
+}
+
+bool NodeWorker::acks_settled() const {
+  for (const auto& [address, p] : peers_) {
+    if (p->sends_in_flight > 0 || !p->requests.empty()) return false;
+    for (const auto& [carrier, nonces] : p->acks)
+      if (!nonces.empty()) return false;
+  }
+  return true;
 }
 
 void NodeWorker::post(std::function<void()> task) {
@@ -188,6 +203,10 @@ void NodeWorker::run() {
       }
       transmit_all();
       pump_requests();
+      if (std::lock_guard lock(mutex_); draining_ && acks_settled()) {
+        draining_ = false;
+        drained_.notify_all();
+      }
     } catch (const std::exception&) {
       // A storage failure: the step's changes were not applied. Counted by the caller's next
       // attempt; the worker keeps running so that stop() stays clean.
@@ -346,16 +365,12 @@ bool NodeWorker::within_budget(const Address& sender) {
 
 void NodeWorker::intake_envelope(const json& wire, Carrier carrier,
                                  const std::optional<Address>& device, Intake& intake) {
-  auto claimed = [&]() -> std::optional<Address> {
-    if (!wire.is_object()) return std::nullopt;
-    auto s = wire.find("sender");
-    if (s == wire.end() || !s->is_string()) return std::nullopt;
-    auto a = Address::parse(s->get<std::string>());
-    return a ? std::optional<Address>(*a) : std::nullopt;
-  };
   auto valid = validate_envelope(wire, Arrival{.receiver = me_}, ctx_.now_ms(), ctx_.config.limits);
   if (!valid) {
-    reject(valid.error(), claimed(), carrier, intake);
+    // Past rule 1 the envelope's fields are readable: name its sender and nonce.
+    auto parsed = parse_envelope(wire);
+    reject(valid.error(), parsed ? std::optional<Address>(parsed->sender) : std::nullopt, carrier,
+           intake, parsed ? parsed->nonce : std::string());
     return;
   }
   const Envelope& e = *valid;

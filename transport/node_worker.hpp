@@ -81,7 +81,8 @@ class NodeWorker {
 
   // Runs the thread: resumes the outbox from the store and starts syncing.
   void start();
-  // Joins the thread. Tasks posted afterwards are dropped. Call before the HttpIo shuts down
+  // Waits (up to 2 s) until owed acks have left, then joins the thread. Tasks posted afterwards
+  // are dropped. Call before the HttpIo shuts down
   // (its completions post here) and destroy the worker only after that.
   void stop();
 
@@ -146,6 +147,7 @@ class NodeWorker {
 
   // Time-driven: resends, expiry, re-invites, pruning of the replay window.
   void tick();
+  bool acks_settled() const;
   void prune_seen_nonces();
 
   NodeWorkerContext ctx_;
@@ -160,6 +162,8 @@ class NodeWorker {
   std::deque<std::function<void()>> tasks_;
   std::multimap<std::int64_t, std::function<void()>> timers_;  // steady ms
   bool stopping_ = false;
+  bool draining_ = false;
+  std::condition_variable drained_;
   std::thread thread_;
 
   // Worker-thread state.
