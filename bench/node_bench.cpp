@@ -13,7 +13,8 @@
 //     ecrecover of one envelope, libolm Megolm encrypt + decrypt and Olm encrypt + decrypt of a
 //     payload holding that one envelope.
 // Prints one JSON object per line (bench/node_run.sh turns them into docs/benchmarks.md's
-// table). Exits 1 when a message is lost, duplicated, late (30 s) or came on another carrier.
+// table). Exits 1 when a message is lost, duplicated, reordered, late (30 s) or came on another
+// carrier, or when a node rejected an envelope or could not decrypt a payload.
 //
 //   mrt_node_bench [--messages 5000] [--samples 500] [--warmup 50] [--chunk 100]
 //                  [--body-bytes 128] [--carriers to_device,room] [--durability full,off]
@@ -456,7 +457,14 @@ json measure_throughput(Pair& p, const mrt::testing::ServerProcess& server, cons
   const double server_cpu = process_cpu_seconds(server.pid()) - server0;
   const auto a1 = p.a->stats(), b1 = p.b->stats();
   const auto payloads = a1.payloads - a0.payloads;
-  ok = ok && received == n && delivered == n && duplicates == 0 && out_of_order == 0;
+  // Since the nodes started (first contact and the latency runs included), both nodes.
+  std::uint64_t rejected = 0;
+  for (const auto* st : {&a1, &b1}) {
+    for (const auto& [reason, count] : st->rejected) rejected += count;
+  }
+  const std::uint64_t undecryptable = a1.undecryptable + b1.undecryptable;
+  ok = ok && received == n && delivered == n && duplicates == 0 && out_of_order == 0 &&
+       rejected == 0 && undecryptable == 0;
   const double recv_s = ms_between(t0, last_received) / 1000;
   const double deliv_s = ms_between(t0, t_delivered) / 1000;
   return {
@@ -477,7 +485,8 @@ json measure_throughput(Pair& p, const mrt::testing::ServerProcess& server, cons
       {"ack_payloads", b1.payloads - b0.payloads},
       {"resent", a1.resent - a0.resent},
       {"http_retries", (a1.http_retries - a0.http_retries) + (b1.http_retries - b0.http_retries)},
-      {"undecryptable", b1.undecryptable - b0.undecryptable}};
+      {"rejected_since_start", rejected},
+      {"undecryptable_since_start", undecryptable}};
 }
 
 std::vector<std::string> split(const std::string& s) {
@@ -563,7 +572,12 @@ int main(int argc, char** argv) {
                         {"ready_ms", round3(ms_between(t0, Clock::now()))},
                         {"rounds", rounds}};
           emit(where, setup);
+          // The disk of a shared machine changes from minute to minute: its fsync time next to
+          // each latency figure.
+          const json disk = measure_fsync(root / tag);
           json latency = measure_latency(pair, carrier, o);
+          latency["fsync_p50_ms"] = disk["p50_ms"];
+          latency["fsync_p99_ms"] = disk["p99_ms"];
           if (latency["other_carrier"] != 0) ok = false;
           emit(where, latency);
           emit(where, measure_throughput(pair, server, o, ok));

@@ -76,18 +76,19 @@ for (const e of [...pick('error'), ...pick('error', tmpfs)])
   console.log(`ERROR ${e.carrier}/${e.durability}: ${e.what}\n`);
 
 console.log(`| latency, send() → message event on the other node (${js.body_bytes} B body) | p50 | p99 | max | ` +
-            'send → delivered p50 | mrt / js-sdk p50 | mrt / js-sdk p99 | goals: p50 ≤ 5 ms, p99 ≤ 25 ms, ≤ 0.3× js-sdk |');
-console.log('|---|---|---|---|---|---|---|---|');
+            'send → delivered p50 | mrt / js-sdk p50 | mrt / js-sdk p99 | goals: p50 ≤ 5 ms, p99 ≤ 25 ms, ≤ 0.3× js-sdk | ' +
+            'fdatasync p50 / p99 just before |');
+console.log('|---|---|---|---|---|---|---|---|---|');
 const latencyRow = (l, where, judge, js) => {
   const rp50 = l.p50_ms / js.p50_ms, rp99 = l.p99_ms / js.p99_ms;
   console.log(`| mrt ${l.carrier}, store durability ${l.durability}${where} | ${ms(l.p50_ms)} | ${ms(l.p99_ms)} | ` +
               `${ms(l.max_ms)} | ${ms(l.delivered_p50_ms)} | ${x(l.p50_ms, js.p50_ms)} | ${x(l.p99_ms, js.p99_ms)} | ` +
               (judge ? `p50 ${ok(l.p50_ms <= 5)}, p99 ${ok(l.p99_ms <= 25)}, ratio ${ok(rp50 <= 0.3 && rp99 <= 0.3)}`
-                     : 'diagnostic') + ' |');
+                     : 'diagnostic') + ` | ${ms(l.fsync_p50_ms)} / ${ms(l.fsync_p99_ms)} |`);
 };
 const jsRow = (js, where) =>
   console.log(`| matrix-js-sdk ${js.version} (Rust crypto), encrypted DM room${where} | ${ms(js.p50_ms)} | ` +
-              `${ms(js.p99_ms)} | ${ms(js.max_ms)} | – | 1× | 1× | reference |`);
+              `${ms(js.p99_ms)} | ${ms(js.max_ms)} | – | 1× | 1× | reference | – |`);
 for (const l of pick('latency')) latencyRow(l, '', true, js);
 jsRow(js, '');
 if (jsTmpfs) {
@@ -100,7 +101,8 @@ console.log('\n| throughput, A → B | messages | msg/s received | msg/s deliver
 console.log('|---|---|---|---|---|---|---|');
 const throughputRow = (l, where, judge, js) => {
   console.log(`| mrt ${l.carrier}, durability ${l.durability}${where}, send_many of ${l.chunk} | ` +
-              `${n(l.messages)} (${l.duplicates} dup., ${l.out_of_order} out of order, ${l.resent} resent) | ` +
+              `${n(l.messages)} (${l.duplicates} dup., ${l.out_of_order} out of order, ${l.resent} resent, ` +
+              `${l.rejected_since_start + l.undecryptable_since_start} rejected or undecryptable) | ` +
               `${n(l.received_per_s)} | ${n(l.delivered_per_s)} | ${l.msgs_per_payload.toFixed(1)} | ` +
               `${x(l.received_per_s, js.received_per_s)} | ` +
               (judge ? `${ok(l.received_per_s >= 2000)}, ${ok(l.received_per_s >= 5 * js.received_per_s)}`
