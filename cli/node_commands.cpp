@@ -15,6 +15,8 @@
 #include <thread>
 #include <unistd.h>
 
+#include <mrt/canonical_json.hpp>
+
 #include "command.hpp"
 #include "node_setup.hpp"
 
@@ -171,11 +173,14 @@ class Session {
   bool handle_line(std::string line) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.find_first_not_of(" \t") == std::string::npos) return true;  // blank: ignored
-    const json op = json::parse(line, nullptr, false);
-    if (op.is_discarded()) {
-      error(json(), "bad_request", "not a JSON line");
+    // Strict (PROTOCOL §1's JSON: no floats, duplicate keys or nesting past 128 levels), so
+    // that no line can make the echoed `ref` too deep to print.
+    auto parsed = parse_json_strict(line);
+    if (!parsed) {
+      error(json(), "bad_request", "not a JSON line: " + parsed.error().message);
       return true;
     }
+    const json op = std::move(*parsed);
     if (!op.is_object()) {
       error(json(), "bad_request", "an op is a JSON object");
       return true;

@@ -408,6 +408,7 @@ Result<std::vector<std::string>, NodeError> Node::send_many(const Address& to,
 }
 
 std::optional<NodeEvent> Node::next_event(std::chrono::milliseconds wait) {
+  if (impl_->config.on_event) return std::nullopt;  // the dispatcher owns the queue
   return impl_->events.pop(wait);
 }
 

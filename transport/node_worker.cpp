@@ -526,7 +526,15 @@ void NodeWorker::handle_invite(const std::string& room_id, const json& invite_st
 void NodeWorker::join_room(const std::string& room_id, const Address& partner) {
   ctx_.client.call(calls::join(room_id), [this, room_id, partner](MatrixResult r) {
     post([this, room_id, partner, ok = bool(r)] {
-      if (!ok) return;  // cannot be joined: rejected; the creator invites again or anew
+      if (!ok) {
+        // An invite that cannot be joined is rejected (PROTOCOL §5); the creator invites again
+        // or makes a new room.
+        ctx_.client.call(
+            calls::request("POST", "/_matrix/client/v3/rooms/" + url_encode(room_id) + "/leave",
+                           json::object()),
+            [](MatrixResult) {});
+        return;
+      }
       // Judged on the state of the first sync after the join, which is complete for a room
       // newly joined.
       if (!rooms_.count(room_id)) {

@@ -157,8 +157,8 @@ class Node {
   [[nodiscard]] Result<std::vector<std::string>, NodeError> send_many(
       const Address& to, std::vector<std::string> bodies);
 
-  // The next event, waiting at most `wait`; nullopt on timeout or once stopped. Not used when
-  // NodeConfig::on_event is set.
+  // The next event, waiting at most `wait`; nullopt on timeout or once stopped, and always
+  // (at once) when NodeConfig::on_event is set.
   std::optional<NodeEvent> next_event(std::chrono::milliseconds wait);
   // Marks a `message` event as handled: it is removed from the inbox and never delivered again.
   void consumed(const NodeEvent& message);

@@ -218,6 +218,9 @@ TEST_F(NodeCli, BadLinesGetErrorEventsAndTheNodeKeepsWorking) {
   const std::vector<Case> cases = {
       {"not json", "bad_request", nullptr},
       {"[1,2]", "bad_request", nullptr},
+      {std::string(100000, '[') + std::string(100000, ']'), "bad_request", nullptr},
+      {R"({"op":"stats","ref":1.5})", "bad_request", nullptr},
+      {R"({"op":"stats","op":"stop"})", "bad_request", nullptr},
       {R"({"ref":"r1"})", "bad_request", "r1"},
       {R"({"op":"fly","ref":7})", "bad_request", 7},
       {R"({"op":"send","to":"0x1234","body":"x","ref":"a"})", "bad_request", "a"},

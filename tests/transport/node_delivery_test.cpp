@@ -1,5 +1,7 @@
 // mrt::Node end to end: two nodes (real LMDB stores) talking through `mrt serve` over HTTP on
 // 127.0.0.1: delivery and acks on each carrier, ordering, bursts, large bodies.
+#include <mutex>
+
 #include <mrt/canonical_json.hpp>
 
 #include "node_fixture.hpp"
@@ -151,6 +153,29 @@ TEST_F(NodeTest, MessageToAnAbsentPeerFailsAfterMaxAge) {
   EXPECT_EQ(events.back().peer, kb.address());
   EXPECT_EQ(node->stats().outbox, 0u);
   EXPECT_EQ(node->stats().failed, 1u);
+}
+
+TEST_F(NodeTest, OnEventReceivesMessagesAndConsumesThemWhenItReturns) {
+  auto [ka, kb] = ordered_keys();
+  Node& a = start("a", ka, Carrier::to_device);
+  std::mutex mutex;
+  std::vector<std::string> bodies;
+  NodeConfig c = config("b", Carrier::to_device);
+  c.on_event = [&](const NodeEvent& e) {
+    std::lock_guard lock(mutex);
+    if (e.type == NodeEventType::message) bodies.push_back(e.body);
+  };
+  auto b = Node::open(c, kb);
+  ASSERT_TRUE(b);
+  ASSERT_TRUE(b->start());
+  ASSERT_TRUE(a.send_many(b->address(), {"one", "two"}));
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(mutex);
+    return bodies.size() == 2;
+  }));
+  EXPECT_EQ(bodies, (std::vector<std::string>{"one", "two"}));
+  EXPECT_TRUE(eventually([&] { return b->stats().inbox == 0; }));
+  EXPECT_FALSE(b->next_event(10ms)) << "with on_event nothing is queued";
 }
 
 TEST_F(NodeTest, SendBeforeStartIsRefused) {
