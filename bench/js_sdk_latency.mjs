@@ -7,7 +7,8 @@
 //     next; p50/p99/max after a warm-up;
 //   - throughput: a burst of N sendEvent calls from one client (none awaited before the next),
 //     messages/s until the other has decrypted all of them; process CPU per message.
-// Prints one JSON line.
+// Prints one JSON line (with JS_BENCH_DEBUG=1 also the most frequent of the silenced console
+// messages).
 //
 //   node bench/js_sdk_latency.mjs --mrt build/cli/mrt [--samples 200] [--warmup 20]
 //                                 [--burst 500] [--body-bytes 128] [--dir /tmp]
