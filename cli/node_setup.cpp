@@ -188,6 +188,7 @@ json stats_json(const NodeStats& s) {
           {"outbox", s.outbox},
           {"inbox", s.inbox},
           {"syncs", s.syncs},
+          {"relogins", s.relogins},
           {"http_retries", s.http_retries}};
 }
 

@@ -257,9 +257,8 @@ std::future<MatrixResult> MatrixClient::call(MatrixCall c) {
   return future;
 }
 
-std::future<Result<LoginInfo, MatrixError>> MatrixClient::login_ethereum(
-    const PrivateKey& key, const std::string& server_name,
-    const std::optional<std::string>& device_id) {
+void MatrixClient::login_ethereum(const PrivateKey& key, const std::string& server_name,
+                                  const std::optional<std::string>& device_id, LoginCallback done) {
   const MatrixIdentity id = matrix_identity(key, server_name);
   json body = {{"type", "m.login.password"},
                {"identifier", {{"type", "m.id.user"}, {"user", key.address().to_hex()}}},
@@ -268,14 +267,9 @@ std::future<Result<LoginInfo, MatrixError>> MatrixClient::login_ethereum(
   MatrixCall c = make("POST", "/login", std::move(body), /*idempotent=*/device_id.has_value());
   c.authenticated = false;
 
-  auto promise = std::make_shared<std::promise<Result<LoginInfo, MatrixError>>>();
-  auto future = promise->get_future();
   std::weak_ptr<State> weak = state_;
-  call(std::move(c), [promise, weak, expected = id.user_id](MatrixResult r) {
-    if (!r) {
-      promise->set_value(fail(r.error()));
-      return;
-    }
+  call(std::move(c), [done = std::move(done), weak, expected = id.user_id](MatrixResult r) {
+    if (!r) return done(fail(r.error()));
     const json& j = *r;
     auto text = [&](const char* field) -> const std::string* {
       auto it = j.find(field);
@@ -284,16 +278,13 @@ std::future<Result<LoginInfo, MatrixError>> MatrixClient::login_ethereum(
     const std::string *token = text("access_token"), *device = text("device_id"),
                       *user = text("user_id");
     if (!token || token->empty() || !device || device->empty() || !user) {
-      promise->set_value(fail(MatrixError{MatrixErrorKind::bad_response, 200, "",
-                                          "login answer without access_token, device_id or "
-                                          "user_id",
-                                          std::nullopt, ""}));
-      return;
+      return done(fail(MatrixError{MatrixErrorKind::bad_response, 200, "",
+                                   "login answer without access_token, device_id or user_id",
+                                   std::nullopt, ""}));
     }
     if (*user != expected) {
-      promise->set_value(fail(MatrixError{MatrixErrorKind::bad_response, 200, "",
-                                          "login answered for another user id", std::nullopt, ""}));
-      return;
+      return done(fail(MatrixError{MatrixErrorKind::bad_response, 200, "",
+                                   "login answered for another user id", std::nullopt, ""}));
     }
     if (auto s = weak.lock()) {
       std::lock_guard lock(s->mutex);
@@ -302,8 +293,17 @@ std::future<Result<LoginInfo, MatrixError>> MatrixClient::login_ethereum(
       s->user_id = *user;
       s->device_id = *device;
     }
-    promise->set_value(LoginInfo{*user, *device});
+    done(LoginInfo{*user, *device});
   });
+}
+
+std::future<Result<LoginInfo, MatrixError>> MatrixClient::login_ethereum(
+    const PrivateKey& key, const std::string& server_name,
+    const std::optional<std::string>& device_id) {
+  auto promise = std::make_shared<std::promise<Result<LoginInfo, MatrixError>>>();
+  auto future = promise->get_future();
+  login_ethereum(key, server_name, device_id,
+                 [promise](Result<LoginInfo, MatrixError> r) { promise->set_value(std::move(r)); });
   return future;
 }
 

@@ -118,6 +118,10 @@ class MatrixClient {
   std::future<Result<LoginInfo, MatrixError>> login_ethereum(
       const PrivateKey& key, const std::string& server_name,
       const std::optional<std::string>& device_id = std::nullopt);
+  // The same with a callback, run on the I/O thread (must not block).
+  using LoginCallback = std::function<void(Result<LoginInfo, MatrixError>)>;
+  void login_ethereum(const PrivateKey& key, const std::string& server_name,
+                      const std::optional<std::string>& device_id, LoginCallback done);
 
   std::future<MatrixResult> whoami() { return call(calls::whoami()); }
   std::future<MatrixResult> sync(const std::string& since, std::int64_t timeout_ms,

@@ -87,12 +87,15 @@ NodeWorker::~NodeWorker() {
 void NodeWorker::start() {
   // Validated user ids and rooms from earlier runs.
   auto txn = ctx_.env.read();
-  ctx_.tables.meta.for_each(txn, as_bytes(store::join_key({"validated", ""})),
-                            [&](const std::string& key, std::string address) {
-                              auto a = Address::parse(address);
-                              if (a) validated_[key.substr(key.find('\0') + 1)] = *a;
-                              return true;
-                            });
+  const std::string prefix = store::join_key({"validated"});  // "validated\0"
+  ctx_.tables.meta.for_each(
+      txn, as_bytes(prefix), [&](const std::string& key, std::string address) {
+        auto a = Address::parse(address);
+        // join_key ends every part with NUL: "validated\0<user id>\0".
+        if (a && key.size() > prefix.size())
+          validated_[key.substr(prefix.size(), key.size() - prefix.size() - 1)] = *a;
+        return true;
+      });
   ctx_.tables.dm_rooms.for_each(txn, {}, [&](const std::string& room_id, json record) {
     auto state = DmRoomState::from_json(record.value("state", json::object()));
     if (!state) return true;
@@ -231,6 +234,11 @@ void NodeWorker::on_sync(MatrixResult result) {
   if (!result) {
     if (result.error().kind == MatrixErrorKind::cancelled) return;
     sync_backoff_ms_ = std::clamp<std::int64_t>(sync_backoff_ms_ * 2, 500, kMaxSyncBackoffMs);
+    if (result.error().http_status == 401 && result.error().errcode == "M_UNKNOWN_TOKEN") {
+      // The token was revoked (a login elsewhere, a server reset): log in again as this device.
+      relogin();
+      return;
+    }
     post_after(sync_backoff_ms_, [this] { start_sync(); });
     return;
   }
@@ -238,6 +246,18 @@ void NodeWorker::on_sync(MatrixResult result) {
   handle_sync(*result);
   ctx_.counters.update([](NodeStats& s) { ++s.syncs; });
   start_sync();
+}
+
+void NodeWorker::relogin() {
+  ctx_.counters.update([](NodeStats& s) { ++s.relogins; });
+  ctx_.client.login_ethereum(ctx_.key, server_name_, machine_.device_id(),
+                             [this](Result<LoginInfo, MatrixError> r) {
+                               post([this, ok = bool(r)] {
+                                 // Failed: try again after the backoff (the sync will meet the same
+                                 // 401 and come back).
+                                 post_after(ok ? 0 : sync_backoff_ms_, [this] { start_sync(); });
+                               });
+                             });
 }
 
 void NodeWorker::handle_sync(const json& body) {
@@ -802,8 +822,10 @@ void NodeWorker::pump_requests() {
 void NodeWorker::on_request_done(const std::string& id, MatrixResult result) {
   requests_in_flight_.erase(id);
   if (!result) {
-    if (result.error().kind == MatrixErrorKind::http && result.error().http_status < 500 &&
-        result.error().http_status != 429) {
+    const long status = result.error().http_status;
+    // 401: the token was revoked and the sync loop logs in again; 429 and 5xx pass.
+    if (result.error().kind == MatrixErrorKind::http && status < 500 && status != 429 &&
+        status != 401) {
       // Refused for good (the request is wrong for this server): do not repeat it forever.
       machine_.mark_request_as_sent(id, json::object());
     } else {

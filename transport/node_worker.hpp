@@ -102,6 +102,7 @@ class NodeWorker {
   void start_sync();
   void on_sync(MatrixResult result);
   void handle_sync(const nlohmann::json& body);
+  void relogin();
 
   // Rooms.
   void handle_invite(const std::string& room_id, const nlohmann::json& invite_state);

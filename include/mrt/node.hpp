@@ -116,6 +116,7 @@ struct NodeStats {
   std::size_t outbox = 0;           // messages waiting for an ack
   std::size_t inbox = 0;            // messages not yet consumed by the application
   std::uint64_t syncs = 0;
+  std::uint64_t relogins = 0;      // logins again after the server revoked the access token
   std::uint64_t http_retries = 0;  // backoff resends and 429 waits of the Matrix client
 };
 

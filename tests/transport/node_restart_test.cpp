@@ -98,6 +98,17 @@ TEST_F(NodeTest, RestartKeepsTheDeviceAndTheRoom) {
     std::this_thread::sleep_for(100ms);
   }
   ASSERT_TRUE(on_room);
+  // The partner's displayname no longer proves anything: the room must still be used, because
+  // the proof the lower node checked before is kept in its store (PROTOCOL §2).
+  transport::HttpIo io;
+  transport::MatrixClient client(io, {.base_url = server_->base_url()});
+  ASSERT_TRUE(client.login_ethereum(kb, "localhost", higher.device_id()).get());
+  ASSERT_TRUE(client
+                  .request("PUT",
+                           "/_matrix/client/v3/profile/" + transport::url_encode(higher.user_id()) +
+                               "/displayname",
+                           {{"displayname", "not a signature"}})
+                  .get());
   nodes_.erase("lower");
   lower = &start("lower", ka, Carrier::room);
   EXPECT_EQ(lower->device_id(), device);
@@ -105,6 +116,8 @@ TEST_F(NodeTest, RestartKeepsTheDeviceAndTheRoom) {
   auto got = collect(higher, [](auto& ev) { return count(ev, NodeEventType::message) >= 1; });
   ASSERT_EQ(bodies_of(got).size(), 1u);
   EXPECT_EQ(got.back().carrier, Carrier::room);
+  // The test's login as the higher node's device revoked that node's token: it logged in again.
+  EXPECT_GE(higher.stats().relogins, 1u);
 }
 
 TEST_F(NodeTest, HomeserverRestartMidBurstLosesNothing) {
