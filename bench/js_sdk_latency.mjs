@@ -13,7 +13,6 @@
 //   node bench/js_sdk_latency.mjs --mrt build/cli/mrt [--samples 200] [--warmup 20]
 //                                 [--burst 500] [--body-bytes 128] [--dir /tmp]
 // (--dir: where the server's store goes; /dev/shm takes the disk out)
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,6 +21,7 @@ import { parseArgs } from "node:util";
 
 import { Wallet } from "ethers";
 import * as sdk from "matrix-js-sdk";
+import { startServer } from "../tests/interop/mrt_serve.mjs";
 // The instance of matrix-sdk-crypto-wasm that matrix-js-sdk imports (its own node_modules).
 const { LoggerLevel, Tracing } = await import(
   new URL("../node_modules/matrix-js-sdk/node_modules/@matrix-org/matrix-sdk-crypto-wasm/node.mjs",
@@ -70,25 +70,6 @@ async function until(what, check, ms = 15000) {
     if (Date.now() > stop) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
-}
-
-function startServer(dataDir) {
-  const child = spawn(values.mrt, ["serve", "--server-name", SERVER_NAME, "--listen", "127.0.0.1:0",
-                                   "--data", dataDir, "--rate-limits",
-                                   "send=0,to_device=0,invite=0,create_room=0,login=0"],
-                      { stdio: ["ignore", "pipe", "pipe"] });
-  const log = [];
-  child.stderr.on("data", (d) => log.push(d.toString()));
-  const ready = new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout.on("data", (d) => {
-      out += d.toString();
-      const m = out.match(/listening on (http:\/\/\S+)/);
-      if (m) resolve(m[1]);
-    });
-    child.on("exit", (code) => reject(new Error(`mrt serve exited with ${code}: ${log.join("")}`)));
-  });
-  return { child, log, ready: Promise.race([ready, deadline(10000, "mrt serve to listen")]) };
 }
 
 // A logged-in client whose decrypted room messages from others go to `client.onMessage(body)`.
@@ -154,7 +135,8 @@ const round3 = (x) => Math.round(x * 1000) / 1000;
 
 async function main() {
   const dataDir = mkdtempSync(join(values.dir, "mrt-js-sdk-bench-"));
-  const server = startServer(dataDir);
+  const server = startServer(values.mrt, dataDir, {
+    serverName: SERVER_NAME, args: ["--rate-limits", "send=0,to_device=0,invite=0,create_room=0,login=0"] });
   let alice, bob;
   try {
     const baseUrl = await server.ready;
@@ -228,13 +210,12 @@ async function main() {
     }) + "\n");
   } catch (e) {
     console.error("FAILED:", e.message);
-    console.error("server log (tail):\n" + server.log.join("").split("\n").slice(-20).join("\n"));
+    console.error("server log (tail):\n" + server.tail(20));
     process.exitCode = 1;
   } finally {
     alice?.stopClient();
     bob?.stopClient();
-    server.child.kill("SIGTERM");
-    await new Promise((r) => (server.child.exitCode !== null ? r() : server.child.on("exit", r)));
+    await server.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -4,7 +4,6 @@
 // directory finds Alice by her address.
 //
 //   node tests/interop/devserver_e2ee.mjs --mrt build/cli/mrt
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +12,7 @@ import { parseArgs } from "node:util";
 import { Wallet } from "ethers";
 import * as sdk from "matrix-js-sdk";
 import { logger } from "matrix-js-sdk/lib/logger.js";
+import { startServer } from "./mrt_serve.mjs";
 
 const { values } = parseArgs({ options: { mrt: { type: "string" }, verbose: { type: "boolean" } } });
 if (!values.mrt) {
@@ -33,24 +33,6 @@ async function until(what, check, ms = 15000) {
     if (Date.now() > stop) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-function startServer(dataDir) {
-  const child = spawn(values.mrt, ["serve", "--server-name", SERVER_NAME, "--listen",
-                                   "127.0.0.1:0", "--data", dataDir, "--log-level", "debug"],
-                      { stdio: ["ignore", "pipe", "pipe"] });
-  const log = [];
-  child.stderr.on("data", (d) => log.push(d.toString()));
-  const ready = new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout.on("data", (d) => {
-      out += d.toString();
-      const m = out.match(/listening on (http:\/\/\S+)/);
-      if (m) resolve(m[1]);
-    });
-    child.on("exit", (code) => reject(new Error(`mrt serve exited with ${code}: ${log.join("")}`)));
-  });
-  return { child, log, ready: Promise.race([ready, deadline(10000, "mrt serve to listen")]) };
 }
 
 async function login(baseUrl, wallet) {
@@ -93,7 +75,7 @@ function decryptedBodies(client, roomId) {
 
 async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), "mrt-devserver-e2ee-"));
-  const server = startServer(dataDir);
+  const server = startServer(values.mrt, dataDir, { serverName: SERVER_NAME, args: ["--log-level", "debug"] });
   let alice, bob;
   try {
     const baseUrl = await server.ready;
@@ -150,13 +132,12 @@ async function main() {
     console.log("ok: E2EE DM between two Ethereum logins through mrt serve; directory finds Alice");
   } catch (e) {
     console.error("FAILED:", e.message);
-    console.error("server log (tail):\n" + server.log.join("").split("\n").slice(-40).join("\n"));
+    console.error("server log (tail):\n" + server.tail(40));
     process.exitCode = 1;
   } finally {
     alice?.stopClient();
     bob?.stopClient();
-    server.child.kill("SIGTERM");
-    await new Promise((r) => (server.child.exitCode !== null ? r() : server.child.on("exit", r)));
+    await server.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -51,6 +51,7 @@ import { parseArgs } from 'node:util';
 import { Wallet } from 'ethers';
 
 import { canonicalJson, MAX_ENVELOPE_BYTES, RaidenJsPeer, signEnvelope } from './raiden_js_peer.mjs';
+import { startServer } from './mrt_serve.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -80,24 +81,6 @@ async function until(what, check, ms = WAIT_MS) {
     if (Date.now() > stop) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await sleep(25);
   }
-}
-
-function startServer(dataDir) {
-  const child = spawn(args.mrt, ['serve', '--server-name', SERVER_NAME, '--listen', '127.0.0.1:0', '--data', dataDir],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
-  const output = [];
-  child.stderr.on('data', (d) => output.push(d.toString()));
-  const ready = new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d.toString();
-      const m = out.match(/listening on (http:\/\/\S+)/);
-      if (m) resolve(m[1]);
-    });
-    child.on('exit', (code) => reject(new Error(`mrt serve exited with ${code}: ${output.join('')}`)));
-  });
-  const timeout = sleep(15_000).then(() => { throw new Error('mrt serve did not listen within 15 s'); });
-  return { child, output, ready: Promise.race([ready, timeout]) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -609,7 +592,7 @@ async function runOrder(order, baseUrl, dir) {
 
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'mrt-node-js-peer-'));
-  const server = startServer(join(dir, 'server'));
+  const server = startServer(args.mrt, join(dir, 'server'), { serverName: SERVER_NAME });
   const allSteps = [];
   try {
     const baseUrl = await server.ready;
@@ -624,11 +607,10 @@ async function main() {
     console.error(`FAILED ${e.stack ?? e}`);
     if (e.otherEvents) console.error('last events of the other side:\n' + e.otherEvents.map((x) => JSON.stringify(x).slice(0, 400)).join('\n'));
     if (e.otherLog) console.error('mrt node stderr (tail):\n' + e.otherLog);
-    console.error('homeserver stderr (tail):\n' + server.output.join('').split('\n').slice(-20).join('\n'));
+    console.error('homeserver stderr (tail):\n' + server.tail(20));
     process.exitCode = 1;
   } finally {
-    server.child.kill('SIGTERM');
-    await new Promise((r) => (server.child.exitCode !== null ? r() : server.child.on('exit', r)));
+    await server.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
