@@ -63,10 +63,7 @@ class NodeCli : public ::testing::Test {
   TestKey key(const std::string& name, mode_t mode = 0600) {
     TestKey k;
     k.file = dir / (name + ".key");
-    std::string hex = to_0x_hex(k.key.secret());
-    std::ofstream(k.file) << hex << "\n";
-    wipe(hex);
-    ::chmod(k.file.c_str(), mode);
+    testing::write_key_file(k.file, k.key, mode);
     return k;
   }
 
@@ -421,6 +418,39 @@ TEST_F(NodeCli, DemoExitsZero) {
   EXPECT_EQ(summary["carriers"]["room"]["messages"], 2);
   EXPECT_EQ(summary["carriers"]["room"]["over_room"], 2);
   EXPECT_NE(r.err.find("exactly once"), std::string::npos) << r.err;
+}
+
+// `mrt bench`, short: every carrier and durability, the fields of its summary.
+TEST_F(NodeCli, BenchExitsZero) {
+  const auto r = testing::run_mrt(
+      {"bench", "--messages", "200", "--samples", "20", "--dir", dir.string(), "--json"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json summary = json::parse(r.out);
+  EXPECT_EQ(summary["result"], "ok");
+  EXPECT_GT(summary["primitives"]["sum_room_us"].get<double>(), 0);
+  EXPECT_TRUE(summary["fsync"].contains("p50_ms")) << summary;
+  ASSERT_EQ(summary["latency"].size(), 4u);
+  ASSERT_EQ(summary["throughput"].size(), 4u);
+  EXPECT_TRUE(summary["errors"].empty()) << summary["errors"];
+  for (const auto& l : summary["latency"]) {
+    EXPECT_EQ(l["samples"], 20);
+    EXPECT_EQ(l["other_carrier"], 0);
+    for (const char* field : {"carrier", "durability", "p50_ms", "p99_ms", "max_ms"})
+      EXPECT_TRUE(l.contains(field)) << field;
+  }
+  for (const auto& t : summary["throughput"]) {
+    EXPECT_EQ(t["received"], 200);
+    EXPECT_EQ(t["duplicates"], 0);
+    EXPECT_EQ(t["out_of_order"], 0);
+    EXPECT_GT(t["received_per_s"].get<double>(), 0);
+    EXPECT_GT(t["msgs_per_payload"].get<double>(), 1);
+    EXPECT_GT(t["cpu_us_per_msg"].get<double>(), 0);
+    EXPECT_EQ(t["server_in_process"], true);
+  }
+  // The stores' directory is gone.
+  for (const auto& entry : fs::directory_iterator(dir))
+    EXPECT_FALSE(entry.path().filename().string().starts_with("mrt-bench-")) << entry.path();
+  EXPECT_NE(r.err.find("Every message arrived exactly once"), std::string::npos) << r.err;
 }
 
 }  // namespace

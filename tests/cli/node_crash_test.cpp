@@ -61,10 +61,7 @@ class NodeCrash : public ::testing::Test {
 
   fs::path key_file(const std::string& name, const PrivateKey& key) {
     const fs::path file = dir / (name + ".key");
-    std::string hex = to_0x_hex(key.secret());
-    std::ofstream(file) << hex << "\n";
-    wipe(hex);
-    ::chmod(file.c_str(), 0600);
+    testing::write_key_file(file, key);
     return file;
   }
 

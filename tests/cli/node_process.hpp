@@ -5,6 +5,7 @@
 #include <chrono>
 #include <fcntl.h>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <optional>
 #include <poll.h>
@@ -12,13 +13,26 @@
 #include <stdexcept>
 #include <string>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include <mrt/bytes.hpp>
+#include <mrt/eth.hpp>
+
 namespace mrt::testing {
+
+// Writes `key` as 0x hex to `file` with `mode` (`mrt node --key-file`, faster than a keystore).
+inline void write_key_file(const std::filesystem::path& file, const PrivateKey& key,
+                           mode_t mode = 0600) {
+  std::string hex = to_0x_hex(key.secret());
+  std::ofstream(file) << hex << "\n";
+  wipe(hex);
+  ::chmod(file.c_str(), mode);
+}
 
 class NodeProcess {
  public:
