@@ -21,8 +21,7 @@
 
 #include "args.hpp"
 #include "command.hpp"
-#include "homeserver.hpp"
-#include "http_server.hpp"
+#include "dev_homeserver.hpp"
 #include "node_setup.hpp"
 
 namespace mrt::cli {
@@ -163,43 +162,6 @@ struct TempDir {
   }
 };
 
-// The dev homeserver on 127.0.0.1, port chosen by the kernel, served by a thread of its own.
-class DemoHomeserver {
- public:
-  explicit DemoHomeserver(const fs::path& data_dir) {
-    devserver::Config config;
-    config.server_name = "localhost";
-    config.data_dir = data_dir;
-    auto opened = devserver::Homeserver::open(config);
-    if (!opened) throw CommandError(kBadInput, "the dev homeserver: " + opened.error());
-    homeserver_ = std::move(*opened);
-    devserver::HttpOptions http;
-    http.host = "127.0.0.1";
-    http.port = 0;
-    try {
-      server_ = std::make_unique<devserver::HttpServer>(*homeserver_, http);
-    } catch (const std::runtime_error& e) {
-      throw CommandError(kBadInput, std::string("the dev homeserver: ") + e.what());
-    }
-    url_ = "http://127.0.0.1:" + std::to_string(server_->port());
-    thread_ = std::thread([this] { server_->run(); });
-  }
-  ~DemoHomeserver() {
-    server_->stop();
-    thread_.join();
-    // As in `mrt serve`: the store finishes its writes while the stopped loop still exists.
-    homeserver_.reset();
-    server_.reset();
-  }
-  const std::string& url() const { return url_; }
-
- private:
-  std::unique_ptr<devserver::Homeserver> homeserver_;
-  std::unique_ptr<devserver::HttpServer> server_;
-  std::string url_;
-  std::thread thread_;
-};
-
 class Demo {
  public:
   Demo(StopSignals& signals, std::chrono::milliseconds timeout)
@@ -328,7 +290,7 @@ int demo(const std::vector<std::string>& argv, bool json_out) {
            "in this process; every message is signed with its sender's Ethereum key and\n"
            "end-to-end encrypted between the two nodes.\n\n";
   const auto t_start = Clock::now();
-  DemoHomeserver homeserver(dir.path / "homeserver");
+  InProcessHomeserver homeserver(dir.path / "homeserver");
   Party alice{"alice", PrivateKey::generate(), dir.path / "alice", {}, {}};
   Party bob{"bob", PrivateKey::generate(), dir.path / "bob", {}, {}};
   say() << "  homeserver " << homeserver.url() << " (server name \"localhost\", data in "

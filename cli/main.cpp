@@ -26,6 +26,7 @@ std::vector<Command> all_commands() {
   all.push_back(serve_command());
   for (auto& c : node_commands()) all.push_back(std::move(c));
   all.push_back(demo_command());
+  all.push_back(bench_command());
   return all;
 }
 
