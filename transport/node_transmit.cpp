@@ -1,0 +1,172 @@
+// NodeWorker, envelopes out: one payload per peer in flight, over the DM room or to_device;
+// and the E2EE machine's requests sent and marked.
+#include <algorithm>
+
+#include <mrt/matrix_identity.hpp>
+
+#include "envelope_batch.hpp"
+#include "node_worker_state.hpp"
+
+namespace mrt::transport {
+
+using json = nlohmann::json;
+using namespace worker;
+
+NodeWorker::Peer& NodeWorker::peer(const Address& address) {
+  auto& slot = peers_[address];
+  if (!slot) {
+    slot = std::make_unique<Peer>();
+    slot->address = address;
+    slot->user_id = matrix_user_id(address, server_name_);
+    machine_.update_tracked_users({slot->user_id});
+  }
+  return *slot;
+}
+
+void NodeWorker::transmit_all() {
+  for (auto& [address, p] : peers_) transmit(*p);
+}
+
+void NodeWorker::transmit(Peer& p) {
+  // One payload in flight per peer, so that the server receives them in order; whatever queues
+  // meanwhile goes together in the next one.
+  if (p.sends_in_flight > 0 || !p.requests.empty()) return;
+
+  for (Carrier arrival : {Carrier::room, Carrier::to_device}) {
+    auto& nonces = p.acks[arrival];
+    if (nonces.empty()) continue;
+    const std::size_t n = std::min(nonces.size(), kMaxAcks);
+    PayloadBuilder ack;
+    ack.add(Envelope::ack(ctx_.key, p.address, {nonces.begin(), nonces.begin() + n}, ctx_.now_ms())
+                .to_json());
+    if (!send_payload(p, arrival, ack.content())) return;  // keys being set up: again when they are
+    ctx_.counters.update([&](NodeStats& s) {
+      ++s.acks_sent;
+      ++s.transmitted;
+    });
+    nonces.erase(nonces.begin(), nonces.begin() + n);
+    return;
+  }
+
+  // Everything that fits in one payload, in order.
+  PayloadBuilder payload;
+  std::vector<std::string> nonces;
+  while (!p.messages.empty() && payload.count() < kMaxEnvelopesPerPayload) {
+    const std::string nonce = p.messages.front();
+    auto it = outbox_.find(nonce);
+    if (it != outbox_.end()) {
+      if (!payload.add(it->second.envelope)) break;
+      nonces.push_back(nonce);
+    }
+    p.queued.erase(nonce);
+    p.messages.pop_front();
+  }
+  if (nonces.empty()) return;
+  if (!send_payload(p, ctx_.config.carrier, payload.content())) {
+    // Not sent (keys being set up): back to the front of the queue, in order.
+    for (auto it = nonces.rbegin(); it != nonces.rend(); ++it) {
+      if (p.queued.insert(*it).second) p.messages.push_front(*it);
+    }
+    return;
+  }
+  ctx_.counters.update([&](NodeStats& s) { s.transmitted += nonces.size(); });
+}
+
+bool NodeWorker::send_payload(Peer& p, Carrier carrier, const json& payload) {
+  if (carrier == Carrier::room) {
+    for (const auto& [room_id, room] : rooms_) {
+      if (room.get() == ready_room(p.address)) return send_over_room(p, *room, room_id, payload);
+    }
+  }
+  // No device to send to yet counts as sent: the outbox keeps the messages and resends them.
+  return send_over_to_device(p, payload) != ToDeviceSend::waiting;
+}
+
+bool NodeWorker::send_over_room(Peer& p, const Room& room, const std::string& room_id,
+                                const json& payload) {
+  if (!room.encryption_set && room.state.encryption) {
+    machine_.set_room_encryption(room_id, *room.state.encryption);
+    rooms_.at(room_id)->encryption_set = true;
+  }
+  const ShareOutcome share = machine_.share_room_key(room_id, room.state.members());
+  attribute_new_requests(p);
+  // The room key must reach the partner before the event it opens.
+  if (!share.complete() || !p.requests.empty()) return false;
+  auto content = machine_.encrypt_room_event(room_id, kEnvelopesEventType, payload);
+  if (!content) return false;  // rotation due: the next attempt shares a new key first
+  ++p.sends_in_flight;
+  ctx_.counters.update([](NodeStats& st) { ++st.payloads; });
+  const Address to = p.address;
+  ctx_.client.call(
+      calls::send_room_event(room_id, "m.room.encrypted", new_transaction_id(), *content),
+      [this, to](MatrixResult r) { post([this, to, ok = bool(r)] { on_carrier_done(to, ok); }); });
+  return true;
+}
+
+NodeWorker::ToDeviceSend NodeWorker::send_over_to_device(Peer& p, const json& payload) {
+  const ShareOutcome share = machine_.encrypt_to_device(p.user_id, kEnvelopesEventType, payload);
+  attribute_new_requests(p);
+  if (!share.complete()) return ToDeviceSend::waiting;
+  if (share.sent.empty()) return ToDeviceSend::no_devices;
+  ctx_.counters.update([](NodeStats& st) { ++st.payloads; });
+  return ToDeviceSend::sent;
+}
+
+void NodeWorker::attribute_new_requests(Peer& p) {
+  for (const auto& r : machine_.outgoing_requests()) {
+    if (!known_requests_.insert(r.id).second) continue;
+    if (r.type == RequestType::to_device) {
+      p.requests.insert(r.id);
+      request_peer_[r.id] = p.address;
+    }
+  }
+}
+
+void NodeWorker::pump_requests() {
+  const std::int64_t now = steady_ms();
+  for (auto& r : machine_.outgoing_requests()) {
+    known_requests_.insert(r.id);
+    if (requests_in_flight_.count(r.id)) continue;
+    if (auto retry = request_retry_at_.find(r.id); retry != request_retry_at_.end()) {
+      if (retry->second > now) continue;
+      request_retry_at_.erase(retry);
+    }
+    requests_in_flight_.insert(r.id);
+    ctx_.client.call(calls::request(r.method, r.path, r.body),
+                     [this, id = r.id](MatrixResult result) {
+                       post([this, id, result = std::move(result)]() mutable {
+                         on_request_done(id, std::move(result));
+                       });
+                     });
+  }
+}
+
+void NodeWorker::on_request_done(const std::string& id, MatrixResult result) {
+  requests_in_flight_.erase(id);
+  if (!result) {
+    const long status = result.error().http_status;
+    // 401: the token was revoked and the sync loop logs in again; 429 and 5xx pass.
+    if (result.error().kind == MatrixErrorKind::http && status < 500 && status != 429 &&
+        status != 401) {
+      // Refused for good (the request is wrong for this server): do not repeat it forever.
+      machine_.mark_request_as_sent(id, json::object());
+    } else {
+      request_retry_at_[id] = steady_ms() + kRequestRetryMs;
+      return;
+    }
+  } else {
+    machine_.mark_request_as_sent(id, *result);
+  }
+  known_requests_.erase(id);
+  if (auto it = request_peer_.find(id); it != request_peer_.end()) {
+    if (auto p = peers_.find(it->second); p != peers_.end()) p->second->requests.erase(id);
+    request_peer_.erase(it);
+  }
+}
+
+void NodeWorker::on_carrier_done(const Address& to, bool /*ok*/) {
+  // A lost send is covered by the outbox's resend (messages) and the partner's resend (acks).
+  --peer(to).sends_in_flight;
+}
+
+}  // namespace mrt::transport

@@ -1,0 +1,77 @@
+// transport/node_worker_state.hpp (internal): what the files of NodeWorker share: its
+// timings and the records it keeps per peer, per room and per /sync answer. Only the worker's
+// own .cpp files include it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "node_worker.hpp"
+
+namespace mrt::transport {
+
+namespace worker {
+
+inline constexpr std::int64_t kTickMs = 100;
+// Most envelopes one payload takes, so that one transmit step stays short.
+inline constexpr std::size_t kMaxEnvelopesPerPayload = 512;
+inline constexpr std::int64_t kRequestRetryMs = 2000;
+inline constexpr std::int64_t kReinviteMs = 60'000;
+inline constexpr std::int64_t kRoomRetryMs = 10'000;
+inline constexpr std::int64_t kValidateRetryMs = 5'000;
+inline constexpr std::int64_t kPruneEveryMs = 600'000;
+inline constexpr std::int64_t kMaxSyncBackoffMs = 30'000;
+inline constexpr std::int64_t kDrainMs = 2'000;
+// Only the first sync of a device has no `since`: it returns at once.
+inline constexpr const char* kSyncFilter = R"({"room":{"timeline":{"limit":200}}})";
+
+inline std::int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+inline std::string validated_key(const std::string& user_id) {
+  return store::join_key({"validated", user_id});
+}
+
+}  // namespace worker
+
+struct NodeWorker::Peer {
+  Address address;
+  std::string user_id;
+  std::deque<std::string> messages;  // nonces due for (re)transmission, in order
+  std::set<std::string> queued;
+  std::map<Carrier, std::vector<std::string>> acks;  // nonces to ack, by arrival carrier
+  std::set<std::string> requests;                    // machine to-device requests in flight
+  int sends_in_flight = 0;                           // room events in flight
+  bool creating_room = false;
+  std::int64_t next_room_attempt = 0;
+};
+
+struct NodeWorker::Room {
+  DmRoomState state;
+  std::optional<Address> partner;
+  DmRoomVerdict verdict = DmRoomVerdict::not_a_dm;
+  bool judged = false;
+  bool left = false;
+  bool encryption_set = false;
+  std::int64_t invited_at = 0;  // steady ms of our last invite (creator only)
+};
+
+// What one /sync answer produced, committed at once before anything leaves.
+struct NodeWorker::Intake {
+  store::Changes changes;
+  std::vector<NodeEvent> events;
+  std::set<std::string> accepted;  // sender\0nonce accepted by this answer
+  std::vector<std::pair<Address, std::pair<Carrier, std::string>>> acks;
+  std::vector<std::string> delivered;
+};
+
+}  // namespace mrt::transport
