@@ -296,7 +296,7 @@ mrt::NodeEvent await_event(mrt::Node& node, mrt::NodeEventType type, const std::
     check(stop);
     auto e = node.next_event(100ms);
     if (!e) continue;
-    if (e->type == mrt::NodeEventType::message) node.consumed(*e);
+    node.consumed(*e);
     if (e->type == mrt::NodeEventType::rejected)
       std::cerr << "rejected: " << mrt::to_string(*e->reason) << "\n";
     if (e->type == type && (id.empty() || e->id == id)) return std::move(*e);
@@ -411,7 +411,9 @@ json measure_throughput(Pair& p, const BenchHomeserver& server, const Options& o
   while (delivered < n && Clock::now() < deadline) {
     check(stop);
     auto e = p.a->next_event(100ms);
-    if (e && e->type == mrt::NodeEventType::delivered && ids.count(e->id)) ++delivered;
+    if (!e) continue;
+    p.a->consumed(*e);
+    if (e->type == mrt::NodeEventType::delivered && ids.count(e->id)) ++delivered;
   }
   const auto t_delivered = Clock::now();
   receiver.join();

@@ -107,7 +107,7 @@ class Session {
           stdout_gone_ = true;
           break;
         }
-        if (event->type == NodeEventType::message) node_.consumed(*event);
+        node_.consumed(*event);  // written out: not reported again after a restart
       }
     } catch (...) {
       events_error_ = std::current_exception();
@@ -348,6 +348,7 @@ int send_command(const std::vector<std::string>& argv, bool json_out) {
     // Messages that arrive meanwhile stay in the inbox (unconsumed) for a later `mrt listen`.
     if (event && event->id == *id &&
         (event->type == NodeEventType::delivered || event->type == NodeEventType::failed)) {
+      node.consumed(*event);
       outcome = std::move(event);
     }
   }
@@ -420,6 +421,7 @@ int listen_command(const std::vector<std::string>& argv, bool json_out) {
       case NodeEventType::failed:
         std::cerr << "mrt listen: an earlier message " << event->id << " to " << peer << " "
                   << to_string(event->type) << "\n";
+        node.consumed(*event);
         break;
     }
   }

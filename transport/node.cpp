@@ -165,13 +165,19 @@ struct Node::Impl {
   void emit(NodeEvent e) { events.push(std::move(e)); }
 
   void consumed(const NodeEvent& e) {
-    if (e.type != NodeEventType::message || !e.peer) return;
+    if (!e.peer) return;
     store::Changes c;
-    c.erase(tables.inbox, store::join_key({e.peer->to_hex(), e.id}));
+    if (e.type == NodeEventType::message) {
+      c.erase(tables.inbox, store::join_key({e.peer->to_hex(), e.id}));
+      counters.update([](NodeStats& s) {
+        if (s.inbox > 0) --s.inbox;
+      });
+    } else if (e.type == NodeEventType::delivered || e.type == NodeEventType::failed) {
+      c.erase(tables.outbox, e.id);  // its settled record: the outcome has been seen
+    } else {
+      return;
+    }
     env.commit(std::move(c));
-    counters.update([](NodeStats& s) {
-      if (s.inbox > 0) --s.inbox;
-    });
   }
 
   Result<Unit, NodeError> start();
@@ -280,11 +286,7 @@ Result<Unit, NodeError> Node::Impl::start() {
       unconsumed.push_back(std::move(m));
       return true;
     });
-    const std::size_t outbox = tables.outbox.count(txn);
-    counters.update([&](NodeStats& s) {
-      s.inbox = unconsumed.size();
-      s.outbox = outbox;
-    });
+    counters.update([&](NodeStats& s) { s.inbox = unconsumed.size(); });
   }
 
   if (config.on_event) {
@@ -412,8 +414,8 @@ std::optional<NodeEvent> Node::next_event(std::chrono::milliseconds wait) {
   return impl_->events.pop(wait);
 }
 
-void Node::consumed(const NodeEvent& message) {
-  impl_->consumed(message);
+void Node::consumed(const NodeEvent& event) {
+  impl_->consumed(event);
 }
 
 NodeStats Node::stats() const {

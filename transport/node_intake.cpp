@@ -102,7 +102,9 @@ void NodeWorker::intake_envelope(const json& wire, Carrier carrier,
     if (std::find(intake.delivered.begin(), intake.delivered.end(), nonce) !=
         intake.delivered.end())
       continue;
-    intake.changes.erase(ctx_.tables.outbox, nonce);
+    // Kept, marked, until the application has seen `delivered` (Node::consumed), so that a
+    // crash before it did reports it again rather than never.
+    intake.changes.put(ctx_.tables.outbox, nonce, settled_record(it->second, "delivered"));
     intake.delivered.push_back(nonce);
     NodeEvent d;
     d.type = NodeEventType::delivered;

@@ -54,9 +54,21 @@ void NodeWorker::start() {
   ctx_.tables.outbox.for_each(txn, {}, [&](const std::string& nonce, json record) {
     auto to = Address::parse(record.value("to", ""));
     if (!to || !record.contains("envelope")) return true;
-    resumed.push_back({record["envelope"], nonce, *to, record["envelope"].value("ts", 0LL)});
+    const std::int64_t ts = record["envelope"].value("ts", 0LL);
+    if (const std::string outcome = record.value("settled", ""); !outcome.empty()) {
+      // Settled before the last stop, but the application may not have seen it: again.
+      NodeEvent e;
+      e.type = outcome == "delivered" ? NodeEventType::delivered : NodeEventType::failed;
+      e.id = nonce;
+      e.peer = *to;
+      e.ts = ts;
+      ctx_.emit(std::move(e));
+      return true;
+    }
+    resumed.push_back({record["envelope"], nonce, *to, ts});
     return true;
   });
+  ctx_.counters.update([&](NodeStats& s) { s.outbox = resumed.size(); });
   for (auto& [room_id, room] : rooms_) judge_room(room_id, nullptr);
   add_to_outbox(std::move(resumed));
   thread_ = std::thread([this] { run(); });
@@ -318,7 +330,8 @@ void NodeWorker::tick() {
   }
   if (!failed.empty()) {
     store::Changes c;
-    for (const auto& nonce : failed) c.erase(ctx_.tables.outbox, nonce);
+    for (const auto& nonce : failed)
+      c.put(ctx_.tables.outbox, nonce, settled_record(outbox_.at(nonce), "failed"));
     ctx_.env.commit(std::move(c)).get();
     std::vector<NodeEvent> events;
     for (const auto& nonce : failed) {

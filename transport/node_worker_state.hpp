@@ -37,6 +37,11 @@ inline std::int64_t steady_ms() {
       .count();
 }
 
+// An outbox record whose outcome is known, kept until the application consumed the event.
+inline nlohmann::json settled_record(const OutboxEntry& e, const char* outcome) {
+  return {{"envelope", e.envelope}, {"to", e.to.to_hex()}, {"settled", outcome}};
+}
+
 inline std::string validated_key(const std::string& user_id) {
   return store::join_key({"validated", user_id});
 }

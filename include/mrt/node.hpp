@@ -21,7 +21,8 @@
 // reports `delivered`, or `failed` once `ts + max_age` has passed. A received message is made
 // durable (with its nonce in the replay window) before it is acked and before the application
 // sees it; it stays in the inbox until the application has consumed it, so a crash redelivers
-// an unconsumed message at the next start and never delivers a consumed one again.
+// an unconsumed message at the next start and never delivers a consumed one again. The same
+// holds for `delivered` and `failed`: reported again after a restart until consumed.
 //
 // Thread-safe: every member may be called from any thread. The node runs two threads of its
 // own (HTTP I/O and the sync/crypto worker); none of its calls blocks them.
@@ -95,7 +96,7 @@ struct NodeConfig {
   store::Durability durability = store::Durability::full;
 
   // When set, events are handed to it (on the node's event thread, one at a time, in order)
-  // instead of being queued for next_event(); a message counts as consumed when it returns.
+  // instead of being queued for next_event(); an event counts as consumed when it returns.
   std::function<void(const NodeEvent&)> on_event;
 
   // Milliseconds since the epoch; tests move time with it. Default: the system clock.
@@ -147,7 +148,7 @@ class Node {
 
   // Logs in (the same device as before, if the store has one), publishes the device's keys and
   // the signed displayname, then runs the sync loop in the background, which retries with
-  // backoff whatever the network does from then on. Redelivers unconsumed inbox messages and
+  // backoff whatever the network does from then on. Reports unconsumed events again and
   // resumes the outbox.
   [[nodiscard]] Result<Unit, NodeError> start();
 
@@ -161,8 +162,9 @@ class Node {
   // The next event, waiting at most `wait`; nullopt on timeout or once stopped, and always
   // (at once) when NodeConfig::on_event is set.
   std::optional<NodeEvent> next_event(std::chrono::milliseconds wait);
-  // Marks a `message` event as handled: it is removed from the inbox and never delivered again.
-  void consumed(const NodeEvent& message);
+  // Marks a `message`, `delivered` or `failed` event as handled: it is never reported again
+  // (until then a restart reports it again). Other events need no call.
+  void consumed(const NodeEvent& event);
 
   NodeStats stats() const;
   const Address& address() const;

@@ -87,7 +87,7 @@ class NodeTest : public ::testing::Test {
     const auto deadline = std::chrono::steady_clock::now() + patience;
     while (!done(events) && std::chrono::steady_clock::now() < deadline) {
       if (auto e = node.next_event(100ms)) {
-        if (e->type == NodeEventType::message) node.consumed(*e);
+        node.consumed(*e);
         events.push_back(std::move(*e));
       }
     }

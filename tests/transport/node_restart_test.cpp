@@ -42,6 +42,33 @@ TEST_F(NodeTest, UnconsumedMessageIsRedeliveredAfterARestartAndAConsumedOneNever
   EXPECT_TRUE(bodies_of(later).empty());
 }
 
+TEST_F(NodeTest, DeliveredIsReportedAgainAfterARestartUntilConsumed) {
+  auto [ka, kb] = ordered_keys();
+  Node* a = &start("a", ka, Carrier::to_device);
+  start("b", kb, Carrier::to_device);
+  auto id = a->send(kb.address(), "x");
+  ASSERT_TRUE(id);
+  std::optional<NodeEvent> delivered;
+  const auto deadline = std::chrono::steady_clock::now() + kPatience;
+  while (!delivered && std::chrono::steady_clock::now() < deadline)
+    if (auto e = a->next_event(100ms); e && e->type == NodeEventType::delivered) delivered = e;
+  ASSERT_TRUE(delivered);  // seen, but not consumed
+
+  nodes_.erase("a");
+  a = &start("a", ka, Carrier::to_device);
+  auto again = collect(*a, [](auto& ev) { return count(ev, NodeEventType::delivered) >= 1; });
+  ASSERT_EQ(count(again, NodeEventType::delivered), 1u);
+  EXPECT_EQ(again.back().id, *id);
+  EXPECT_EQ(a->stats().outbox, 0u);
+
+  nodes_.erase("a");  // collect() consumed it this time
+  a = &start("a", ka, Carrier::to_device);
+  EXPECT_EQ(count(collect(
+                      *a, [](auto&) { return false; }, 1s),
+                  NodeEventType::delivered),
+            0u);
+}
+
 TEST_F(NodeTest, MessagesSentWhileTheReceiverIsDownArriveOnceAfterItReturns) {
   auto [ka, kb] = ordered_keys();
   Node& a = start("a", ka, Carrier::to_device);
