@@ -21,6 +21,7 @@ import { parseArgs } from "node:util";
 
 import { Wallet } from "ethers";
 import * as sdk from "matrix-js-sdk";
+import { deadline, loginEthereum, openEncryptedDm } from "../tests/interop/js_sdk_client.mjs";
 import { startServer } from "../tests/interop/mrt_serve.mjs";
 // The instance of matrix-sdk-crypto-wasm that matrix-js-sdk imports (its own node_modules).
 const { LoggerLevel, Tracing } = await import(
@@ -59,54 +60,29 @@ const sdkVersion = JSON.parse(
   readFileSync(new URL("../node_modules/matrix-js-sdk/package.json", import.meta.url), "utf8"),
 ).version;
 
-const deadline = (ms, what) =>
-  new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out: ${what}`)), ms).unref());
-
-async function until(what, check, ms = 15000) {
-  const stop = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > stop) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 // A logged-in client whose decrypted room messages from others go to `client.onMessage(body)`.
-async function login(baseUrl, wallet) {
-  const anonymous = sdk.createClient({ baseUrl, logger: quiet });
-  const address = wallet.address.toLowerCase();
-  const r = await anonymous.loginRequest({
-    type: "m.login.password",
-    identifier: { type: "m.id.user", user: address },
-    password: await wallet.signMessage(SERVER_NAME),
-    initial_device_display_name: "js-sdk bench " + address.slice(0, 8),
+function login(baseUrl, wallet) {
+  return loginEthereum(baseUrl, wallet, SERVER_NAME, {
+    logger: quiet,
+    displayName: "js-sdk bench",
+    setup: (client) => {
+      // initRustCrypto turns the Rust crypto's tracing on at debug level: back to warnings.
+      new Tracing(LoggerLevel.Warn).turnOn();
+      client.onMessage = () => {};
+      const seen = new Set();
+      const deliver = (event) => {
+        if (event.getType() !== "m.room.message" || event.getSender() === client.getUserId()) return;
+        if (!event.isEncrypted() || event.isDecryptionFailure() || seen.has(event.getId())) return;
+        seen.add(event.getId());
+        client.onMessage(event.getContent().body);
+      };
+      // Decrypted after it reached the timeline, or already decrypted when it got there.
+      client.on(sdk.MatrixEventEvent.Decrypted, (event) => deliver(event));
+      client.on(sdk.RoomEvent.Timeline, (event, _room, toStart) => {
+        if (!toStart && !event.isBeingDecrypted()) deliver(event);
+      });
+    },
   });
-  const client = sdk.createClient({
-    baseUrl, userId: r.user_id, deviceId: r.device_id, accessToken: r.access_token, logger: quiet,
-  });
-  await client.initRustCrypto({ useIndexedDB: false });
-  // initRustCrypto turns the Rust crypto's tracing on at debug level: back to warnings.
-  new Tracing(LoggerLevel.Warn).turnOn();
-  client.onMessage = () => {};
-  const seen = new Set();
-  const deliver = (event) => {
-    if (event.getType() !== "m.room.message" || event.getSender() === r.user_id) return;
-    if (!event.isEncrypted() || event.isDecryptionFailure() || seen.has(event.getId())) return;
-    seen.add(event.getId());
-    client.onMessage(event.getContent().body);
-  };
-  // Decrypted after it reached the timeline, or already decrypted when it got there.
-  client.on(sdk.MatrixEventEvent.Decrypted, (event) => deliver(event));
-  client.on(sdk.RoomEvent.Timeline, (event, _room, toStart) => {
-    if (!toStart && !event.isBeingDecrypted()) deliver(event);
-  });
-  const prepared = new Promise((resolve) => {
-    client.on(sdk.ClientEvent.Sync, (state) => { if (state === "PREPARED") resolve(); });
-  });
-  await client.startClient({ initialSyncLimit: 20, lazyLoadMembers: true });
-  await Promise.race([prepared, deadline(15000, `${r.user_id} initial sync`)]);
-  return client;
 }
 
 // Resolves with the time at which `client` has decrypted a message whose body starts with `tag`.
@@ -142,25 +118,7 @@ async function main() {
     const baseUrl = await server.ready;
     alice = await login(baseUrl, Wallet.createRandom());
     bob = await login(baseUrl, Wallet.createRandom());
-    const aliceId = alice.getUserId(), bobId = bob.getUserId();
-    bob.on(sdk.RoomMemberEvent.Membership, (_event, member) => {
-      if (member.membership === "invite" && member.userId === bobId) {
-        bob.joinRoom(member.roomId).catch((e) => console.error("join failed", e));
-      }
-    });
-    const { room_id: roomId } = await alice.createRoom({
-      preset: sdk.Preset.PrivateChat,
-      is_direct: true,
-      invite: [bobId],
-      initial_state: [
-        { type: "m.room.encryption", state_key: "", content: { algorithm: "m.megolm.v1.aes-sha2" } },
-      ],
-    });
-    await until("Bob to join", () => alice.getRoom(roomId)?.getMember(bobId)?.membership === "join");
-    await until("Bob to see the room joined", () => bob.getRoom(roomId)?.getMyMembership() === "join");
-    // js-sdk 37.5 drops the first Olm message from a device it does not track yet (TOOLCHAIN.md).
-    await alice.getCrypto().getUserDeviceInfo([bobId], true);
-    await bob.getCrypto().getUserDeviceInfo([aliceId], true);
+    const roomId = await openEncryptedDm(alice, bob);
     watch(alice);
     watch(bob);
 

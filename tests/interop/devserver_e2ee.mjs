@@ -10,8 +10,8 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 
 import { Wallet } from "ethers";
-import * as sdk from "matrix-js-sdk";
 import { logger } from "matrix-js-sdk/lib/logger.js";
+import { loginEthereum, openEncryptedDm, until } from "./js_sdk_client.mjs";
 import { startServer } from "./mrt_serve.mjs";
 
 const { values } = parseArgs({ options: { mrt: { type: "string" }, verbose: { type: "boolean" } } });
@@ -22,47 +22,6 @@ if (!values.mrt) {
 if (!values.verbose) logger.setLevel("warn");
 
 const SERVER_NAME = "localhost";
-const deadline = (ms, what) =>
-  new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out: ${what}`)), ms).unref());
-
-async function until(what, check, ms = 15000) {
-  const stop = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > stop) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function login(baseUrl, wallet) {
-  const anonymous = sdk.createClient({ baseUrl });
-  const address = wallet.address.toLowerCase();
-  const password = await wallet.signMessage(SERVER_NAME);
-  const r = await anonymous.loginRequest({
-    type: "m.login.password",
-    identifier: { type: "m.id.user", user: address },
-    password,
-    initial_device_display_name: "js-sdk " + address.slice(0, 8),
-  });
-  if (r.user_id !== `@${address}:${SERVER_NAME}`) throw new Error(`unexpected user id ${r.user_id}`);
-  const client = sdk.createClient({
-    baseUrl,
-    userId: r.user_id,
-    deviceId: r.device_id,
-    accessToken: r.access_token,
-  });
-  await client.initRustCrypto({ useIndexedDB: false });
-  const prepared = new Promise((resolve) => {
-    client.on(sdk.ClientEvent.Sync, (state) => {
-      if (state === "PREPARED") resolve();
-    });
-  });
-  await client.startClient({ initialSyncLimit: 20, lazyLoadMembers: true });
-  await Promise.race([prepared, deadline(15000, `${r.user_id} initial sync`)]);
-  return client;
-}
-
 function decryptedBodies(client, roomId) {
   const room = client.getRoom(roomId);
   if (!room) return [];
@@ -80,35 +39,13 @@ async function main() {
   try {
     const baseUrl = await server.ready;
     const aliceWallet = Wallet.createRandom(), bobWallet = Wallet.createRandom();
-    alice = await login(baseUrl, aliceWallet);
-    bob = await login(baseUrl, bobWallet);
+    alice = await loginEthereum(baseUrl, aliceWallet, SERVER_NAME);
+    bob = await loginEthereum(baseUrl, bobWallet, SERVER_NAME);
     const aliceId = alice.getUserId(), bobId = bob.getUserId();
-
-    // Bob accepts the invite as soon as his sync shows it.
-    bob.on(sdk.RoomMemberEvent.Membership, (event, member) => {
-      if (member.membership === "invite" && member.userId === bobId) {
-        bob.joinRoom(member.roomId).catch((e) => console.error("join failed", e));
-      }
-    });
-
-    const { room_id: roomId } = await alice.createRoom({
-      preset: sdk.Preset.PrivateChat,
-      is_direct: true,
-      invite: [bobId],
-      initial_state: [
-        { type: "m.room.encryption", state_key: "", content: { algorithm: "m.megolm.v1.aes-sha2" } },
-      ],
-    });
-    await until("Bob to join", () => alice.getRoom(roomId)?.getMember(bobId)?.membership === "join");
-    await until("Bob to see the room joined", () => bob.getRoom(roomId)?.getMyMembership() === "join");
+    const roomId = await openEncryptedDm(alice, bob);
     if (!(await alice.getCrypto().isEncryptionEnabledInRoom(roomId))) {
       throw new Error("Alice does not see the room as encrypted");
     }
-
-    // Each side knows the other's device before the first Olm message (js-sdk 37.5 drops the
-    // first message from a device it does not track yet: TOOLCHAIN.md).
-    await alice.getCrypto().getUserDeviceInfo([bobId], true);
-    await bob.getCrypto().getUserDeviceInfo([aliceId], true);
 
     await alice.sendEvent(roomId, "m.room.message", { msgtype: "m.text", body: "hello from alice" });
     await until("Bob to decrypt Alice's message", () =>
