@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -111,6 +112,10 @@ std::string_view to_string(NodeErrorKind k) {
       return "too_large";
     case NodeErrorKind::stopped:
       return "stopped";
+    case NodeErrorKind::bad_topic:
+      return "bad_topic";
+    case NodeErrorKind::network:
+      return "network";
   }
   return "unknown";
 }
@@ -182,6 +187,10 @@ struct Node::Impl {
 
   Result<Unit, NodeError> start();
   Result<Unit, NodeError> send_requests_now(E2eeMachine& machine);
+  // Hands `call` a callback for the worker's answer about the room of `topic`, and waits for it.
+  Result<std::string, NodeError> room_call(
+      const std::string& topic,
+      const std::function<void(transport::NodeWorker&, transport::NodeWorker::RoomCallback)>& call);
   void delete_stale_devices(const MatrixIdentity& identity);
 };
 
@@ -282,7 +291,11 @@ Result<Unit, NodeError> Node::Impl::start() {
       m.peer = e->sender;
       m.body = e->body;
       m.ts = e->ts;
-      m.carrier = record.value("carrier", "") == "room" ? Carrier::room : Carrier::to_device;
+      if (record.contains("topic")) {
+        m.topic = record.value("topic", "");
+      } else {
+        m.carrier = record.value("carrier", "") == "room" ? Carrier::room : Carrier::to_device;
+      }
       unconsumed.push_back(std::move(m));
       return true;
     });
@@ -407,6 +420,67 @@ Result<std::vector<std::string>, NodeError> Node::send_many(const Address& to,
     return fail(error(NodeErrorKind::stopped, "stopped; the message stays in the outbox"));
   n.worker->add_to_outbox(std::move(entries));
   return ids;
+}
+
+namespace {
+
+// PROTOCOL §6 / §4: ^[a-z0-9_]{1,200}$
+bool is_topic(std::string_view t) {
+  return !t.empty() && t.size() <= 200 && std::all_of(t.begin(), t.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+// How long subscribe() and broadcast() wait for the homeserver (the client retries inside).
+constexpr auto kRoomCallPatience = std::chrono::seconds(60);
+
+}  // namespace
+
+Result<std::string, NodeError> Node::Impl::room_call(
+    const std::string& topic,
+    const std::function<void(transport::NodeWorker&, transport::NodeWorker::RoomCallback)>& call) {
+  if (!is_topic(topic))
+    return fail(error(NodeErrorKind::bad_topic, "not a topic (^[a-z0-9_]{1,200}$): " + topic));
+  auto promise = std::make_shared<std::promise<Result<std::string, transport::MatrixError>>>();
+  auto answer = promise->get_future();
+  {
+    std::lock_guard lock(mutex);
+    if (!started || stopped || !worker)
+      return fail(error(NodeErrorKind::not_started, "before start() or after stop()"));
+    call(*worker, [promise](Result<std::string, transport::MatrixError> r) {
+      promise->set_value(std::move(r));
+    });
+  }
+  if (answer.wait_for(kRoomCallPatience) != std::future_status::ready)
+    return fail(error(NodeErrorKind::network, "no answer about the room of " + topic));
+  auto r = answer.get();
+  if (!r)
+    return fail(error(NodeErrorKind::network, "room of " + topic + ": " + describe(r.error())));
+  return std::move(*r);
+}
+
+Result<std::string, NodeError> Node::subscribe(const std::string& topic) {
+  return impl_->room_call(
+      topic, [&](transport::NodeWorker& w, auto done) { w.subscribe(topic, std::move(done)); });
+}
+
+Result<std::string, NodeError> Node::broadcast(const std::string& topic, std::string body) {
+  if (!is_topic(topic))
+    return fail(error(NodeErrorKind::bad_topic, "not a topic (^[a-z0-9_]{1,200}$): " + topic));
+  const Envelope e =
+      Envelope::broadcast(impl_->key, topic, std::move(body), impl_->config.now_ms());
+  json wire = e.to_json();
+  auto text = canonical_json(wire);
+  if (!text || text->size() > impl_->config.limits.max_bytes)
+    return fail(error(NodeErrorKind::too_large, "the broadcast envelope exceeds " +
+                                                    std::to_string(impl_->config.limits.max_bytes) +
+                                                    " bytes"));
+  auto sent = impl_->room_call(topic, [&](transport::NodeWorker& w, auto done) {
+    w.broadcast(topic, std::move(wire), std::move(done));
+  });
+  if (!sent) return fail(sent.error());
+  impl_->counters.update([](NodeStats& s) { ++s.sent; });
+  return e.nonce;
 }
 
 std::optional<NodeEvent> Node::next_event(std::chrono::milliseconds wait) {

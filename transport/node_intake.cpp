@@ -1,4 +1,5 @@
-// NodeWorker, envelopes in: PROTOCOL §4 rules 1-8 for every envelope of a payload.
+// NodeWorker, envelopes in: PROTOCOL §4 rules 1-8 for every envelope of a payload, from a
+// unicast carrier or a broadcast room.
 #include <algorithm>
 
 #include "node_worker_state.hpp"
@@ -8,24 +9,24 @@ namespace mrt::transport {
 using json = nlohmann::json;
 using namespace worker;
 
-void NodeWorker::intake_payload(const json& content, Carrier carrier,
-                                const std::optional<Address>& device, Intake& intake) {
+void NodeWorker::intake_payload(const json& content, const Source& source, Intake& intake) {
   auto it = content.is_object() ? content.find("envelopes") : content.end();
   if (!content.is_object() || it == content.end() || !it->is_array()) {
-    reject(RejectReason::malformed, std::nullopt, carrier, intake);
+    reject(RejectReason::malformed, std::nullopt, source, intake);
     return;
   }
-  for (const auto& envelope : *it) intake_envelope(envelope, carrier, device, intake);
+  for (const auto& envelope : *it) intake_envelope(envelope, source, intake);
 }
 
-void NodeWorker::reject(RejectReason reason, const std::optional<Address>& claimed, Carrier carrier,
-                        Intake& intake, const std::string& nonce) {
+void NodeWorker::reject(RejectReason reason, const std::optional<Address>& claimed,
+                        const Source& source, Intake& intake, const std::string& nonce) {
   ctx_.counters.update([&](NodeStats& s) { ++s.rejected[reason]; });
   NodeEvent e;
   e.type = NodeEventType::rejected;
   e.id = nonce;
   e.peer = claimed;
-  e.carrier = carrier;
+  e.carrier = source.carrier;
+  e.topic = source.topic;
   e.reason = reason;
   intake.events.push_back(std::move(e));
 }
@@ -42,37 +43,50 @@ bool NodeWorker::within_budget(const Address& sender) {
   return true;
 }
 
-void NodeWorker::intake_envelope(const json& wire, Carrier carrier,
-                                 const std::optional<Address>& device, Intake& intake) {
-  auto valid = validate_envelope(wire, Arrival{.receiver = me_}, ctx_.now_ms(), ctx_.config.limits);
+// Rule 8's allowlists: the node's for unicast, the topic's publishers for a broadcast room.
+bool NodeWorker::allowed(const Address& sender, const Source& source) const {
+  if (source.topic) {
+    auto it = ctx_.config.publishers.find(*source.topic);
+    return it == ctx_.config.publishers.end() || it->second.count(sender) > 0;
+  }
+  return !ctx_.config.allowlist || ctx_.config.allowlist->count(sender) > 0;
+}
+
+void NodeWorker::intake_envelope(const json& wire, const Source& source, Intake& intake) {
+  const Arrival arrival =
+      source.topic ? Arrival{.room_topic = source.topic} : Arrival{.receiver = me_};
+  auto valid = validate_envelope(wire, arrival, ctx_.now_ms(), ctx_.config.limits);
   if (!valid) {
     // Past rule 1 the envelope's fields are readable: name its sender and nonce.
     auto parsed = parse_envelope(wire);
-    reject(valid.error(), parsed ? std::optional<Address>(parsed->sender) : std::nullopt, carrier,
+    reject(valid.error(), parsed ? std::optional<Address>(parsed->sender) : std::nullopt, source,
            intake, parsed ? parsed->nonce : std::string());
     return;
   }
   const Envelope& e = *valid;
   const std::string key = store::join_key({e.sender.to_hex(), e.nonce});
+  const bool unicast = source.carrier.has_value();
 
   bool seen = intake.accepted.count(key) > 0;
   if (!seen) seen = ctx_.tables.seen_nonces.get(ctx_.env.read(), key).has_value();
   if (seen) {
-    // The sender did not get our ack: acknowledge again (rule 6).
-    if (e.kind == EnvelopeKind::message) intake.acks.push_back({e.sender, {carrier, e.nonce}});
-    reject(RejectReason::replay, e.sender, carrier, intake, e.nonce);
+    // The sender did not get our ack: acknowledge again (rule 6). Broadcasts are not acked.
+    if (unicast && e.kind == EnvelopeKind::message)
+      intake.acks.push_back({e.sender, {*source.carrier, e.nonce}});
+    reject(RejectReason::replay, e.sender, source, intake, e.nonce);
     return;
   }
-  if (!device || *device != e.sender) {
-    reject(RejectReason::unattested_device, e.sender, carrier, intake, e.nonce);
+  // Rule 7 is for unicast carriers only: a broadcast room is public and unencrypted.
+  if (unicast && (!source.device || *source.device != e.sender)) {
+    reject(RejectReason::unattested_device, e.sender, source, intake, e.nonce);
     return;
   }
-  if (ctx_.config.allowlist && !ctx_.config.allowlist->count(e.sender)) {
-    reject(RejectReason::not_allowed, e.sender, carrier, intake, e.nonce);
+  if (!allowed(e.sender, source)) {
+    reject(RejectReason::not_allowed, e.sender, source, intake, e.nonce);
     return;
   }
   if (!within_budget(e.sender)) {
-    reject(RejectReason::rate_limited, e.sender, carrier, intake, e.nonce);
+    reject(RejectReason::rate_limited, e.sender, source, intake, e.nonce);
     return;
   }
 
@@ -80,19 +94,24 @@ void NodeWorker::intake_envelope(const json& wire, Carrier carrier,
   intake.changes.put(ctx_.tables.seen_nonces, key,
                      static_cast<std::uint64_t>(e.ts + ctx_.config.limits.max_age_ms));
   if (e.kind == EnvelopeKind::message) {
-    intake.changes.put(ctx_.tables.inbox, key,
-                       json{{"envelope", wire}, {"carrier", std::string(to_string(carrier))}});
-    intake.acks.push_back({e.sender, {carrier, e.nonce}});
+    json record = {{"envelope", wire}};
+    if (unicast) record["carrier"] = std::string(to_string(*source.carrier));
+    if (source.topic) record["topic"] = *source.topic;
+    intake.changes.put(ctx_.tables.inbox, key, record);
     NodeEvent m;
     m.type = NodeEventType::message;
     m.id = e.nonce;
     m.peer = e.sender;
     m.body = e.body;
     m.ts = e.ts;
-    m.carrier = carrier;
+    m.carrier = source.carrier;
+    m.topic = source.topic;
     intake.events.push_back(std::move(m));
-    // A partner that talks to us gets a DM room (PROTOCOL §5 "When").
-    ensure_room(peer(e.sender));
+    if (unicast) {
+      intake.acks.push_back({e.sender, {*source.carrier, e.nonce}});
+      // A partner that talks to us gets a DM room (PROTOCOL §5 "When").
+      ensure_room(peer(e.sender));
+    }
     return;
   }
   for (const auto& nonce : e.acks) {

@@ -107,15 +107,30 @@ void NodeWorker::join_room(const std::string& room_id, const Address& partner) {
             [](MatrixResult) {});
         return;
       }
-      // Judged on the state of the first sync after the join, which is complete for a room
-      // newly joined.
+      // Judged on the state of the first sync after the join, and on the member list: the
+      // sync loads members lazily (broadcast rooms are large), a DM room needs all of them.
       if (!rooms_.count(room_id)) {
         auto room = std::make_unique<Room>();
         room->partner = partner;
         rooms_[room_id] = std::move(room);
       }
+      load_members(room_id);
     });
   });
+}
+
+void NodeWorker::load_members(const std::string& room_id) {
+  ctx_.client.call(
+      calls::request("GET", "/_matrix/client/v3/rooms/" + url_encode(room_id) + "/members",
+                     json::object()),
+      [this, room_id](MatrixResult r) {
+        post([this, room_id, r = std::move(r)] {
+          if (!r || !r->contains("chunk") || !(*r)["chunk"].is_array()) return;
+          Intake intake;
+          apply_room_state(room_id, (*r)["chunk"], intake);
+          finish_intake(intake);
+        });
+      });
 }
 
 void NodeWorker::apply_room_state(const std::string& room_id, const json& events, Intake& intake) {
@@ -127,6 +142,7 @@ void NodeWorker::apply_room_state(const std::string& room_id, const json& events
       if (e.is_object() && e.value("type", "") == kDmStateType) dm = true;
     if (!dm) return;
     it = rooms_.emplace(room_id, std::make_unique<Room>()).first;
+    load_members(room_id);
   }
   Room& room = *it->second;
   if (room.left) return;

@@ -40,6 +40,15 @@ void NodeWorker::start() {
           validated_[key.substr(prefix.size(), key.size() - prefix.size() - 1)] = *a;
         return true;
       });
+  const std::string topics = store::join_key({"topic"});
+  ctx_.tables.meta.for_each(txn, as_bytes(topics), [&](const std::string& key, std::string room) {
+    if (key.size() > topics.size()) {
+      const std::string topic = key.substr(topics.size(), key.size() - topics.size() - 1);
+      topic_rooms_[topic] = room;
+      broadcast_rooms_[room] = topic;
+    }
+    return true;
+  });
   ctx_.tables.dm_rooms.for_each(txn, {}, [&](const std::string& room_id, json record) {
     auto state = DmRoomState::from_json(record.value("state", json::object()));
     if (!state) return true;
@@ -232,12 +241,22 @@ void NodeWorker::handle_sync(const json& body) {
     if (event.type != kEnvelopesEventType) continue;
     const std::optional<Address> device =
         event.trust == DeviceTrust::attested ? event.address : std::nullopt;
-    intake_payload(event.content, Carrier::to_device, device, intake);
+    intake_payload(event.content, {.carrier = Carrier::to_device, .device = device}, intake);
   }
 
   for (const auto& invited : batch->invited) handle_invite(invited.room_id, invited.state_events);
 
   for (const auto& joined : batch->joined) {
+    if (auto topic = broadcast_rooms_.find(joined.room_id); topic != broadcast_rooms_.end()) {
+      // A broadcast room (PROTOCOL §6): plaintext envelopes with the room's topic.
+      for (const auto& event : joined.timeline_events) {
+        if (event.value("type", "") != kEnvelopesEventType || event.contains("state_key") ||
+            event.value("sender", "") == my_user_id_)
+          continue;
+        intake_payload(event.value("content", json::object()), {.topic = topic->second}, intake);
+      }
+      continue;
+    }
     apply_room_state(joined.room_id, joined.state_events, intake);
     // Timeline in order: state events update the room before the messages after them count.
     for (const auto& event : joined.timeline_events) {
@@ -261,10 +280,10 @@ void NodeWorker::handle_sync(const json& body) {
         if (decrypted->type != kEnvelopesEventType) continue;
         const std::optional<Address> device =
             decrypted->trust == DeviceTrust::attested ? decrypted->address : std::nullopt;
-        intake_payload(decrypted->content, Carrier::room, device, intake);
+        intake_payload(decrypted->content, {.carrier = Carrier::room, .device = device}, intake);
       } else if (type == kEnvelopesEventType) {
         // Plaintext on a unicast carrier: rules 1-6 still name the first failure (rule 7).
-        intake_payload(event.value("content", json::object()), Carrier::room, std::nullopt, intake);
+        intake_payload(event.value("content", json::object()), {.carrier = Carrier::room}, intake);
       }
     }
   }

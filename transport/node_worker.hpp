@@ -89,6 +89,14 @@ class NodeWorker {
   // Thread-safe: messages whose outbox records are durable.
   void add_to_outbox(std::vector<OutboxEntry> entries);
 
+  // Thread-safe. PROTOCOL §6: joins (or creates) the room of `topic`; `done` gets its room id,
+  // or why not, on the worker thread.
+  using RoomCallback = std::function<void(Result<std::string, MatrixError>)>;
+  void subscribe(std::string topic, RoomCallback done);
+  // Thread-safe: sends a signed broadcast envelope into the room of `topic` (subscribing first);
+  // `done` gets the event id, or why not.
+  void broadcast(std::string topic, nlohmann::json envelope, RoomCallback done);
+
  private:
   struct Peer;
   struct Room;
@@ -107,6 +115,7 @@ class NodeWorker {
   // Rooms.
   void handle_invite(const std::string& room_id, const nlohmann::json& invite_state);
   void join_room(const std::string& room_id, const Address& partner);
+  void load_members(const std::string& room_id);
   void apply_room_state(const std::string& room_id, const nlohmann::json& events, Intake& intake);
   void judge_room(const std::string& room_id, Intake* intake);
   void leave_room(const std::string& room_id, DmRoomVerdict why);
@@ -115,18 +124,28 @@ class NodeWorker {
   bool has_live_room(const Address& partner) const;
   void persist_room(const std::string& room_id, store::Changes& changes);
 
+  // Broadcast rooms (node_broadcast.cpp).
+  void join_broadcast(const std::string& topic, RoomCallback done, int attempt);
+  void remember_broadcast(const std::string& topic, const std::string& room_id);
+
   // Identity of other users (PROTOCOL §2), cached in node_meta.
   void validate_user(const std::string& user_id);
   bool validated(const std::string& user_id, const Address& address) const;
 
   // Envelopes in.
-  void intake_payload(const nlohmann::json& content, Carrier carrier,
-                      const std::optional<Address>& device_address, Intake& intake);
-  void intake_envelope(const nlohmann::json& envelope, Carrier carrier,
-                       const std::optional<Address>& device_address, Intake& intake);
+  // Where an envelope came in: a unicast carrier, with the attested address of the device that
+  // sent it (if any), or a broadcast room.
+  struct Source {
+    std::optional<Carrier> carrier;
+    std::optional<Address> device;
+    std::optional<std::string> topic;
+  };
+  void intake_payload(const nlohmann::json& content, const Source& source, Intake& intake);
+  void intake_envelope(const nlohmann::json& envelope, const Source& source, Intake& intake);
   // `nonce`: the envelope's, once it passed rule 1 (empty before).
-  void reject(RejectReason reason, const std::optional<Address>& claimed, Carrier carrier,
+  void reject(RejectReason reason, const std::optional<Address>& claimed, const Source& source,
               Intake& intake, const std::string& nonce = "");
+  bool allowed(const Address& sender, const Source& source) const;
   bool within_budget(const Address& sender);
   void finish_intake(Intake& intake);
 
@@ -184,6 +203,8 @@ class NodeWorker {
   std::map<std::string, std::int64_t> request_retry_at_;
   std::set<std::string> known_requests_;
   std::set<std::string> invites_handled_;
+  std::map<std::string, std::string> topic_rooms_;      // topic -> broadcast room id
+  std::map<std::string, std::string> broadcast_rooms_;  // room id -> topic
   struct Budget {
     double tokens = 0;
     std::int64_t at = 0;

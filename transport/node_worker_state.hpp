@@ -28,8 +28,11 @@ inline constexpr std::int64_t kValidateRetryMs = 5'000;
 inline constexpr std::int64_t kPruneEveryMs = 600'000;
 inline constexpr std::int64_t kMaxSyncBackoffMs = 30'000;
 inline constexpr std::int64_t kDrainMs = 2'000;
-// Only the first sync of a device has no `since`: it returns at once.
-inline constexpr const char* kSyncFilter = R"({"room":{"timeline":{"limit":200}}})";
+// Members are loaded lazily and the timeline is bounded, so that joining a broadcast room with
+// thousands of members fetches neither its member list nor its history (DM rooms load their
+// two members explicitly: NodeWorker::load_members).
+inline constexpr const char* kSyncFilter =
+    R"({"room":{"timeline":{"limit":200},"state":{"lazy_load_members":true}}})";
 
 inline std::int64_t steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -69,7 +69,8 @@ struct NodeEvent {
   std::optional<Address> peer;
   std::string body;                    // message only
   std::int64_t ts = 0;                 // the envelope's creation time
-  std::optional<Carrier> carrier;      // message and rejected: how it arrived
+  std::optional<Carrier> carrier;      // message and rejected on a unicast carrier: how it came
+  std::optional<std::string> topic;    // message and rejected in a broadcast room: its topic
   std::optional<RejectReason> reason;  // rejected only
 };
 
@@ -84,7 +85,10 @@ struct NodeConfig {
   // at `rate_per_second` up to `burst`; and, when set, the only senders accepted at all.
   double rate_per_second = 200;
   double burst = 2000;
-  std::optional<std::set<Address>> allowlist;
+  std::optional<std::set<Address>> allowlist;  // unicast senders; broadcast rooms: `publishers`
+  // Per broadcast topic, the only addresses whose envelopes there are accepted (PROTOCOL §6);
+  // a topic not listed accepts every publisher.
+  std::map<std::string, std::set<Address>> publishers;
 
   // Resends of an unacknowledged message: first after `resend_initial`, then doubling up to
   // `resend_max`, until ts + limits.max_age.
@@ -127,6 +131,8 @@ enum class NodeErrorKind : int {
   login = 3,        // the homeserver refused the Ethereum login, or could not be reached
   not_started = 4,  // send() before start(), or after stop()
   too_large = 5,    // the signed envelope would exceed limits.max_bytes
+  bad_topic = 7,    // not a topic of PROTOCOL §6 (^[a-z0-9_]{1,200}$)
+  network = 8,      // the homeserver refused or did not answer (message says what)
   stopped = 6,      // the node stopped while the call waited
 };
 std::string_view to_string(NodeErrorKind k);
@@ -158,6 +164,18 @@ class Node {
   // The same for many messages to one recipient with one durable write; ids in order.
   [[nodiscard]] Result<std::vector<std::string>, NodeError> send_many(
       const Address& to, std::vector<std::string> bodies);
+
+  // PROTOCOL §6: joins the broadcast room `#topic:server_name`, creating it when it does not
+  // exist yet (a creation race is settled by joining the winner's room). Envelopes published
+  // there arrive as `message` events with `topic` set. Returns the room id once joined; the
+  // subscription is kept across restarts.
+  [[nodiscard]] Result<std::string, NodeError> subscribe(const std::string& topic);
+  // Signs a broadcast envelope and sends it, unencrypted, into the room of `topic` (subscribing
+  // first if needed); returns its id once the homeserver accepted it. Broadcasts are not acked
+  // and not kept in the outbox: the Matrix client retries a send (same transaction id) until
+  // the server answers, no further.
+  [[nodiscard]] Result<std::string, NodeError> broadcast(const std::string& topic,
+                                                         std::string body);
 
   // The next event, waiting at most `wait`; nullopt on timeout or once stopped, and always
   // (at once) when NodeConfig::on_event is set.

@@ -1,0 +1,152 @@
+// PROTOCOL §6 broadcast rooms through `mrt serve`: subscribe (create or join by alias, the
+// creation race), fan-out to every subscriber once, the publisher allowlist, and envelopes that
+// do not belong in the room.
+#include <mrt/canonical_json.hpp>
+#include <mrt/envelope.hpp>
+
+#include "matrix_client.hpp"
+#include "node_fixture.hpp"
+#include "raw_peer.hpp"
+
+namespace mrt {
+namespace {
+
+using json = nlohmann::json;
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::vector<NodeEvent> of_type(const std::vector<NodeEvent>& events, NodeEventType type) {
+  std::vector<NodeEvent> out;
+  for (const auto& e : events)
+    if (e.type == type) out.push_back(e);
+  return out;
+}
+
+TEST_F(NodeTest, TenSubscribersEachReceiveEveryOtherBroadcastOnce) {
+  constexpr int kNodes = 10;
+  const std::string topic = "raiden_1_monitoring";
+  std::vector<PrivateKey> keys;
+  std::vector<Node*> nodes;
+  for (int i = 0; i < kNodes; ++i) {
+    keys.push_back(PrivateKey::generate());
+    nodes.push_back(&start("n" + std::to_string(i), keys.back(), Carrier::to_device));
+  }
+  // All at once: the first to find the alias missing creates the room, the others join it.
+  std::vector<std::string> room_ids(kNodes);
+  std::vector<std::thread> subscribers;
+  for (int i = 0; i < kNodes; ++i) {
+    subscribers.emplace_back([&, i] {
+      auto room = nodes[static_cast<std::size_t>(i)]->subscribe(topic);
+      if (room) room_ids[static_cast<std::size_t>(i)] = *room;
+    });
+  }
+  for (auto& t : subscribers) t.join();
+  for (const auto& id : room_ids) EXPECT_EQ(id, room_ids[0]) << "one room for the topic";
+  ASSERT_FALSE(room_ids[0].empty());
+
+  for (int i = 0; i < kNodes; ++i)
+    ASSERT_TRUE(nodes[static_cast<std::size_t>(i)]->broadcast(topic, "from " + std::to_string(i)));
+  for (int i = 0; i < kNodes; ++i) {
+    Node& node = *nodes[static_cast<std::size_t>(i)];
+    auto events = collect(node, [&](auto& ev) {
+      return count(ev, NodeEventType::message) >= static_cast<std::size_t>(kNodes - 1);
+    });
+    collect(
+        node, [](auto&) { return false; }, 300ms);  // nothing more may come
+    std::multiset<std::string> bodies;
+    for (const auto& m : of_type(events, NodeEventType::message)) {
+      bodies.insert(m.body);
+      EXPECT_EQ(m.topic, topic);
+      EXPECT_FALSE(m.carrier);
+    }
+    std::multiset<std::string> expected;
+    for (int j = 0; j < kNodes; ++j)
+      if (j != i) expected.insert("from " + std::to_string(j));
+    EXPECT_EQ(bodies, expected) << "node " << i;
+  }
+}
+
+TEST_F(NodeTest, PublisherOutsideTheTopicsAllowlistIsNotAllowed) {
+  const std::string topic = "raiden_1_path_finding";
+  const PrivateKey reader_key = PrivateKey::generate(), pfs = PrivateKey::generate(),
+                   other = PrivateKey::generate();
+  NodeConfig c = config("reader", Carrier::to_device);
+  c.publishers[topic] = {pfs.address()};
+  auto reader = Node::open(c, reader_key);
+  ASSERT_TRUE(reader);
+  ASSERT_TRUE(reader->start());
+  ASSERT_TRUE(reader->subscribe(topic));
+  Node& a = start("pfs", pfs, Carrier::to_device);
+  Node& b = start("other", other, Carrier::to_device);
+  ASSERT_TRUE(b.broadcast(topic, "not a pathfinding service"));
+  ASSERT_TRUE(a.broadcast(topic, "capacity update"));
+  auto events = collect(*reader, [](auto& ev) { return count(ev, NodeEventType::message) >= 1; });
+  const auto messages = of_type(events, NodeEventType::message);
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_EQ(messages[0].body, "capacity update");
+  const auto rejected = of_type(events, NodeEventType::rejected);
+  ASSERT_EQ(rejected.size(), 1u);
+  EXPECT_EQ(rejected[0].reason, RejectReason::not_allowed);
+  EXPECT_EQ(rejected[0].peer, other.address());
+  EXPECT_EQ(rejected[0].topic, topic);
+}
+
+TEST_F(NodeTest, EnvelopesThatDoNotBelongInTheRoomAreRejected) {
+  const std::string topic = "raiden_1_discovery_0x0000000000000000000000000000000000000001";
+  const PrivateKey reader_key = PrivateKey::generate(), eve_key = PrivateKey::generate();
+  Node& reader = start("reader", reader_key, Carrier::to_device);
+  const std::string room = reader.subscribe(topic).value();
+  testing::RawPeer eve(server_->base_url(), "localhost", eve_key, root_ / "eve");
+  ASSERT_TRUE(eve.client().join(room).get());
+  const json other_topic =
+      Envelope::broadcast(eve_key, "raiden_1_monitoring", "elsewhere", now_ms()).to_json();
+  const json unicast = Envelope::message(eve_key, reader.address(), "private", now_ms()).to_json();
+  const json good = Envelope::broadcast(eve_key, topic, "welcome", now_ms()).to_json();
+  ASSERT_TRUE(eve.client()
+                  .send_room_event(room, "network.raiden.envelopes", "t1",
+                                   {{"envelopes", {other_topic, unicast, good, good}}})
+                  .get());
+  auto events = collect(reader, [](auto& ev) { return ev.size() >= 4; });
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[0].reason, RejectReason::wrong_topic);
+  EXPECT_EQ(events[1].reason, RejectReason::wrong_recipient);
+  EXPECT_EQ(events[2].type, NodeEventType::message);
+  EXPECT_EQ(events[2].body, "welcome");
+  EXPECT_EQ(events[3].reason, RejectReason::replay);
+  EXPECT_EQ(reader.stats().acks_sent, 0u) << "broadcasts are not acked";
+}
+
+TEST_F(NodeTest, SubscriptionSurvivesARestart) {
+  const std::string topic = "raiden_5_monitoring";
+  const PrivateKey reader_key = PrivateKey::generate(), writer_key = PrivateKey::generate();
+  const std::string room = start("reader", reader_key, Carrier::to_device).subscribe(topic).value();
+  nodes_.erase("reader");
+  Node& writer = start("writer", writer_key, Carrier::to_device);
+  ASSERT_TRUE(writer.broadcast(topic, "while you were away"));
+  Node& reader = start("reader", reader_key, Carrier::to_device);
+  auto events = collect(reader, [](auto& ev) { return count(ev, NodeEventType::message) >= 1; });
+  const auto messages = of_type(events, NodeEventType::message);
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_EQ(messages[0].body, "while you were away");
+  EXPECT_EQ(reader.subscribe(topic).value(), room);
+}
+
+TEST_F(NodeTest, BadTopicsAreRefused) {
+  Node& node = start("n", PrivateKey::generate(), Carrier::to_device);
+  for (const std::string& topic :
+       std::vector<std::string>{"", "Upper", "with space", "#alias", std::string(201, 'a')}) {
+    auto s = node.subscribe(topic);
+    ASSERT_FALSE(s) << topic;
+    EXPECT_EQ(s.error().kind, NodeErrorKind::bad_topic);
+    auto b = node.broadcast(topic, "x");
+    ASSERT_FALSE(b) << topic;
+    EXPECT_EQ(b.error().kind, NodeErrorKind::bad_topic);
+  }
+}
+
+}  // namespace
+}  // namespace mrt
