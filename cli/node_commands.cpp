@@ -219,8 +219,35 @@ class Session {
       if (only({"to", "body", "bodies"})) send(op, ref);
       return true;
     }
-    error(ref, "bad_request", "unknown op \"" + what + "\" (send, stats, stop)");
+    if (what == "subscribe" || what == "broadcast") {
+      if (what == "subscribe" ? only({"topic"}) : only({"topic", "body"})) room_op(what, op, ref);
+      return true;
+    }
+    error(ref, "bad_request",
+          "unknown op \"" + what + "\" (send, subscribe, broadcast, stats, stop)");
     return true;
+  }
+
+  // subscribe {topic} -> subscribed {topic, room_id}; broadcast {topic, body} -> sent {id, topic}.
+  void room_op(const std::string& what, const json& op, const json& ref) {
+    const auto topic = op.find("topic");
+    if (topic == op.end() || !topic->is_string())
+      return error(ref, "bad_request", "\"topic\" is missing or not a string");
+    json answer;
+    if (what == "subscribe") {
+      auto room = node_.subscribe(topic->get<std::string>());
+      if (!room) return error(ref, std::string(to_string(room.error().kind)), room.error().message);
+      answer = {{"event", "subscribed"}, {"topic", *topic}, {"room_id", *room}};
+    } else {
+      const auto body = op.find("body");
+      if (body == op.end() || !body->is_string())
+        return error(ref, "bad_request", "\"body\" is missing or not a string");
+      auto id = node_.broadcast(topic->get<std::string>(), body->get<std::string>());
+      if (!id) return error(ref, std::string(to_string(id.error().kind)), id.error().message);
+      answer = {{"event", "sent"}, {"id", *id}, {"topic", *topic}};
+    }
+    if (!ref.is_null()) answer["ref"] = ref;
+    if (!out_.write(answer)) stdout_gone_ = true;
   }
 
   void send(const json& op, const json& ref) {

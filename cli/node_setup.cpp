@@ -143,19 +143,28 @@ json event_json(const NodeEvent& event) {
   const json id = event.id.empty() ? json(nullptr) : json(event.id);
   const json peer = event.peer ? json(event.peer->to_hex()) : json(nullptr);
   const json carrier = event.carrier ? json(to_string(*event.carrier)) : json(nullptr);
+  // Messages and rejections from a broadcast room name its topic (and have no carrier).
+  const auto with_topic = [&](json e) {
+    if (event.topic) e["topic"] = *event.topic;
+    return e;
+  };
   switch (event.type) {
     case NodeEventType::message:
-      return {{"event", "message"}, {"id", id},       {"from", peer},
-              {"body", event.body}, {"ts", event.ts}, {"carrier", carrier}};
+      return with_topic({{"event", "message"},
+                         {"id", id},
+                         {"from", peer},
+                         {"body", event.body},
+                         {"ts", event.ts},
+                         {"carrier", carrier}});
     case NodeEventType::delivered:
     case NodeEventType::failed:
       return {{"event", to_string(event.type)}, {"id", id}, {"to", peer}};
     case NodeEventType::rejected:
-      return {{"event", "rejected"},
-              {"reason", event.reason ? json(to_string(*event.reason)) : json(nullptr)},
-              {"id", id},
-              {"from", peer},
-              {"carrier", carrier}};
+      return with_topic({{"event", "rejected"},
+                         {"reason", event.reason ? json(to_string(*event.reason)) : json(nullptr)},
+                         {"id", id},
+                         {"from", peer},
+                         {"carrier", carrier}});
   }
   return {{"event", to_string(event.type)}, {"id", id}};
 }

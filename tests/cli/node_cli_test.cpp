@@ -202,6 +202,35 @@ TEST_P(NodePair, ExchangeMessagesBothWaysWithAcks) {
 
 INSTANTIATE_TEST_SUITE_P(Carriers, NodePair, ::testing::Values("to_device", "room"));
 
+TEST_F(NodeCli, SubscribeAndBroadcastOverJsonLines) {
+  const TestKey ka = key("a"), kb = key("b");
+  auto a = node("a", ka);
+  auto b = node("b", kb);
+  expect_started(*a, ka);
+  expect_started(*b, kb);
+  const std::string topic = "raiden_1_monitoring";
+  a->write({{"op", "subscribe"}, {"topic", topic}, {"ref", 1}});
+  auto subscribed = a->wait_event("subscribed");
+  ASSERT_TRUE(subscribed);
+  EXPECT_EQ((*subscribed)["topic"], topic);
+  EXPECT_EQ((*subscribed)["ref"], 1);
+  b->write({{"op", "broadcast"}, {"topic", topic}, {"body", "balance proof"}});
+  auto sent = b->wait_event("sent");
+  ASSERT_TRUE(sent);
+  EXPECT_EQ((*sent)["topic"], topic);
+  auto message = a->wait_for(is("message", (*sent)["id"]));
+  ASSERT_TRUE(message);
+  EXPECT_EQ((*message)["topic"], topic);
+  EXPECT_EQ((*message)["from"], kb.address());
+  EXPECT_EQ((*message)["body"], "balance proof");
+  EXPECT_TRUE((*message)["carrier"].is_null());
+  a->write({{"op", "subscribe"}, {"topic", "Not A Topic"}, {"ref", 2}});
+  auto error = a->wait_event("error");
+  ASSERT_TRUE(error);
+  EXPECT_EQ((*error)["reason"], "bad_topic");
+  EXPECT_EQ((*error)["ref"], 2);
+}
+
 TEST_F(NodeCli, BadLinesGetErrorEventsAndTheNodeKeepsWorking) {
   const TestKey k = key("a");
   const std::string peer = PrivateKey::generate().address().to_hex();
