@@ -80,6 +80,8 @@ class Recorder {
         case NodeEventType::rejected:
           ++rejected_[event.reason ? std::string(to_string(*event.reason)) : "unknown"];
           break;
+        case NodeEventType::reachability:
+          break;
       }
     }
     changed_.notify_all();

@@ -219,12 +219,29 @@ class Session {
       if (only({"to", "body", "bodies"})) send(op, ref);
       return true;
     }
+    if (what == "reachability") {
+      if (!only({"address"})) return true;
+      const auto address = op.find("address");
+      auto peer = address != op.end() && address->is_string()
+                        ? Address::parse_checksummed(address->get<std::string>())
+                        : Result<Address, AddressError>(fail(AddressError::malformed));
+      if (!peer) {
+        error(ref, "bad_request", "\"address\" is missing or not an address");
+        return true;
+      }
+      json answer = {{"event", "reachability"},
+                     {"address", peer->to_hex()},
+                     {"state", to_string(node_.reachability(*peer))}};
+      if (!ref.is_null()) answer["ref"] = ref;
+      if (!out_.write(answer)) stdout_gone_ = true;
+      return true;
+    }
     if (what == "subscribe" || what == "broadcast") {
       if (what == "subscribe" ? only({"topic"}) : only({"topic", "body"})) room_op(what, op, ref);
       return true;
     }
     error(ref, "bad_request",
-          "unknown op \"" + what + "\" (send, subscribe, broadcast, stats, stop)");
+          "unknown op \"" + what + "\" (send, subscribe, broadcast, reachability, stats, stop)");
     return true;
   }
 
@@ -449,6 +466,8 @@ int listen_command(const std::vector<std::string>& argv, bool json_out) {
         std::cerr << "mrt listen: an earlier message " << event->id << " to " << peer << " "
                   << to_string(event->type) << "\n";
         node.consumed(*event);
+        break;
+      case NodeEventType::reachability:
         break;
     }
   }

@@ -165,6 +165,10 @@ json event_json(const NodeEvent& event) {
                          {"id", id},
                          {"from", peer},
                          {"carrier", carrier}});
+    case NodeEventType::reachability:
+      return {{"event", "reachability"},
+              {"address", peer},
+              {"state", event.reachability ? json(to_string(*event.reachability)) : json(nullptr)}};
   }
   return {{"event", to_string(event.type)}, {"id", id}};
 }

@@ -94,6 +94,20 @@ std::string_view to_string(NodeEventType t) {
       return "failed";
     case NodeEventType::rejected:
       return "rejected";
+    case NodeEventType::reachability:
+      return "reachability";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(Reachability r) {
+  switch (r) {
+    case Reachability::unknown:
+      return "unknown";
+    case Reachability::reachable:
+      return "reachable";
+    case Reachability::unreachable:
+      return "unreachable";
   }
   return "unknown";
 }
@@ -158,7 +172,11 @@ struct Node::Impl {
       if (stopped) return;
       stopped = true;
     }
-    if (worker) worker->stop();
+    if (worker) {
+      // Peers sharing a room see us go (issue 7: reachability); bounded, best effort.
+      (void)set_presence("offline").wait_for(std::chrono::seconds(2));
+      worker->stop();
+    }
     if (io) io->shutdown();  // completes what is in flight with `cancelled` (dropped by now)
     events.close();
     if (dispatcher.joinable()) dispatcher.join();
@@ -187,6 +205,11 @@ struct Node::Impl {
 
   Result<Unit, NodeError> start();
   Result<Unit, NodeError> send_requests_now(E2eeMachine& machine);
+  std::future<transport::MatrixResult> set_presence(const char* presence) {
+    return client->call(transport::calls::request(
+        "PUT", "/_matrix/client/v3/presence/" + transport::url_encode(user_id) + "/status",
+        json{{"presence", presence}}));
+  }
   // Hands `call` a callback for the worker's answer about the room of `topic`, and waits for it.
   Result<std::string, NodeError> room_call(
       const std::string& topic,
@@ -276,6 +299,7 @@ Result<Unit, NodeError> Node::Impl::start() {
           .get();
   if (!named)
     return fail(error(NodeErrorKind::login, "setting the displayname: " + describe(named.error())));
+  (void)set_presence("online").get();  // best effort: reachability is a hint, not a promise
 
   std::string since;
   std::vector<NodeEvent> unconsumed;
@@ -481,6 +505,19 @@ Result<std::string, NodeError> Node::broadcast(const std::string& topic, std::st
   if (!sent) return fail(sent.error());
   impl_->counters.update([](NodeStats& s) { ++s.sent; });
   return e.nonce;
+}
+
+Reachability Node::reachability(const Address& address) {
+  auto promise = std::make_shared<std::promise<Reachability>>();
+  auto answer = promise->get_future();
+  {
+    std::lock_guard lock(impl_->mutex);
+    if (!impl_->started || impl_->stopped || !impl_->worker) return Reachability::unknown;
+    impl_->worker->reachability(address, [promise](Reachability r) { promise->set_value(r); });
+  }
+  if (answer.wait_for(std::chrono::seconds(10)) != std::future_status::ready)
+    return Reachability::unknown;
+  return answer.get();
 }
 
 std::optional<NodeEvent> Node::next_event(std::chrono::milliseconds wait) {

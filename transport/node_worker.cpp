@@ -245,6 +245,7 @@ void NodeWorker::handle_sync(const json& body) {
   }
 
   for (const auto& invited : batch->invited) handle_invite(invited.room_id, invited.state_events);
+  for (const auto& [user, presence] : batch->presence) on_presence(user, presence);
 
   for (const auto& joined : batch->joined) {
     if (auto topic = broadcast_rooms_.find(joined.room_id); topic != broadcast_rooms_.end()) {

@@ -96,6 +96,9 @@ class NodeWorker {
   // Thread-safe: sends a signed broadcast envelope into the room of `topic` (subscribing first);
   // `done` gets the event id, or why not.
   void broadcast(std::string topic, nlohmann::json envelope, RoomCallback done);
+  // Thread-safe: what the presence of `address`'s validated user ids says, asking the
+  // homeserver when nothing came by /sync; `done` runs on the worker thread.
+  void reachability(const Address& address, std::function<void(Reachability)> done);
 
  private:
   struct Peer;
@@ -123,6 +126,10 @@ class NodeWorker {
   const Room* ready_room(const Address& partner) const;
   bool has_live_room(const Address& partner) const;
   void persist_room(const std::string& room_id, store::Changes& changes);
+
+  // Presence (node_presence.cpp).
+  void on_presence(const std::string& user_id, const std::string& presence);
+  void recompute_reachability(const std::string& user_id);
 
   // Broadcast rooms (node_broadcast.cpp).
   void join_broadcast(const std::string& topic, RoomCallback done, int attempt);
@@ -205,6 +212,10 @@ class NodeWorker {
   std::set<std::string> invites_handled_;
   std::map<std::string, std::string> topic_rooms_;      // topic -> broadcast room id
   std::map<std::string, std::string> broadcast_rooms_;  // room id -> topic
+  std::map<std::string, std::string> presence_of_;      // user id -> last presence
+  std::map<Address, Reachability> reachability_;
+  // Run once a user id's displayname check is done (validated or refused).
+  std::map<std::string, std::vector<std::function<void()>>> after_validation_;
   struct Budget {
     double tokens = 0;
     std::int64_t at = 0;

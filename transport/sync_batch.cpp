@@ -58,6 +58,17 @@ Result<SyncBatch, SyncBatchError> parse_sync_batch(const json& body) {
   if (body.contains("device_unused_fallback_key_types"))
     batch.e2ee.unused_fallback_key_types = strings_at(body, "device_unused_fallback_key_types");
 
+  for (const auto& e : events_at(body, "presence", "events")) {
+    auto sender = e.find("sender");
+    auto content = e.find("content");
+    if (e.value("type", "") != "m.presence" || sender == e.end() || !sender->is_string() ||
+        content == e.end() || !content->is_object())
+      continue;
+    auto presence = content->find("presence");
+    if (presence != content->end() && presence->is_string())
+      batch.presence.emplace_back(sender->get<std::string>(), presence->get<std::string>());
+  }
+
   if (const json* rooms = object_at(body, "rooms")) {
     if (const json* invite = object_at(*rooms, "invite"))
       for (const auto& [room_id, room] : invite->items())

@@ -33,6 +33,8 @@ struct SyncBatch {
   std::vector<InvitedRoom> invited;
   std::vector<JoinedRoom> joined;
   std::vector<std::string> left;  // rooms.leave (left, kicked or banned)
+  // presence.events: (sender, content.presence) of m.presence events
+  std::vector<std::pair<std::string, std::string>> presence;
 };
 
 enum class SyncBatchError : int { not_an_object = 1, no_next_batch = 2 };

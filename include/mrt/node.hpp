@@ -53,11 +53,20 @@ enum class Carrier : int {
 };
 std::string_view to_string(Carrier c);
 
+// What the presence of an address's validated user ids says (issue 7).
+enum class Reachability : int {
+  unknown = 0,      // no presence seen, and the homeserver did not say
+  reachable = 1,    // online
+  unreachable = 2,  // offline or unavailable
+};
+std::string_view to_string(Reachability r);
+
 enum class NodeEventType : int {
-  message = 1,    // an accepted envelope's body, from `peer`
-  delivered = 2,  // `peer` acknowledged message `id`
-  failed = 3,     // message `id` to `peer` was not acknowledged before ts + max_age
-  rejected = 4,   // an envelope was dropped for `reason` (peer: its claimed sender, if readable)
+  message = 1,       // an accepted envelope's body, from `peer`
+  delivered = 2,     // `peer` acknowledged message `id`
+  failed = 3,        // message `id` to `peer` was not acknowledged before ts + max_age
+  rejected = 4,      // an envelope was dropped for `reason` (peer: its claimed sender, if readable)
+  reachability = 5,  // `peer`'s reachability changed to `reachability`
 };
 std::string_view to_string(NodeEventType t);
 
@@ -72,6 +81,7 @@ struct NodeEvent {
   std::optional<Carrier> carrier;      // message and rejected on a unicast carrier: how it came
   std::optional<std::string> topic;    // message and rejected in a broadcast room: its topic
   std::optional<RejectReason> reason;  // rejected only
+  std::optional<Reachability> reachability;  // reachability only
 };
 
 struct NodeConfig {
@@ -176,6 +186,12 @@ class Node {
   // the server answers, no further.
   [[nodiscard]] Result<std::string, NodeError> broadcast(const std::string& topic,
                                                          std::string body);
+
+  // From the last presence of `address`'s validated user ids that reached this node (presence
+  // comes with shared rooms), else what the homeserver answers now (waits for it, at most
+  // 10 s). A change is also reported as a `reachability` event. Messages to an unreachable
+  // peer stay in the outbox and are resent as usual.
+  [[nodiscard]] Reachability reachability(const Address& address);
 
   // The next event, waiting at most `wait`; nullopt on timeout or once stopped, and always
   // (at once) when NodeConfig::on_event is set.

@@ -202,7 +202,7 @@ TEST_P(NodePair, ExchangeMessagesBothWaysWithAcks) {
 
 INSTANTIATE_TEST_SUITE_P(Carriers, NodePair, ::testing::Values("to_device", "room"));
 
-TEST_F(NodeCli, SubscribeAndBroadcastOverJsonLines) {
+TEST_F(NodeCli, SubscribeBroadcastAndReachabilityOverJsonLines) {
   const TestKey ka = key("a"), kb = key("b");
   auto a = node("a", ka);
   auto b = node("b", kb);
@@ -224,6 +224,11 @@ TEST_F(NodeCli, SubscribeAndBroadcastOverJsonLines) {
   EXPECT_EQ((*message)["from"], kb.address());
   EXPECT_EQ((*message)["body"], "balance proof");
   EXPECT_TRUE((*message)["carrier"].is_null());
+  a->write({{"op", "reachability"}, {"address", kb.address()}, {"ref", 3}});
+  auto reachability = a->wait_event("reachability");
+  ASSERT_TRUE(reachability);
+  EXPECT_EQ((*reachability)["address"], kb.address());
+  EXPECT_EQ((*reachability)["state"], "reachable");
   a->write({{"op", "subscribe"}, {"topic", "Not A Topic"}, {"ref", 2}});
   auto error = a->wait_event("error");
   ASSERT_TRUE(error);

@@ -1,0 +1,48 @@
+// Reachability from presence (issue 7): a node is online while it runs, its peers see it go
+// offline when it stops and come back when it restarts.
+#include "node_fixture.hpp"
+
+namespace mrt {
+namespace {
+
+// Reads events until `peer` is reported with `want`.
+bool reported(Node& node, const Address& peer, Reachability want) {
+  auto events = NodeTest::collect(node, [&](auto& ev) {
+    return std::any_of(ev.begin(), ev.end(), [&](const NodeEvent& e) {
+      return e.type == NodeEventType::reachability && e.peer == peer && e.reachability == want;
+    });
+  });
+  return std::any_of(events.begin(), events.end(), [&](const NodeEvent& e) {
+    return e.type == NodeEventType::reachability && e.peer == peer && e.reachability == want;
+  });
+}
+
+TEST_F(NodeTest, PeerWithoutASharedRoomIsAskedAbout) {
+  auto [ka, kb] = ordered_keys();
+  Node& a = start("a", ka, Carrier::to_device);
+  start("b", kb, Carrier::to_device);
+  EXPECT_EQ(a.reachability(kb.address()), Reachability::reachable);
+  EXPECT_EQ(a.reachability(PrivateKey::generate().address()), Reachability::unknown)
+      << "an address that never logged in";
+}
+
+TEST_F(NodeTest, StoppedPeerBecomesUnreachableAndARestartedOneReachable) {
+  auto [ka, kb] = ordered_keys();
+  Node& a = start("a", ka, Carrier::to_device);
+  Node* b = &start("b", kb, Carrier::to_device);
+  // A shared room brings presence with /sync.
+  ASSERT_TRUE(a.subscribe("raiden_1_discovery_0x0000000000000000000000000000000000000002"));
+  ASSERT_TRUE(b->subscribe("raiden_1_discovery_0x0000000000000000000000000000000000000002"));
+  EXPECT_EQ(a.reachability(kb.address()), Reachability::reachable);
+
+  nodes_.erase("b");
+  EXPECT_TRUE(reported(a, kb.address(), Reachability::unreachable));
+  EXPECT_EQ(a.reachability(kb.address()), Reachability::unreachable);
+
+  b = &start("b", kb, Carrier::to_device);
+  EXPECT_TRUE(reported(a, kb.address(), Reachability::reachable));
+  EXPECT_EQ(a.reachability(kb.address()), Reachability::reachable);
+}
+
+}  // namespace
+}  // namespace mrt
