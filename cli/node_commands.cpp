@@ -197,7 +197,8 @@ class Session {
     }
     const std::string what = name->get<std::string>();
     const auto only = [&](std::initializer_list<const char*> allowed) {
-      for (const auto& [key, value] : op.items()) {
+      for (const auto& item : op.items()) {
+        const std::string& key = item.key();  // not a structured binding: clang 14's lambdas
         if (key == "op" || key == "ref") continue;
         if (std::find_if(allowed.begin(), allowed.end(), [&](const char* a) { return key == a; }) ==
             allowed.end()) {
@@ -223,8 +224,8 @@ class Session {
       if (!only({"address"})) return true;
       const auto address = op.find("address");
       auto peer = address != op.end() && address->is_string()
-                        ? Address::parse_checksummed(address->get<std::string>())
-                        : Result<Address, AddressError>(fail(AddressError::malformed));
+                      ? Address::parse_checksummed(address->get<std::string>())
+                      : Result<Address, AddressError>(fail(AddressError::malformed));
       if (!peer) {
         error(ref, "bad_request", "\"address\" is missing or not an address");
         return true;
