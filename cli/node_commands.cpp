@@ -220,7 +220,7 @@ class Session {
       if (only({"to", "body", "bodies"})) send(op, ref);
       return true;
     }
-    if (what == "reachability") {
+    if (what == "reachability" || what == "discover") {
       if (!only({"address"})) return true;
       const auto address = op.find("address");
       auto peer = address != op.end() && address->is_string()
@@ -230,9 +230,18 @@ class Session {
         error(ref, "bad_request", "\"address\" is missing or not an address");
         return true;
       }
-      json answer = {{"event", "reachability"},
-                     {"address", peer->to_hex()},
-                     {"state", to_string(node_.reachability(*peer))}};
+      json answer = {{"event", what == "discover" ? "discovered" : "reachability"},
+                     {"address", peer->to_hex()}};
+      if (what == "discover") {
+        auto ids = node_.discover(*peer);
+        if (!ids) {
+          error(ref, std::string(to_string(ids.error().kind)), ids.error().message);
+          return true;
+        }
+        answer["user_ids"] = *ids;
+      } else {
+        answer["state"] = to_string(node_.reachability(*peer));
+      }
       if (!ref.is_null()) answer["ref"] = ref;
       if (!out_.write(answer)) stdout_gone_ = true;
       return true;
@@ -242,7 +251,8 @@ class Session {
       return true;
     }
     error(ref, "bad_request",
-          "unknown op \"" + what + "\" (send, subscribe, broadcast, reachability, stats, stop)");
+          "unknown op \"" + what +
+              "\" (send, subscribe, broadcast, reachability, discover, stats, stop)");
     return true;
   }
 

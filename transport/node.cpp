@@ -520,6 +520,23 @@ Reachability Node::reachability(const Address& address) {
   return answer.get();
 }
 
+Result<std::vector<std::string>, NodeError> Node::discover(const Address& address) {
+  auto promise =
+      std::make_shared<std::promise<Result<std::vector<std::string>, transport::MatrixError>>>();
+  auto answer = promise->get_future();
+  {
+    std::lock_guard lock(impl_->mutex);
+    if (!impl_->started || impl_->stopped || !impl_->worker)
+      return fail(error(NodeErrorKind::not_started, "before start() or after stop()"));
+    impl_->worker->discover(address, [promise](auto r) { promise->set_value(std::move(r)); });
+  }
+  if (answer.wait_for(kRoomCallPatience) != std::future_status::ready)
+    return fail(error(NodeErrorKind::network, "no answer from the user directory"));
+  auto r = answer.get();
+  if (!r) return fail(error(NodeErrorKind::network, "user directory: " + describe(r.error())));
+  return std::move(*r);
+}
+
 std::optional<NodeEvent> Node::next_event(std::chrono::milliseconds wait) {
   if (impl_->config.on_event) return std::nullopt;  // the dispatcher owns the queue
   return impl_->events.pop(wait);

@@ -99,6 +99,9 @@ class NodeWorker {
   // Thread-safe: what the presence of `address`'s validated user ids says, asking the
   // homeserver when nothing came by /sync; `done` runs on the worker thread.
   void reachability(const Address& address, std::function<void(Reachability)> done);
+  // Thread-safe: the validated user ids of `address` (cached until discovery_ttl passes).
+  using DiscoverCallback = std::function<void(Result<std::vector<std::string>, MatrixError>)>;
+  void discover(const Address& address, DiscoverCallback done);
 
  private:
   struct Peer;

@@ -104,7 +104,8 @@ struct NodeConfig {
   // `resend_max`, until ts + limits.max_age.
   std::chrono::milliseconds resend_initial{2000};
   std::chrono::milliseconds resend_max{60000};
-  std::chrono::milliseconds sync_timeout{30000};  // the long-poll's server-side wait
+  std::chrono::milliseconds sync_timeout{30000};       // the long-poll's server-side wait
+  std::chrono::milliseconds discovery_ttl{3'600'000};  // how long discover() trusts its cache
 
   // Durability::off is for tests and benchmarks only: it gives up exactly-once across crashes.
   store::Durability durability = store::Durability::full;
@@ -192,6 +193,11 @@ class Node {
   // 10 s). A change is also reported as a `reachability` event. Messages to an unreachable
   // peer stay in the outbox and are resent as usual.
   [[nodiscard]] Reachability reachability(const Address& address);
+
+  // The user ids of `address` that the homeserver's user directory knows (on this server or
+  // federated ones), each kept only if its displayname is the address's signature over that
+  // very user id (PROTOCOL §2). Cached in the store for NodeConfig::discovery_ttl.
+  [[nodiscard]] Result<std::vector<std::string>, NodeError> discover(const Address& address);
 
   // The next event, waiting at most `wait`; nullopt on timeout or once stopped, and always
   // (at once) when NodeConfig::on_event is set.

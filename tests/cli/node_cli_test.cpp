@@ -229,6 +229,10 @@ TEST_F(NodeCli, SubscribeBroadcastAndReachabilityOverJsonLines) {
   ASSERT_TRUE(reachability);
   EXPECT_EQ((*reachability)["address"], kb.address());
   EXPECT_EQ((*reachability)["state"], "reachable");
+  a->write({{"op", "discover"}, {"address", kb.address()}});
+  auto discovered = a->wait_event("discovered");
+  ASSERT_TRUE(discovered);
+  EXPECT_EQ((*discovered)["user_ids"], json::array({"@" + kb.address() + ":localhost"}));
   a->write({{"op", "subscribe"}, {"topic", "Not A Topic"}, {"ref", 2}});
   auto error = a->wait_event("error");
   ASSERT_TRUE(error);
