@@ -23,12 +23,6 @@ bool is_nonce(const json& v) {
   return v.is_string() && is_lower_hex(v.get_ref<const std::string&>(), 32);
 }
 
-bool is_topic(std::string_view t) {
-  return !t.empty() && t.size() <= 200 && std::all_of(t.begin(), t.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-  });
-}
-
 std::string random_nonce() {
   std::array<std::uint8_t, 16> bytes;
   detail::ensure_sodium();
@@ -49,6 +43,12 @@ const std::set<std::string>& allowed_fields() {
 }
 
 }  // namespace
+
+bool is_topic(std::string_view t) {
+  return !t.empty() && t.size() <= 200 && std::all_of(t.begin(), t.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
 
 std::string_view to_string(RejectReason r) {
   switch (r) {

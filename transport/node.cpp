@@ -448,13 +448,6 @@ Result<std::vector<std::string>, NodeError> Node::send_many(const Address& to,
 
 namespace {
 
-// PROTOCOL §6 / §4: ^[a-z0-9_]{1,200}$
-bool is_topic(std::string_view t) {
-  return !t.empty() && t.size() <= 200 && std::all_of(t.begin(), t.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-  });
-}
-
 // How long subscribe() and broadcast() wait for the homeserver (the client retries inside).
 constexpr auto kRoomCallPatience = std::chrono::seconds(60);
 

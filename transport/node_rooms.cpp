@@ -192,16 +192,19 @@ void NodeWorker::leave_room(const std::string& room_id, DmRoomVerdict /*why*/) {
       [](MatrixResult) {});
 }
 
-const NodeWorker::Room* NodeWorker::ready_room(const Address& partner) const {
-  const Room* best = nullptr;
+const std::string* NodeWorker::ready_room(const Address& partner) const {
+  const std::string* best = nullptr;
+  std::int64_t best_created = 0;
   for (const auto& [room_id, room] : rooms_) {
     if (room->left || room->verdict != DmRoomVerdict::valid || room->partner != partner) continue;
-    const std::string partner_user = matrix_user_id(partner, server_name_);
     bool partner_joined = false;
     for (const auto& [user, m] : room->state.membership)
       if (m == "join" && validated(user, partner)) partner_joined = true;
     if (!partner_joined || !room->state.joined(my_user_id_)) continue;
-    if (!best || room->state.created_ts > best->state.created_ts) best = room.get();
+    if (!best || room->state.created_ts > best_created) {
+      best = &room_id;
+      best_created = room->state.created_ts;
+    }
   }
   return best;
 }

@@ -74,9 +74,8 @@ void NodeWorker::transmit(Peer& p) {
 
 bool NodeWorker::send_payload(Peer& p, Carrier carrier, const json& payload) {
   if (carrier == Carrier::room) {
-    for (const auto& [room_id, room] : rooms_) {
-      if (room.get() == ready_room(p.address)) return send_over_room(p, *room, room_id, payload);
-    }
+    if (const std::string* room_id = ready_room(p.address))
+      return send_over_room(p, *rooms_.at(*room_id), *room_id, payload);
   }
   // No device to send to yet counts as sent: the outbox keeps the messages and resends them.
   return send_over_to_device(p, payload) != ToDeviceSend::waiting;

@@ -126,7 +126,8 @@ class NodeWorker {
   void judge_room(const std::string& room_id, Intake* intake);
   void leave_room(const std::string& room_id, DmRoomVerdict why);
   void ensure_room(Peer& peer);
-  const Room* ready_room(const Address& partner) const;
+  // The id of the valid DM room with `partner` where both are joined, the newest if several.
+  const std::string* ready_room(const Address& partner) const;
   bool has_live_room(const Address& partner) const;
   void persist_room(const std::string& room_id, store::Changes& changes);
 

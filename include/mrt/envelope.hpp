@@ -41,6 +41,9 @@ std::string_view to_string(RejectReason r);
 
 enum class EnvelopeKind { message, ack };
 
+// A broadcast topic (PROTOCOL §4, §6): ^[a-z0-9_]{1,200}$, the room alias localpart.
+bool is_topic(std::string_view topic);
+
 inline constexpr std::size_t kMaxEnvelopeBytes = 32'768;
 inline constexpr std::int64_t kDefaultMaxAgeMs = 3'600'000;
 inline constexpr std::int64_t kMaxClockSkewMs = 120'000;
