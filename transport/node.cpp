@@ -8,10 +8,7 @@
 #include <mrt/matrix_identity.hpp>
 #include <mrt/node.hpp>
 
-#include "http_io.hpp"
-#include "matrix_client.hpp"
-#include "node_tables.hpp"
-#include "node_worker.hpp"
+#include "node_impl.hpp"
 
 namespace mrt {
 namespace {
@@ -33,44 +30,6 @@ std::string host_of(const std::string& url) {
   if (url.compare(start, 1, "[") == 0) end = url.find(']', start) + 1;
   return url.substr(start, end == std::string::npos ? std::string::npos : end - start);
 }
-
-NodeError error(NodeErrorKind kind, std::string message) {
-  return {kind, std::move(message)};
-}
-
-// Events waiting for the application.
-class EventQueue {
- public:
-  void push(NodeEvent e) {
-    {
-      std::lock_guard lock(mutex_);
-      if (closed_) return;
-      events_.push_back(std::move(e));
-    }
-    ready_.notify_one();
-  }
-  std::optional<NodeEvent> pop(std::chrono::milliseconds wait) {
-    std::unique_lock lock(mutex_);
-    if (!ready_.wait_for(lock, wait, [&] { return closed_ || !events_.empty(); })) return {};
-    if (events_.empty()) return {};
-    NodeEvent e = std::move(events_.front());
-    events_.pop_front();
-    return e;
-  }
-  void close() {
-    {
-      std::lock_guard lock(mutex_);
-      closed_ = true;
-    }
-    ready_.notify_all();
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable ready_;
-  std::deque<NodeEvent> events_;
-  bool closed_ = false;
-};
 
 }  // namespace
 
@@ -134,249 +93,146 @@ std::string_view to_string(NodeErrorKind k) {
   return "unknown";
 }
 
-struct Node::Impl {
-  NodeConfig config;
-  PrivateKey key;
-  Address address;
-  store::Env env;
-  transport::NodeTables tables;
-  transport::NodeCounters counters;
-  EventQueue events;
-
-  // Created by start(); stop() ends them in this order: worker, HTTP, dispatcher.
-  std::unique_ptr<transport::HttpIo> io;
-  std::unique_ptr<transport::MatrixClient> client;
-  std::unique_ptr<transport::NodeWorker> worker;
-  std::thread dispatcher;  // runs config.on_event
-
-  mutable std::mutex mutex;
-  bool started = false;
-  bool stopped = false;
-  std::string user_id;
-  std::string device_id;
-
-  Impl(NodeConfig c, PrivateKey k, store::Env e)
-      : config(std::move(c)),
-        key(std::move(k)),
-        address(key.address()),
-        env(std::move(e)),
-        tables(env) {
-    auto txn = env.read();
-    if (auto d = tables.meta.get(txn, transport::kMetaDeviceId)) device_id = *d;
+void EventQueue::push(NodeEvent e) {
+  {
+    std::lock_guard lock(mutex_);
+    if (closed_) return;
+    events_.push_back(std::move(e));
   }
-  ~Impl() { stop(); }
-
-  void stop() {
-    {
-      std::lock_guard lock(mutex);
-      if (stopped) return;
-      stopped = true;
-    }
-    if (worker) {
-      // Peers sharing a room see us go (issue 7: reachability); bounded, best effort.
-      (void)set_presence("offline").wait_for(std::chrono::seconds(2));
-      worker->stop();
-    }
-    if (io) io->shutdown();  // completes what is in flight with `cancelled` (dropped by now)
-    events.close();
-    if (dispatcher.joinable()) dispatcher.join();
-    worker.reset();
-    client.reset();
-    io.reset();
-  }
-
-  void emit(NodeEvent e) { events.push(std::move(e)); }
-
-  void consumed(const NodeEvent& e) {
-    if (!e.peer) return;
-    store::Changes c;
-    if (e.type == NodeEventType::message) {
-      c.erase(tables.inbox, store::join_key({e.peer->to_hex(), e.id}));
-      counters.update([](NodeStats& s) {
-        if (s.inbox > 0) --s.inbox;
-      });
-    } else if (e.type == NodeEventType::delivered || e.type == NodeEventType::failed) {
-      c.erase(tables.outbox, e.id);  // its settled record: the outcome has been seen
-    } else {
-      return;
-    }
-    env.commit(std::move(c));
-  }
-
-  Result<Unit, NodeError> start();
-  Result<Unit, NodeError> send_requests_now(E2eeMachine& machine);
-  std::future<transport::MatrixResult> set_presence(const char* presence) {
-    return client->call(transport::calls::request(
-        "PUT", "/_matrix/client/v3/presence/" + transport::url_encode(user_id) + "/status",
-        json{{"presence", presence}}));
-  }
-  // Hands `call` a callback for the worker's answer about the room of `topic`, and waits for it.
-  Result<std::string, NodeError> room_call(
-      const std::string& topic,
-      const std::function<void(transport::NodeWorker&, transport::NodeWorker::RoomCallback)>& call);
-  void delete_stale_devices(const MatrixIdentity& identity);
-};
-
-// PROTOCOL §3: a node that had to start a new device deletes its older ones, so that room keys
-// stop going to them. User-interactive auth with the Ethereum login; best effort (a failure
-// leaves devices that peers still encrypt to, which costs them, not us).
-void Node::Impl::delete_stale_devices(const MatrixIdentity& identity) {
-  using transport::calls::request;
-  auto list = client->call(request("GET", "/_matrix/client/v3/devices", json::object())).get();
-  if (!list || !list->contains("devices") || !(*list)["devices"].is_array()) return;
-  for (const auto& d : (*list)["devices"]) {
-    const std::string id = d.is_object() ? d.value("device_id", "") : "";
-    if (id.empty() || id == device_id) continue;
-    const std::string path = "/_matrix/client/v3/devices/" + transport::url_encode(id);
-    auto first = client->call(request("DELETE", path, json::object())).get();
-    if (first || first.error().http_status != 401) continue;
-    json auth = {{"type", "m.login.password"},
-                 {"identifier", {{"type", "m.id.user"}, {"user", address.to_hex()}}},
-                 {"password", identity.password.to_hex()}};
-    if (!first.error().uia_session.empty()) auth["session"] = first.error().uia_session;
-    (void)client->call(request("DELETE", path, json{{"auth", auth}})).get();
-  }
+  ready_.notify_one();
 }
 
-Result<Unit, NodeError> Node::Impl::send_requests_now(E2eeMachine& machine) {
-  // keys/upload before start() returns, so that peers can reach the device at once.
-  for (int round = 0; round < 4; ++round) {
-    auto requests = machine.outgoing_requests();
-    if (requests.empty()) return Unit{};
-    for (const auto& r : requests) {
-      auto answer = client->call(transport::calls::request(r.method, r.path, r.body)).get();
-      if (!answer)
-        return fail(error(NodeErrorKind::login,
-                          "homeserver refused " + r.path + ": " + describe(answer.error())));
-      machine.mark_request_as_sent(r.id, *answer);
-    }
-  }
-  return Unit{};
+std::optional<NodeEvent> EventQueue::pop(std::chrono::milliseconds wait) {
+  std::unique_lock lock(mutex_);
+  if (!ready_.wait_for(lock, wait, [&] { return closed_ || !events_.empty(); })) return {};
+  if (events_.empty()) return {};
+  NodeEvent e = std::move(events_.front());
+  events_.pop_front();
+  return e;
 }
 
-Result<Unit, NodeError> Node::Impl::start() {
-  io = std::make_unique<transport::HttpIo>();
-  client = std::make_unique<transport::MatrixClient>(
-      *io, transport::MatrixClientOptions{.base_url = config.homeserver});
-
-  std::optional<std::string> known_device;
-  if (!device_id.empty()) known_device = device_id;
-  auto login = client->login_ethereum(key, config.server_name, known_device).get();
-  if (!login)
-    return fail(
-        error(NodeErrorKind::login, "login at " + config.homeserver + " as " + address.to_hex() +
-                                        " (password signed for server name \"" +
-                                        config.server_name + "\"): " + describe(login.error())));
-  const bool new_device = device_id != login->device_id;
-  if (new_device) {
-    // Kept first, so that a crash from here on still comes back as this device.
-    store::Changes c;
-    c.put(tables.meta, transport::kMetaDeviceId, login->device_id);
-    env.commit(std::move(c)).get();
+void EventQueue::close() {
+  {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
   }
+  ready_.notify_all();
+}
+
+Node::Impl::Impl(NodeConfig c, PrivateKey k, store::Env e)
+    : config(std::move(c)),
+      key(std::move(k)),
+      address(key.address()),
+      env(std::move(e)),
+      tables(env) {
+  device_id = tables.meta.get(env.read(), transport::kMetaDeviceId).value_or("");
+}
+
+void Node::Impl::stop() {
+  std::vector<Home*> all;
   {
     std::lock_guard lock(mutex);
-    user_id = login->user_id;
-    device_id = login->device_id;
+    if (stopped) return;
+    stopped = true;
+    for (auto& h : homes) all.push_back(h.get());
   }
-  const MatrixIdentity identity = matrix_identity(key, config.server_name);
-  if (new_device) delete_stale_devices(identity);
-
-  auto machine =
-      E2eeMachine::open(env, key, login->user_id, login->device_id, {.now_ms = config.now_ms});
-  if (!machine)
-    return fail(error(NodeErrorKind::store, "E2EE account in " + config.data_dir.string() + ": " +
-                                                std::string(to_string(machine.error()))));
-  if (auto sent = send_requests_now(*machine); !sent) return fail(sent.error());
-
-  // The displayname proves the user id to anyone (PROTOCOL §2).
-  auto named =
-      client
-          ->call(transport::calls::request(
-              "PUT",
-              "/_matrix/client/v3/profile/" + transport::url_encode(user_id) + "/displayname",
-              json{{"displayname", identity.displayname.to_hex()}}))
-          .get();
-  if (!named)
-    return fail(error(NodeErrorKind::login, "setting the displayname: " + describe(named.error())));
-  (void)set_presence("online").get();  // best effort: reachability is a hint, not a promise
-
-  std::string since;
-  std::vector<NodeEvent> unconsumed;
-  {
-    auto txn = env.read();
-    if (auto s = tables.meta.get(txn, transport::kMetaNextBatch)) since = *s;
-    tables.inbox.for_each(txn, {}, [&](const std::string&, json record) {
-      auto e = parse_envelope(record.value("envelope", json::object()));
-      if (!e) return true;
-      NodeEvent m;
-      m.type = NodeEventType::message;
-      m.id = e->nonce;
-      m.peer = e->sender;
-      m.body = e->body;
-      m.ts = e->ts;
-      if (record.contains("topic")) {
-        m.topic = record.value("topic", "");
-      } else {
-        m.carrier = record.value("carrier", "") == "room" ? Carrier::room : Carrier::to_device;
-      }
-      unconsumed.push_back(std::move(m));
-      return true;
-    });
-    counters.update([&](NodeStats& s) { s.inbox = unconsumed.size(); });
-  }
-
-  if (config.on_event) {
-    dispatcher = std::thread([this] {
-      while (auto e = events.pop(std::chrono::hours(24))) {
-        config.on_event(*e);
-        consumed(*e);
-      }
-    });
-  }
-  for (auto& m : unconsumed) emit(std::move(m));
-
-  transport::NodeWorkerContext context{config,
-                                       key,
-                                       env,
-                                       tables,
-                                       *client,
-                                       counters,
-                                       [this](NodeEvent e) { emit(std::move(e)); },
-                                       config.now_ms};
-  worker = std::make_unique<transport::NodeWorker>(std::move(context), std::move(*machine),
-                                                   std::move(since));
-  worker->start();
-  return Unit{};
+  monitor_wake.notify_all();
+  // Peers sharing a room see us go (reachability); bounded, best effort, all homes at once.
+  std::vector<std::future<transport::MatrixResult>> offline;
+  for (Home* h : all) offline.push_back(set_presence(*h, "offline"));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  for (auto& f : offline) (void)f.wait_until(deadline);
+  for (Home* h : all) h->worker->stop();
+  if (io) io->shutdown();  // completes what is in flight with `cancelled` (dropped by now)
+  if (monitor.joinable()) monitor.join();
+  for (auto& h : retired) h->worker->stop();  // a home the monitor started while we stopped
+  events.close();
+  if (dispatcher.joinable()) dispatcher.join();
+  homes.clear();
+  retired.clear();
+  home_set.reset();
+  io.reset();
 }
 
+void Node::Impl::consumed(const NodeEvent& e) {
+  if (!e.peer) return;
+  store::Changes c;
+  if (e.type == NodeEventType::message) {
+    c.erase(tables.inbox, store::join_key({e.peer->to_hex(), e.id}));
+    counters.update([](NodeStats& s) {
+      if (s.inbox > 0) --s.inbox;
+    });
+  } else if (e.type == NodeEventType::delivered || e.type == NodeEventType::failed) {
+    c.erase(tables.outbox, e.id);  // its settled record: the outcome has been seen
+    if (home_set) home_set->consumed(e.id);
+  } else {
+    return;
+  }
+  env.commit(std::move(c));
+}
+
+namespace {
+
+// The homeservers of `config`, `homeserver` first, each with its URL trimmed and its
+// server_name; or what is wrong with them.
+Result<std::vector<Homeserver>, NodeError> all_homeservers(const NodeConfig& config) {
+  std::vector<Homeserver> all;
+  if (!config.homeserver.empty()) all.push_back({config.homeserver, config.server_name});
+  all.insert(all.end(), config.homeservers.begin(), config.homeservers.end());
+  if (all.empty()) return fail(node_error(NodeErrorKind::bad_config, "no homeserver URL"));
+  std::set<std::string> names;
+  for (auto& h : all) {
+    if (h.url.rfind("http://", 0) != 0 && h.url.rfind("https://", 0) != 0)
+      return fail(node_error(NodeErrorKind::bad_config,
+                             "homeserver URL must start with http:// or https://: " + h.url));
+    while (!h.url.empty() && h.url.back() == '/') h.url.pop_back();
+    if (h.server_name.empty()) h.server_name = host_of(h.url);
+    if (h.server_name.empty())
+      return fail(node_error(NodeErrorKind::bad_config, "no server name in " + h.url));
+    // The server name is the account's (and the store's) name for a homeserver.
+    if (!names.insert(h.server_name).second)
+      return fail(node_error(NodeErrorKind::bad_config,
+                             "two homeservers named " + h.server_name + "; give each its own"));
+  }
+  return all;
+}
+
+}  // namespace
+
 Result<Node, NodeError> Node::open(NodeConfig config, const PrivateKey& key) {
-  if (config.homeserver.empty()) return fail(error(NodeErrorKind::bad_config, "no homeserver URL"));
-  if (config.homeserver.rfind("http://", 0) != 0 && config.homeserver.rfind("https://", 0) != 0)
-    return fail(error(NodeErrorKind::bad_config,
-                      "homeserver URL must start with http:// or https://: " + config.homeserver));
-  while (!config.homeserver.empty() && config.homeserver.back() == '/')
-    config.homeserver.pop_back();
-  if (config.server_name.empty()) config.server_name = host_of(config.homeserver);
-  if (config.server_name.empty())
-    return fail(error(NodeErrorKind::bad_config, "no server name in " + config.homeserver));
-  if (config.data_dir.empty()) return fail(error(NodeErrorKind::bad_config, "no data directory"));
+  auto homeservers = all_homeservers(config);
+  if (!homeservers) return fail(homeservers.error());
+  config.homeservers = std::move(*homeservers);
+  config.homeserver = config.homeservers.front().url;
+  config.server_name = config.homeservers.front().server_name;
+  if (config.homes < 1 || config.homes > config.homeservers.size())
+    return fail(node_error(NodeErrorKind::bad_config,
+                           "homes must be between 1 and the number of homeservers (" +
+                               std::to_string(config.homeservers.size()) + ")"));
+  if (config.failover_after.count() <= 0)
+    return fail(node_error(NodeErrorKind::bad_config, "failover_after must be positive"));
+  if (config.data_dir.empty())
+    return fail(node_error(NodeErrorKind::bad_config, "no data directory"));
   if (config.limits.max_bytes > kMaxEnvelopeBytes || config.limits.max_age_ms <= 0)
-    return fail(error(NodeErrorKind::bad_config,
-                      "limits: max_bytes above 32768 or max_age_ms not positive"));
+    return fail(node_error(NodeErrorKind::bad_config,
+                           "limits: max_bytes above 32768 or max_age_ms not positive"));
   if (!(config.rate_per_second > 0) || !(config.burst >= 1))
-    return fail(error(NodeErrorKind::bad_config, "rate_per_second and burst must be positive"));
+    return fail(
+        node_error(NodeErrorKind::bad_config, "rate_per_second and burst must be positive"));
   if (config.resend_initial.count() <= 0 || config.resend_max < config.resend_initial)
-    return fail(error(NodeErrorKind::bad_config, "resend_initial must be positive, <= resend_max"));
+    return fail(
+        node_error(NodeErrorKind::bad_config, "resend_initial must be positive, <= resend_max"));
   if (!config.now_ms) config.now_ms = system_now_ms;
 
+  std::vector<std::string> server_names;
+  for (const auto& h : config.homeservers) server_names.push_back(h.server_name);
   auto env = store::Env::open({.dir = config.data_dir,
-                               .tables = transport::NodeTables::specs(),
+                               .tables = transport::NodeTables::specs(server_names),
                                .durability = config.durability},
                               key);
   if (!env)
-    return fail(error(NodeErrorKind::store,
-                      "store in " + config.data_dir.string() + ": " + env.error().message));
+    return fail(node_error(NodeErrorKind::store,
+                           "store in " + config.data_dir.string() + ": " + env.error().message));
   return Node(std::make_unique<Impl>(std::move(config), key.clone(), std::move(*env)));
 }
 
@@ -388,7 +244,7 @@ Node::~Node() = default;
 Result<Unit, NodeError> Node::start() {
   {
     std::lock_guard lock(impl_->mutex);
-    if (impl_->stopped) return fail(error(NodeErrorKind::stopped, "the node was stopped"));
+    if (impl_->stopped) return fail(node_error(NodeErrorKind::stopped, "the node was stopped"));
     if (impl_->started) return Unit{};
   }
   auto r = impl_->start();
@@ -414,7 +270,7 @@ Result<std::vector<std::string>, NodeError> Node::send_many(const Address& to,
   {
     std::lock_guard lock(impl_->mutex);
     if (!impl_->started || impl_->stopped)
-      return fail(error(NodeErrorKind::not_started, "send before start() or after stop()"));
+      return fail(node_error(NodeErrorKind::not_started, "send before start() or after stop()"));
   }
   Impl& n = *impl_;
   store::Changes changes;
@@ -425,11 +281,11 @@ Result<std::vector<std::string>, NodeError> Node::send_many(const Address& to,
     Envelope e = Envelope::message(n.key, to, std::move(body), now);
     json wire = e.to_json();
     auto text = canonical_json(wire);
-    if (!text) return fail(error(NodeErrorKind::too_large, "body has no canonical JSON form"));
+    if (!text) return fail(node_error(NodeErrorKind::too_large, "body has no canonical JSON form"));
     if (text->size() > n.config.limits.max_bytes)
-      return fail(error(NodeErrorKind::too_large, "envelope of " + std::to_string(text->size()) +
-                                                      " bytes exceeds " +
-                                                      std::to_string(n.config.limits.max_bytes)));
+      return fail(node_error(NodeErrorKind::too_large,
+                             "envelope of " + std::to_string(text->size()) + " bytes exceeds " +
+                                 std::to_string(n.config.limits.max_bytes)));
     changes.put(n.tables.outbox, e.nonce, json{{"envelope", wire}, {"to", to.to_hex()}});
     ids.push_back(e.nonce);
     entries.push_back({std::move(wire), e.nonce, to, e.ts});
@@ -440,94 +296,113 @@ Result<std::vector<std::string>, NodeError> Node::send_many(const Address& to,
     s.outbox += entries.size();
   });
   std::lock_guard lock(n.mutex);
-  if (n.stopped || !n.worker)
-    return fail(error(NodeErrorKind::stopped, "stopped; the message stays in the outbox"));
-  n.worker->add_to_outbox(std::move(entries));
+  if (n.stopped || n.homes.empty())
+    return fail(node_error(NodeErrorKind::stopped, "stopped; the message stays in the outbox"));
+  // Every home holds the whole outbox; HomeSet decides which one transmits (and resends).
+  for (auto* w : n.workers()) w->add_to_outbox(entries);
   return ids;
 }
 
 namespace {
 
-// How long subscribe() and broadcast() wait for the homeserver (the client retries inside).
-constexpr auto kRoomCallPatience = std::chrono::seconds(60);
+// How long subscribe(), broadcast() and discover() wait for the homeservers (the clients retry
+// inside).
+constexpr auto kHomePatience = std::chrono::seconds(60);
+
+template <class T>
+using Answer = Result<T, transport::MatrixError>;
+
+// The first good answer, else the first failure as a NodeError.
+template <class T>
+Result<T, NodeError> first_success(std::vector<Answer<T>> answers, const std::string& what) {
+  if (answers.empty())
+    return fail(node_error(NodeErrorKind::not_started, "before start() or after stop()"));
+  for (auto& a : answers)
+    if (a) return std::move(*a);
+  return fail(node_error(NodeErrorKind::network, what + ": " + describe(answers.front().error())));
+}
+
+Result<Unit, NodeError> check_topic(const std::string& topic) {
+  if (is_topic(topic)) return Unit{};
+  return fail(node_error(NodeErrorKind::bad_topic, "not a topic (^[a-z0-9_]{1,200}$): " + topic));
+}
 
 }  // namespace
 
-Result<std::string, NodeError> Node::Impl::room_call(
-    const std::string& topic,
-    const std::function<void(transport::NodeWorker&, transport::NodeWorker::RoomCallback)>& call) {
-  if (!is_topic(topic))
-    return fail(error(NodeErrorKind::bad_topic, "not a topic (^[a-z0-9_]{1,200}$): " + topic));
-  auto promise = std::make_shared<std::promise<Result<std::string, transport::MatrixError>>>();
-  auto answer = promise->get_future();
-  {
-    std::lock_guard lock(mutex);
-    if (!started || stopped || !worker)
-      return fail(error(NodeErrorKind::not_started, "before start() or after stop()"));
-    call(*worker, [promise](Result<std::string, transport::MatrixError> r) {
-      promise->set_value(std::move(r));
-    });
-  }
-  if (answer.wait_for(kRoomCallPatience) != std::future_status::ready)
-    return fail(error(NodeErrorKind::network, "no answer about the room of " + topic));
-  auto r = answer.get();
-  if (!r)
-    return fail(error(NodeErrorKind::network, "room of " + topic + ": " + describe(r.error())));
-  return std::move(*r);
-}
-
 Result<std::string, NodeError> Node::subscribe(const std::string& topic) {
-  return impl_->room_call(
-      topic, [&](transport::NodeWorker& w, auto done) { w.subscribe(topic, std::move(done)); });
+  if (auto ok = check_topic(topic); !ok) return fail(ok.error());
+  auto joined = first_success(
+      impl_->ask_homes<std::string>(
+          kHomePatience,
+          [&](transport::NodeWorker& w, auto done) { w.subscribe(topic, std::move(done)); }),
+      "room of " + topic);
+  if (joined) {
+    // A home started later (failover) subscribes again.
+    store::Changes c;
+    c.put(impl_->tables.meta, store::join_key({"subscription", topic}), "");
+    impl_->env.commit(std::move(c)).get();
+  }
+  return joined;
 }
 
 Result<std::string, NodeError> Node::broadcast(const std::string& topic, std::string body) {
-  if (!is_topic(topic))
-    return fail(error(NodeErrorKind::bad_topic, "not a topic (^[a-z0-9_]{1,200}$): " + topic));
+  if (auto ok = check_topic(topic); !ok) return fail(ok.error());
   const Envelope e =
       Envelope::broadcast(impl_->key, topic, std::move(body), impl_->config.now_ms());
-  json wire = e.to_json();
+  const json wire = e.to_json();
   auto text = canonical_json(wire);
   if (!text || text->size() > impl_->config.limits.max_bytes)
-    return fail(error(NodeErrorKind::too_large, "the broadcast envelope exceeds " +
-                                                    std::to_string(impl_->config.limits.max_bytes) +
-                                                    " bytes"));
-  auto sent = impl_->room_call(topic, [&](transport::NodeWorker& w, auto done) {
-    w.broadcast(topic, std::move(wire), std::move(done));
-  });
+    return fail(node_error(NodeErrorKind::too_large,
+                           "the broadcast envelope exceeds " +
+                               std::to_string(impl_->config.limits.max_bytes) + " bytes"));
+  // Into the topic's room on every home; a subscriber on several accepts it once (rule 6).
+  auto sent = first_success(
+      impl_->ask_homes<std::string>(
+          kHomePatience,
+          [&](transport::NodeWorker& w, auto done) { w.broadcast(topic, wire, std::move(done)); }),
+      "room of " + topic);
   if (!sent) return fail(sent.error());
   impl_->counters.update([](NodeStats& s) { ++s.sent; });
   return e.nonce;
 }
 
 Reachability Node::reachability(const Address& address) {
-  auto promise = std::make_shared<std::promise<Reachability>>();
-  auto answer = promise->get_future();
+  // Each home updates HomeSet's view, which combines them (reachable on any home wins).
+  std::vector<std::future<void>> answers;
   {
     std::lock_guard lock(impl_->mutex);
-    if (!impl_->started || impl_->stopped || !impl_->worker) return Reachability::unknown;
-    impl_->worker->reachability(address, [promise](Reachability r) { promise->set_value(r); });
+    if (!impl_->started || impl_->stopped) return Reachability::unknown;
+    for (auto* w : impl_->workers()) {
+      auto done = std::make_shared<std::promise<void>>();
+      answers.push_back(done->get_future());
+      w->reachability(address, [done](Reachability) { done->set_value(); });
+    }
   }
-  if (answer.wait_for(std::chrono::seconds(10)) != std::future_status::ready)
-    return Reachability::unknown;
-  return answer.get();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (auto& a : answers) (void)a.wait_until(deadline);
+  std::lock_guard lock(impl_->mutex);
+  return impl_->home_set ? impl_->home_set->reachability(address) : Reachability::unknown;
 }
 
 Result<std::vector<std::string>, NodeError> Node::discover(const Address& address) {
-  auto promise =
-      std::make_shared<std::promise<Result<std::vector<std::string>, transport::MatrixError>>>();
-  auto answer = promise->get_future();
-  {
-    std::lock_guard lock(impl_->mutex);
-    if (!impl_->started || impl_->stopped || !impl_->worker)
-      return fail(error(NodeErrorKind::not_started, "before start() or after stop()"));
-    impl_->worker->discover(address, [promise](auto r) { promise->set_value(std::move(r)); });
+  auto answers = impl_->ask_homes<std::vector<std::string>>(
+      kHomePatience,
+      [&](transport::NodeWorker& w, auto done) { w.discover(address, std::move(done)); });
+  if (answers.empty())
+    return fail(node_error(NodeErrorKind::not_started, "before start() or after stop()"));
+  // Every home's user directory; the same id found twice (federation) counts once.
+  std::vector<std::string> found;
+  bool any = false;
+  for (auto& a : answers) {
+    if (!a) continue;
+    any = true;
+    for (auto& id : *a)
+      if (std::find(found.begin(), found.end(), id) == found.end()) found.push_back(id);
   }
-  if (answer.wait_for(kRoomCallPatience) != std::future_status::ready)
-    return fail(error(NodeErrorKind::network, "no answer from the user directory"));
-  auto r = answer.get();
-  if (!r) return fail(error(NodeErrorKind::network, "user directory: " + describe(r.error())));
-  return std::move(*r);
+  if (!any)
+    return fail(
+        node_error(NodeErrorKind::network, "user directory: " + describe(answers.front().error())));
+  return found;
 }
 
 std::optional<NodeEvent> Node::next_event(std::chrono::milliseconds wait) {
@@ -542,9 +417,11 @@ void Node::consumed(const NodeEvent& event) {
 NodeStats Node::stats() const {
   NodeStats s = impl_->counters.snapshot();
   std::lock_guard lock(impl_->mutex);
-  if (impl_->client) {
-    auto c = impl_->client->stats();
-    s.http_retries = c.rate_limited_waits + c.backoff_retries;
+  for (const auto* list : {&impl_->homes, &impl_->retired}) {
+    for (const auto& h : *list) {
+      auto c = h->client->stats();
+      s.http_retries += c.rate_limited_waits + c.backoff_retries;
+    }
   }
   return s;
 }
@@ -561,6 +438,14 @@ std::string Node::user_id() const {
 std::string Node::device_id() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->device_id;
+}
+
+std::vector<HomeStatus> Node::homes() const {
+  std::lock_guard lock(impl_->mutex);
+  std::vector<HomeStatus> all;
+  for (const auto& h : impl_->homes)
+    all.push_back({h->server.url, h->server.server_name, h->user_id, h->device_id, h->rtt_ms});
+  return all;
 }
 
 void Node::stop() {

@@ -62,7 +62,7 @@ void NodeWorker::remember_broadcast(const std::string& topic, const std::string&
   topic_rooms_[topic] = room_id;
   broadcast_rooms_[room_id] = topic;
   store::Changes c;
-  c.put(ctx_.tables.meta, store::join_key({"topic", topic}), room_id);
+  c.put(ctx_.tables.meta, ctx_.home.meta_key(store::join_key({"topic", topic})), room_id);
   ctx_.env.commit(std::move(c));
 }
 

@@ -24,7 +24,8 @@ std::string discovered_key(const Address& address) {
 void NodeWorker::discover(const Address& address, DiscoverCallback done) {
   post([this, address, done = std::move(done)] {
     const std::int64_t now = ctx_.now_ms();
-    if (auto cached = ctx_.tables.meta.get(ctx_.env.read(), discovered_key(address))) {
+    if (auto cached =
+            ctx_.tables.meta.get(ctx_.env.read(), ctx_.home.meta_key(discovered_key(address)))) {
       auto record = json::parse(*cached, nullptr, false);
       if (record.is_object() && record.value("until", 0LL) > now && record["user_ids"].is_array())
         return done(record["user_ids"].get<std::vector<std::string>>());
@@ -49,14 +50,11 @@ void NodeWorker::discover(const Address& address, DiscoverCallback done) {
                   displayname_proves_user_id(user_id, entry["display_name"].get<std::string>());
               if (!proven || *proven != address) continue;
               found.push_back(user_id);
-              if (!validated_.count(user_id)) {
-                validated_[user_id] = address;
-                c.put(ctx_.tables.meta, validated_key(user_id), address.to_hex());
-              }
+              if (!validated_.count(user_id)) remember_validated(user_id, address, c);
             }
             const json record = {{"user_ids", found},
                                  {"until", ctx_.now_ms() + ctx_.config.discovery_ttl.count()}};
-            c.put(ctx_.tables.meta, discovered_key(address), record.dump());
+            c.put(ctx_.tables.meta, ctx_.home.meta_key(discovered_key(address)), record.dump());
             ctx_.env.commit(std::move(c));
             done(std::move(found));
           });

@@ -31,18 +31,6 @@ void NodeWorker::reject(RejectReason reason, const std::optional<Address>& claim
   intake.events.push_back(std::move(e));
 }
 
-bool NodeWorker::within_budget(const Address& sender) {
-  const std::int64_t now = steady_ms();
-  auto [it, fresh] = budgets_.try_emplace(sender, Budget{ctx_.config.burst, now});
-  Budget& b = it->second;
-  b.tokens = std::min(ctx_.config.burst, b.tokens + static_cast<double>(now - b.at) *
-                                                        ctx_.config.rate_per_second / 1000.0);
-  b.at = now;
-  if (b.tokens < 1) return false;
-  b.tokens -= 1;
-  return true;
-}
-
 // Rule 8's allowlists: the node's for unicast, the topic's publishers for a broadcast room.
 bool NodeWorker::allowed(const Address& sender, const Source& source) const {
   if (source.topic) {
@@ -85,11 +73,26 @@ void NodeWorker::intake_envelope(const json& wire, const Source& source, Intake&
     reject(RejectReason::not_allowed, e.sender, source, intake, e.nonce);
     return;
   }
-  if (!within_budget(e.sender)) {
+  if (!ctx_.homes.within_budget(e.sender, steady_ms())) {
     reject(RejectReason::rate_limited, e.sender, source, intake, e.nonce);
     return;
   }
+  // The same envelope may be arriving over another homeserver right now: the home that claims
+  // it first accepts it; the other counts a replay and leaves the ack to the first. A claim is
+  // released only once its step is committed, so a claim won after that finds the nonce stored.
+  if (!ctx_.homes.claim(key)) {
+    reject(RejectReason::replay, e.sender, source, intake, e.nonce);
+    return;
+  }
+  if (ctx_.tables.seen_nonces.get(ctx_.env.read(), key)) {
+    ctx_.homes.release({key});
+    if (unicast && e.kind == EnvelopeKind::message)
+      intake.acks.push_back({e.sender, {*source.carrier, e.nonce}});
+    reject(RejectReason::replay, e.sender, source, intake, e.nonce);
+    return;
+  }
 
+  intake.claims.push_back(key);
   intake.accepted.insert(key);
   intake.changes.put(ctx_.tables.seen_nonces, key,
                      static_cast<std::uint64_t>(e.ts + ctx_.config.limits.max_age_ms));
@@ -121,6 +124,7 @@ void NodeWorker::intake_envelope(const json& wire, const Source& source, Intake&
     if (std::find(intake.delivered.begin(), intake.delivered.end(), nonce) !=
         intake.delivered.end())
       continue;
+    if (!ctx_.homes.settle(nonce, this)) continue;  // another home's ack came first
     // Kept, marked, until the application has seen `delivered` (Node::consumed), so that a
     // crash before it did reports it again rather than never.
     intake.changes.put(ctx_.tables.outbox, nonce, settled_record(it->second, "delivered"));

@@ -31,14 +31,8 @@ void NodeWorker::recompute_reachability(const std::string& user_id) {
     }
     if (presence == "offline" || presence == "unavailable") now = Reachability::unreachable;
   }
-  auto [it, fresh] = reachability_.try_emplace(*address, Reachability::unknown);
-  if (it->second == now) return;
-  it->second = now;
-  NodeEvent e;
-  e.type = NodeEventType::reachability;
-  e.peer = *address;
-  e.reachability = now;
-  ctx_.emit(std::move(e));
+  reachability_[*address] = now;
+  ctx_.homes.reachability(server_name_, *address, now);  // emits a change of the node's view
 }
 
 void NodeWorker::reachability(const Address& address, std::function<void(Reachability)> done) {

@@ -12,12 +12,19 @@ using namespace worker;
 void NodeWorker::persist_room(const std::string& room_id, store::Changes& changes) {
   const Room& room = *rooms_.at(room_id);
   changes.put(ctx_.tables.dm_rooms, room_id,
-              json{{"state", room.state.to_json()}, {"left", room.left}});
+              json{{"state", room.state.to_json()}, {"left", room.left}, {"home", server_name_}});
 }
 
 bool NodeWorker::validated(const std::string& user_id, const Address& address) const {
   auto it = validated_.find(user_id);
   return it != validated_.end() && it->second == address;
+}
+
+void NodeWorker::remember_validated(const std::string& user_id, const Address& address,
+                                    store::Changes& changes) {
+  validated_[user_id] = address;
+  changes.put(ctx_.tables.meta, validated_key(user_id), address.to_hex());
+  if (user_id.ends_with(":" + server_name_)) ctx_.homes.peer_uses(server_name_, address);
 }
 
 void NodeWorker::validate_user(const std::string& user_id) {
@@ -52,9 +59,8 @@ void NodeWorker::validate_user(const std::string& user_id) {
               invalid_users_.insert(user_id);
             }
           } else {
-            validated_[user_id] = *proven;
             store::Changes c;
-            c.put(ctx_.tables.meta, validated_key(user_id), proven->to_hex());
+            remember_validated(user_id, *proven, c);
             ctx_.env.commit(std::move(c));
           }
           for (auto& [room_id, room] : rooms_) judge_room(room_id, nullptr);

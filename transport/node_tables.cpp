@@ -11,14 +11,27 @@ NodeTables::NodeTables(const store::Env& env)
       seen_nonces(env.table<store::StringKey, store::U64Value>("seen_nonces")),
       dm_rooms(env.table<store::StringKey, store::JsonValue>("dm_rooms")) {}
 
-std::vector<store::TableSpec> NodeTables::specs() {
+std::vector<store::TableSpec> NodeTables::specs(const std::vector<std::string>& server_names) {
   std::vector<store::TableSpec> specs = E2eeMachine::tables();
+  for (const auto& name : server_names) {
+    auto more = E2eeMachine::tables(HomeNamespace{name, false}.tables_prefix());
+    specs.insert(specs.end(), more.begin(), more.end());
+  }
   specs.push_back({"node_meta", store::Sealing::plain});
   specs.push_back({"outbox", store::Sealing::sealed});
   specs.push_back({"inbox", store::Sealing::sealed});
   specs.push_back({"seen_nonces", store::Sealing::plain});
   specs.push_back({"dm_rooms", store::Sealing::plain});
   return specs;
+}
+
+std::string HomeNamespace::tables_prefix() const {
+  return primary ? std::string() : "home/" + server_name + "/";
+}
+
+std::string HomeNamespace::meta_key(std::string_view key) const {
+  if (primary) return std::string(key);
+  return store::join_key({"home", server_name}) + std::string(key);
 }
 
 }  // namespace mrt::transport

@@ -1,14 +1,19 @@
 // transport/node_tables.hpp (internal): what a node keeps in its store besides the E2EE
 // machine's tables.
 //
-//   node_meta    device id, next_batch                           (plain)
+//   node_meta    device id, next_batch, subscriptions, caches      (plain)
 //   outbox       nonce -> {envelope, to}: messages not yet acked  (sealed: application data)
 //   inbox        sender\0nonce -> {envelope, carrier}: accepted, not yet consumed (sealed)
 //   seen_nonces  sender\0nonce -> ts + max_age: the replay window (plain)
-//   dm_rooms     room id -> DmRoomState + verdict                 (plain)
+//   dm_rooms     room id -> DmRoomState + verdict + home          (plain)
+//
+// A node with accounts on several homeservers (issue 7) keeps one E2EE account per homeserver
+// and its own device id, next_batch and subscriptions there: each homeserver's are in its
+// HomeNamespace. The outbox, inbox and replay window are the node's, shared by its homes.
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <mrt/store/env.hpp>
@@ -25,11 +30,25 @@ struct NodeTables {
   JsonTable dm_rooms;
 
   explicit NodeTables(const store::Env& env);
-  // The node's tables and the E2EE machine's, for store::Options::tables.
-  static std::vector<store::TableSpec> specs();
+  // The node's tables and the E2EE machine's (once unprefixed, once per homeserver), for
+  // store::Options::tables.
+  static std::vector<store::TableSpec> specs(const std::vector<std::string>& server_names);
+};
+
+// Where one homeserver's state lives in the store. The store's first homeserver (its
+// "primary", kept in node_meta) uses the plain names, so a store of a one-homeserver node
+// reads the same with any number of homeservers configured later.
+struct HomeNamespace {
+  std::string server_name;
+  bool primary = true;
+
+  std::string tables_prefix() const;
+  // node_meta's key for `key` of this homeserver.
+  std::string meta_key(std::string_view key) const;
 };
 
 inline constexpr const char* kMetaDeviceId = "device_id";
 inline constexpr const char* kMetaNextBatch = "next_batch";
+inline constexpr const char* kMetaPrimaryServer = "primary_server";
 
 }  // namespace mrt::transport

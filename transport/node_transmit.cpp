@@ -19,6 +19,7 @@ NodeWorker::Peer& NodeWorker::peer(const Address& address) {
     slot->address = address;
     slot->user_id = matrix_user_id(address, server_name_);
     machine_.update_tracked_users({slot->user_id});
+    validate_user(slot->user_id);  // tells HomeSet whether the peer uses this homeserver
   }
   return *slot;
 }
@@ -54,7 +55,10 @@ void NodeWorker::transmit(Peer& p) {
   while (!p.messages.empty() && payload.count() < kMaxEnvelopesPerPayload) {
     const std::string nonce = p.messages.front();
     auto it = outbox_.find(nonce);
-    if (it != outbox_.end()) {
+    // A message's first transmission goes over one homeserver only (HomeSet::first_choice).
+    auto s = schedule_.find(nonce);
+    const bool first = s != schedule_.end() && s->second.attempts <= 1;
+    if (it != outbox_.end() && (!first || ctx_.homes.first_choice(server_name_, p.address))) {
       if (!payload.add(it->second.envelope)) break;
       nonces.push_back(nonce);
     }

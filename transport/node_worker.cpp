@@ -36,11 +36,13 @@ void NodeWorker::start() {
       txn, as_bytes(prefix), [&](const std::string& key, std::string address) {
         auto a = Address::parse(address);
         // join_key ends every part with NUL: "validated\0<user id>\0".
-        if (a && key.size() > prefix.size())
-          validated_[key.substr(prefix.size(), key.size() - prefix.size() - 1)] = *a;
+        if (!a || key.size() <= prefix.size()) return true;
+        const std::string user_id = key.substr(prefix.size(), key.size() - prefix.size() - 1);
+        validated_[user_id] = *a;
+        if (user_id.ends_with(":" + server_name_)) ctx_.homes.peer_uses(server_name_, *a);
         return true;
       });
-  const std::string topics = store::join_key({"topic"});
+  const std::string topics = ctx_.home.meta_key(store::join_key({"topic"}));
   ctx_.tables.meta.for_each(txn, as_bytes(topics), [&](const std::string& key, std::string room) {
     if (key.size() > topics.size()) {
       const std::string topic = key.substr(topics.size(), key.size() - topics.size() - 1);
@@ -50,6 +52,9 @@ void NodeWorker::start() {
     return true;
   });
   ctx_.tables.dm_rooms.for_each(txn, {}, [&](const std::string& room_id, json record) {
+    // Another homeserver's room (a record without "home" is from a one-homeserver node).
+    if (record.contains("home") ? record.value("home", "") != server_name_ : !ctx_.home.primary)
+      return true;
     auto state = DmRoomState::from_json(record.value("state", json::object()));
     if (!state) return true;
     auto room = std::make_unique<Room>();
@@ -59,27 +64,7 @@ void NodeWorker::start() {
     rooms_[room_id] = std::move(room);
     return true;
   });
-  std::vector<OutboxEntry> resumed;
-  ctx_.tables.outbox.for_each(txn, {}, [&](const std::string& nonce, json record) {
-    auto to = Address::parse(record.value("to", ""));
-    if (!to || !record.contains("envelope")) return true;
-    const std::int64_t ts = record["envelope"].value("ts", 0LL);
-    if (const std::string outcome = record.value("settled", ""); !outcome.empty()) {
-      // Settled before the last stop, but the application may not have seen it: again.
-      NodeEvent e;
-      e.type = outcome == "delivered" ? NodeEventType::delivered : NodeEventType::failed;
-      e.id = nonce;
-      e.peer = *to;
-      e.ts = ts;
-      ctx_.emit(std::move(e));
-      return true;
-    }
-    resumed.push_back({record["envelope"], nonce, *to, ts});
-    return true;
-  });
-  ctx_.counters.update([&](NodeStats& s) { s.outbox = resumed.size(); });
   for (auto& [room_id, room] : rooms_) judge_room(room_id, nullptr);
-  add_to_outbox(std::move(resumed));
   thread_ = std::thread([this] { run(); });
   post([this] {
     prune_seen_nonces();
@@ -143,6 +128,13 @@ void NodeWorker::add_to_outbox(std::vector<OutboxEntry> entries) {
   });
 }
 
+void NodeWorker::forget(std::string nonce) {
+  post([this, nonce = std::move(nonce)] {
+    outbox_.erase(nonce);
+    schedule_.erase(nonce);
+  });
+}
+
 void NodeWorker::run() {
   std::int64_t next_tick = steady_ms();
   for (;;) {
@@ -198,6 +190,7 @@ void NodeWorker::on_sync(MatrixResult result) {
   sync_in_flight_ = false;
   if (!result) {
     if (result.error().kind == MatrixErrorKind::cancelled) return;
+    ctx_.homes.sync_failed(server_name_, steady_ms());
     sync_backoff_ms_ = std::clamp<std::int64_t>(sync_backoff_ms_ * 2, 500, kMaxSyncBackoffMs);
     if (result.error().http_status == 401 && result.error().errcode == "M_UNKNOWN_TOKEN") {
       // The token was revoked (a login elsewhere, a server reset): log in again as this device.
@@ -208,6 +201,7 @@ void NodeWorker::on_sync(MatrixResult result) {
     return;
   }
   sync_backoff_ms_ = 0;
+  ctx_.homes.sync_ok(server_name_);
   handle_sync(*result);
   ctx_.counters.update([](NodeStats& s) { ++s.syncs; });
   start_sync();
@@ -297,13 +291,14 @@ void NodeWorker::handle_sync(const json& body) {
   }
 
   since_ = batch->next_batch;
-  intake.changes.put(ctx_.tables.meta, kMetaNextBatch, since_);
+  intake.changes.put(ctx_.tables.meta, ctx_.home.meta_key(kMetaNextBatch), since_);
   finish_intake(intake);
 }
 
 void NodeWorker::finish_intake(Intake& intake) {
   // Durable before any ack leaves and before the application sees anything.
   ctx_.env.commit(std::move(intake.changes)).get();
+  ctx_.homes.release(intake.claims);  // committed: other homes see them as replays now
   for (const auto& nonce : intake.delivered) {
     outbox_.erase(nonce);
     schedule_.erase(nonce);
@@ -337,7 +332,8 @@ void NodeWorker::tick() {
     }
     if (s.next_attempt > steady) continue;
     Peer& p = peer(entry.to);
-    if (p.queued.insert(nonce).second) {
+    // Resends go over every healthy homeserver the peer uses (HomeSet::carries).
+    if (ctx_.homes.carries(server_name_, entry.to) && p.queued.insert(nonce).second) {
       p.messages.push_back(nonce);
       ctx_.counters.update([](NodeStats& st) { ++st.resent; });
     }
@@ -348,6 +344,13 @@ void NodeWorker::tick() {
     s.next_attempt = steady + delay;
     ensure_room(p);
   }
+  // Reported by one home only; the others just forget the message.
+  std::erase_if(failed, [&](const std::string& nonce) {
+    if (ctx_.homes.settle(nonce, this)) return false;
+    outbox_.erase(nonce);
+    schedule_.erase(nonce);
+    return true;
+  });
   if (!failed.empty()) {
     store::Changes c;
     for (const auto& nonce : failed)

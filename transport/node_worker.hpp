@@ -30,6 +30,7 @@
 #include <mrt/node.hpp>
 
 #include "dm_room.hpp"
+#include "home_set.hpp"
 #include "matrix_client.hpp"
 #include "node_tables.hpp"
 
@@ -66,7 +67,9 @@ struct NodeWorkerContext {
   const PrivateKey& key;
   store::Env& env;
   const NodeTables& tables;
+  HomeNamespace home;  // this worker's homeserver and its part of the store
   MatrixClient& client;
+  HomeSet& homes;  // what the node's homes share (one home: still the same rules)
   NodeCounters& counters;
   std::function<void(NodeEvent)> emit;  // thread-safe
   std::function<std::int64_t()> now_ms;
@@ -79,7 +82,7 @@ class NodeWorker {
   NodeWorker(const NodeWorker&) = delete;
   NodeWorker& operator=(const NodeWorker&) = delete;
 
-  // Runs the thread: resumes the outbox from the store and starts syncing.
+  // Runs the thread and starts syncing. The node hands it the outbox (add_to_outbox).
   void start();
   // Waits (up to 2 s) until owed acks have left, then joins the thread. Tasks posted afterwards
   // are dropped. Call before the HttpIo shuts down
@@ -88,6 +91,8 @@ class NodeWorker {
 
   // Thread-safe: messages whose outbox records are durable.
   void add_to_outbox(std::vector<OutboxEntry> entries);
+  // Thread-safe: another home settled this message (HomeSet::settle); stop sending it.
+  void forget(std::string nonce);
 
   // Thread-safe. PROTOCOL §6: joins (or creates) the room of `topic`; `done` gets its room id,
   // or why not, on the worker thread.
@@ -141,6 +146,8 @@ class NodeWorker {
 
   // Identity of other users (PROTOCOL §2), cached in node_meta.
   void validate_user(const std::string& user_id);
+  void remember_validated(const std::string& user_id, const Address& address,
+                          store::Changes& changes);
   bool validated(const std::string& user_id, const Address& address) const;
 
   // Envelopes in.
@@ -157,7 +164,6 @@ class NodeWorker {
   void reject(RejectReason reason, const std::optional<Address>& claimed, const Source& source,
               Intake& intake, const std::string& nonce = "");
   bool allowed(const Address& sender, const Source& source) const;
-  bool within_budget(const Address& sender);
   void finish_intake(Intake& intake);
 
   // Envelopes out.
@@ -220,11 +226,6 @@ class NodeWorker {
   std::map<Address, Reachability> reachability_;
   // Run once a user id's displayname check is done (validated or refused).
   std::map<std::string, std::vector<std::function<void()>>> after_validation_;
-  struct Budget {
-    double tokens = 0;
-    std::int64_t at = 0;
-  };
-  std::map<Address, Budget> budgets_;
   bool sync_in_flight_ = false;
   std::int64_t sync_backoff_ms_ = 0;
   std::int64_t next_prune_ = 0;

@@ -77,7 +77,8 @@ struct NodeWorker::Room {
 struct NodeWorker::Intake {
   store::Changes changes;
   std::vector<NodeEvent> events;
-  std::set<std::string> accepted;  // sender\0nonce accepted by this answer
+  std::set<std::string> accepted;   // sender\0nonce accepted by this answer
+  std::vector<std::string> claims;  // the same, claimed in HomeSet until committed
   std::vector<std::pair<Address, std::pair<Carrier, std::string>>> acks;
   std::vector<std::string> delivered;
 };

@@ -144,18 +144,18 @@ E2eeMachine::Impl::Impl(store::Env& e, const PrivateKey& k, std::string user, st
       user_id(std::move(user)),
       device_id(std::move(device)),
       options(std::move(o)),
-      secrets(e.table<StringKey, SecretValue>(mt::kAccount)),
-      account_table(e.table<StringKey, JsonValue>(mt::kAccount)),
-      olm_sessions_table(e.table<StringKey, JsonValue>(mt::kOlmSessions)),
-      olm_seen_table(e.table<store::BytesKey, U64Value>(mt::kOlmSeen)),
-      devices_table(e.table<StringKey, JsonValue>(mt::kDevices)),
-      tracked_table(e.table<StringKey, U64Value>(mt::kTrackedUsers)),
-      inbound_table(e.table<StringKey, JsonValue>(mt::kMegolmInbound)),
-      outbound_table(e.table<StringKey, JsonValue>(mt::kMegolmOutbound)),
-      index_table(e.table<StringKey, StringValue>(mt::kMegolmIndex)),
-      settings_table(e.table<StringKey, JsonValue>(mt::kRoomSettings)),
-      outgoing_table(e.table<StringKey, JsonValue>(mt::kOutgoing)),
-      wedged_table(e.table<StringKey, JsonValue>(mt::kWedged)) {
+      secrets(e.table<StringKey, SecretValue>(options.tables_prefix + mt::kAccount)),
+      account_table(e.table<StringKey, JsonValue>(options.tables_prefix + mt::kAccount)),
+      olm_sessions_table(e.table<StringKey, JsonValue>(options.tables_prefix + mt::kOlmSessions)),
+      olm_seen_table(e.table<store::BytesKey, U64Value>(options.tables_prefix + mt::kOlmSeen)),
+      devices_table(e.table<StringKey, JsonValue>(options.tables_prefix + mt::kDevices)),
+      tracked_table(e.table<StringKey, U64Value>(options.tables_prefix + mt::kTrackedUsers)),
+      inbound_table(e.table<StringKey, JsonValue>(options.tables_prefix + mt::kMegolmInbound)),
+      outbound_table(e.table<StringKey, JsonValue>(options.tables_prefix + mt::kMegolmOutbound)),
+      index_table(e.table<StringKey, StringValue>(options.tables_prefix + mt::kMegolmIndex)),
+      settings_table(e.table<StringKey, JsonValue>(options.tables_prefix + mt::kRoomSettings)),
+      outgoing_table(e.table<StringKey, JsonValue>(options.tables_prefix + mt::kOutgoing)),
+      wedged_table(e.table<StringKey, JsonValue>(options.tables_prefix + mt::kWedged)) {
   if (!options.now_ms) {
     options.now_ms = [] {
       return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -238,14 +238,17 @@ void E2eeMachine::Impl::load() {
   });
 }
 
-std::vector<store::TableSpec> E2eeMachine::tables() {
+std::vector<store::TableSpec> E2eeMachine::tables(std::string_view prefix) {
   using store::Sealing;
-  return {{mt::kAccount, Sealing::sealed},        {mt::kOlmSessions, Sealing::sealed},
-          {mt::kOlmSeen, Sealing::plain},         {mt::kDevices, Sealing::plain},
-          {mt::kTrackedUsers, Sealing::plain},    {mt::kMegolmInbound, Sealing::sealed},
-          {mt::kMegolmOutbound, Sealing::sealed}, {mt::kMegolmIndex, Sealing::plain},
-          {mt::kRoomSettings, Sealing::plain},    {mt::kOutgoing, Sealing::plain},
-          {mt::kWedged, Sealing::plain}};
+  std::vector<store::TableSpec> specs = {
+      {mt::kAccount, Sealing::sealed},        {mt::kOlmSessions, Sealing::sealed},
+      {mt::kOlmSeen, Sealing::plain},         {mt::kDevices, Sealing::plain},
+      {mt::kTrackedUsers, Sealing::plain},    {mt::kMegolmInbound, Sealing::sealed},
+      {mt::kMegolmOutbound, Sealing::sealed}, {mt::kMegolmIndex, Sealing::plain},
+      {mt::kRoomSettings, Sealing::plain},    {mt::kOutgoing, Sealing::plain},
+      {mt::kWedged, Sealing::plain}};
+  for (auto& spec : specs) spec.name.insert(0, prefix);
+  return specs;
 }
 
 Result<E2eeMachine, MachineOpenError> E2eeMachine::open(store::Env& env, const PrivateKey& key,

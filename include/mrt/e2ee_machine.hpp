@@ -28,6 +28,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -198,12 +199,15 @@ enum class KeyImportError : int { bad_file = 1, wrong_passphrase = 2 };
 struct MachineOptions {
   // Milliseconds since the epoch; tests move time with it.
   std::function<std::int64_t()> now_ms;
+  // Prepended to the names of the machine's tables, so that one store can hold the accounts of
+  // several devices (a node with accounts on several homeservers); the same as tables(prefix).
+  std::string tables_prefix;
 };
 
 class E2eeMachine {
  public:
   // The tables the machine keeps; add them to store::Options::tables.
-  static std::vector<store::TableSpec> tables();
+  static std::vector<store::TableSpec> tables(std::string_view prefix = {});
 
   // Loads the device's account from `env`, or creates it (with its attestation) on first use.
   // `env` and `key` must outlive the machine.

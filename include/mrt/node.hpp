@@ -1,9 +1,9 @@
 // File: mrt/node.hpp
 //
-// A Raiden node's transport: one Matrix device on a homeserver, logged in with the node's
-// Ethereum key (PROTOCOL.md §2), that sends signed envelopes (§4) to other addresses over
-// Megolm-encrypted DM rooms or Olm to-device messages (§5) and delivers each message it
-// accepts to the application exactly once.
+// A Raiden node's transport: a Matrix device on a homeserver (or on several: failover and
+// multi-homing), logged in with the node's Ethereum key (PROTOCOL.md §2), that sends signed
+// envelopes (§4) to other addresses over Megolm-encrypted DM rooms or Olm to-device messages
+// (§5) and delivers each message it accepts to the application exactly once.
 //
 //   mrt::NodeConfig config{.homeserver = "http://127.0.0.1:8008", .data_dir = "node-a"};
 //   auto node = mrt::Node::open(config, key);              // the store is opened here
@@ -84,9 +84,25 @@ struct NodeEvent {
   std::optional<Reachability> reachability;  // reachability only
 };
 
+// A homeserver the node may use.
+struct Homeserver {
+  std::string url;          // base URL, "http://127.0.0.1:8008"
+  std::string server_name;  // its server_name; empty: the URL's host
+};
+
 struct NodeConfig {
   std::string homeserver;   // base URL, "http://127.0.0.1:8008"
   std::string server_name;  // the homeserver's server_name; empty: the URL's host
+  // Homeservers besides `homeserver` (which, when set, is the first of the list). At start the
+  // node measures each one's round-trip time and keeps accounts on the `homes` fastest that
+  // accept its login (the same Ethereum identity on each: @0x…:server_name). A homeserver whose
+  // /sync keeps failing for `failover_after` is replaced by the next fastest: the node logs in
+  // there, subscribes its topics again and resends its outbox. With homes > 1 a message goes
+  // first over the fastest homeserver both ends use and is resent over every one they share;
+  // the receiver accepts it once, whichever homeserver brings it (multi-homing).
+  std::vector<Homeserver> homeservers;
+  std::size_t homes = 1;
+  std::chrono::milliseconds failover_after{10000};
   std::filesystem::path data_dir;
   Carrier carrier = Carrier::room;
   EnvelopeLimits limits;  // largest accepted envelope and max_age (also the outbox's deadline)
@@ -133,7 +149,17 @@ struct NodeStats {
   std::size_t inbox = 0;            // messages not yet consumed by the application
   std::uint64_t syncs = 0;
   std::uint64_t relogins = 0;      // logins again after the server revoked the access token
-  std::uint64_t http_retries = 0;  // backoff resends and 429 waits of the Matrix client
+  std::uint64_t http_retries = 0;  // backoff resends and 429 waits of the Matrix clients
+  std::uint64_t failovers = 0;     // homeservers replaced because their /sync kept failing
+};
+
+// One homeserver the node has an account on (Node::homes()).
+struct HomeStatus {
+  std::string url;
+  std::string server_name;
+  std::string user_id;
+  std::string device_id;
+  std::int64_t rtt_ms = 0;  // the round-trip time measured when the node chose it
 };
 
 enum class NodeErrorKind : int {
@@ -208,8 +234,11 @@ class Node {
 
   NodeStats stats() const;
   const Address& address() const;
+  // The fastest home's (see NodeConfig::homeservers).
   std::string user_id() const;    // empty before start()
   std::string device_id() const;  // empty before the first start()
+  // The homeservers in use, fastest first; empty before start().
+  std::vector<HomeStatus> homes() const;
 
   // Stops the sync loop and the threads; queued writes are finished first. Idempotent.
   void stop();

@@ -1,0 +1,143 @@
+// transport/node_impl.hpp (internal): Node's state, shared by node.cpp (the public calls) and
+// node_homes.cpp (choosing homeservers, logging in, failover).
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <mrt/matrix_identity.hpp>
+#include <mrt/node.hpp>
+
+#include "home_set.hpp"
+#include "http_io.hpp"
+#include "matrix_client.hpp"
+#include "node_tables.hpp"
+#include "node_worker.hpp"
+
+namespace mrt {
+
+// Events waiting for the application.
+class EventQueue {
+ public:
+  void push(NodeEvent e);
+  std::optional<NodeEvent> pop(std::chrono::milliseconds wait);
+  void close();
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<NodeEvent> events_;
+  bool closed_ = false;
+};
+
+inline NodeError node_error(NodeErrorKind kind, std::string message) {
+  return {kind, std::move(message)};
+}
+
+struct Node::Impl {
+  // One homeserver account in use: its client, its worker and what identifies it.
+  struct Home {
+    Homeserver server;
+    transport::HomeNamespace ns;
+    std::int64_t rtt_ms = 0;
+    std::unique_ptr<transport::MatrixClient> client;
+    std::unique_ptr<transport::NodeWorker> worker;
+    std::string user_id;
+    std::string device_id;
+  };
+  struct Candidate {
+    Homeserver server;
+    std::int64_t rtt_ms = 0;  // kUnreachable when the probe got no answer
+  };
+  static constexpr std::int64_t kUnreachable = std::numeric_limits<std::int64_t>::max();
+
+  NodeConfig config;  // config.homeservers holds every homeserver, `homeserver` first
+  PrivateKey key;
+  Address address;
+  store::Env env;
+  transport::NodeTables tables;
+  transport::NodeCounters counters;
+  EventQueue events;
+
+  // Created by start(); stop() ends them in this order: workers, HTTP, dispatcher.
+  std::unique_ptr<transport::HttpIo> io;
+  std::unique_ptr<transport::HomeSet> home_set;
+  std::thread dispatcher;  // runs config.on_event
+  std::thread monitor;     // failover
+  std::condition_variable monitor_wake;
+
+  mutable std::mutex mutex;
+  bool started = false;
+  bool stopped = false;
+  std::string user_id;                       // the fastest home's
+  std::string device_id;                     // the fastest home's; before start(), the store's
+  std::string primary_server;                // owner of the store's plain names
+  std::vector<Candidate> ranking;            // fastest first
+  std::vector<std::unique_ptr<Home>> homes;  // in use, fastest first
+  // Replaced homes: their workers are stopped, but the HTTP thread may still complete calls
+  // of their clients, so they live until stop().
+  std::vector<std::unique_ptr<Home>> retired;
+
+  Impl(NodeConfig c, PrivateKey k, store::Env e);
+  ~Impl() { stop(); }
+
+  void stop();
+  void emit(NodeEvent e) { events.push(std::move(e)); }
+  void consumed(const NodeEvent& e);
+
+  // node_homes.cpp
+  Result<Unit, NodeError> start();
+  std::vector<Candidate> rank_homeservers();
+  Result<std::unique_ptr<Home>, NodeError> start_home(const Candidate& candidate);
+  Result<Unit, NodeError> send_requests_now(Home& home, E2eeMachine& machine);
+  void delete_stale_devices(Home& home, const MatrixIdentity& identity);
+  std::future<transport::MatrixResult> set_presence(Home& home, const char* presence);
+  std::vector<transport::OutboxEntry> pending_outbox();
+  void adopt(std::unique_ptr<Home> home);
+  void watch_homes();
+  bool replace_home(const std::string& failing);
+
+  // Every home in use, for a call that goes to all of them (under `mutex`).
+  std::vector<transport::NodeWorker*> workers() const;
+
+  // Asks every home's worker (through `call`, which hands it a callback) and waits at most
+  // `patience` for all answers; in the homes' order, fastest first. Empty when not started.
+  template <class T>
+  using Answer = Result<T, transport::MatrixError>;
+  template <class T>
+  std::vector<Answer<T>> ask_homes(
+      std::chrono::milliseconds patience,
+      const std::function<void(transport::NodeWorker&, std::function<void(Answer<T>)>)>& call) {
+    std::vector<std::shared_ptr<std::promise<Answer<T>>>> promises;
+    {
+      std::lock_guard lock(mutex);
+      if (!started || stopped) return {};
+      for (auto* w : workers()) {
+        auto p = std::make_shared<std::promise<Answer<T>>>();
+        promises.push_back(p);
+        call(*w, [p](Answer<T> r) { p->set_value(std::move(r)); });
+      }
+    }
+    std::vector<Answer<T>> answers;
+    const auto deadline = std::chrono::steady_clock::now() + patience;
+    for (auto& p : promises) {
+      auto f = p->get_future();
+      if (f.wait_until(deadline) != std::future_status::ready) {
+        answers.push_back(fail(transport::MatrixError{transport::MatrixErrorKind::cancelled, 0, "",
+                                                      "no answer in time", std::nullopt, ""}));
+        continue;
+      }
+      answers.push_back(f.get());
+    }
+    return answers;
+  }
+};
+
+}  // namespace mrt
