@@ -16,6 +16,7 @@ namespace {
 constexpr int kProbes = 3;
 constexpr auto kProbeTimeout = std::chrono::milliseconds(2000);
 constexpr auto kWatchEvery = std::chrono::milliseconds(250);
+constexpr std::int64_t kRttStepMs = 10;
 
 std::int64_t steady_now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -31,8 +32,8 @@ std::future<MatrixResult> Node::Impl::set_presence(Home& home, const char* prese
       json{{"presence", presence}}));
 }
 
-// The best of a few GET /versions per homeserver, all homeservers at once; no retries, so that
-// a dead one costs kProbeTimeout at most.
+// The best of a few GET /versions per homeserver; no retries, so that a dead one costs
+// kProbeTimeout per probe at most (a refused connection costs nothing).
 std::vector<Node::Impl::Candidate> Node::Impl::rank_homeservers() {
   std::vector<Candidate> ranked;
   std::vector<std::unique_ptr<transport::MatrixClient>> probes;
@@ -44,19 +45,23 @@ std::vector<Node::Impl::Candidate> Node::Impl::rank_homeservers() {
   }
   for (int round = 0; round < kProbes; ++round) {
     std::vector<std::future<MatrixResult>> answers;
-    const std::int64_t sent = steady_now_ms();
-    for (auto& probe : probes)
-      answers.push_back(probe->call(
-          transport::calls::request("GET", "/_matrix/client/versions", json::object())));
-    for (std::size_t i = 0; i < answers.size(); ++i) {
-      auto answer = answers[i].get();
+    // One at a time, so that no answer waits behind another's.
+    for (std::size_t i = 0; i < probes.size(); ++i) {
+      const std::int64_t sent = steady_now_ms();
+      auto answer =
+          probes[i]
+              ->call(transport::calls::request("GET", "/_matrix/client/versions", json::object()))
+              .get();
       if (answer) ranked[i].rtt_ms = std::min(ranked[i].rtt_ms, steady_now_ms() - sent);
     }
   }
-  // Answers are collected in order, so later ones wait on earlier ones: what matters is the
-  // order, which ties keep as configured.
+  // Times within one kRttStepMs step count as equal and keep the configured order: noise must
+  // not send two nodes configured alike to different homeservers.
+  const auto step = [](const Candidate& c) {
+    return c.rtt_ms == kUnreachable ? kUnreachable : c.rtt_ms / kRttStepMs;
+  };
   std::stable_sort(ranked.begin(), ranked.end(),
-                   [](const Candidate& a, const Candidate& b) { return a.rtt_ms < b.rtt_ms; });
+                   [&](const Candidate& a, const Candidate& b) { return step(a) < step(b); });
   return ranked;
 }
 

@@ -24,7 +24,11 @@ void NodeWorker::remember_validated(const std::string& user_id, const Address& a
                                     store::Changes& changes) {
   validated_[user_id] = address;
   changes.put(ctx_.tables.meta, validated_key(user_id), address.to_hex());
-  if (user_id.ends_with(":" + server_name_)) ctx_.homes.peer_uses(server_name_, address);
+  if (!user_id.ends_with(":" + server_name_)) return;
+  ctx_.homes.peer_uses(server_name_, address);
+  // A peer whose id just proved itself has logged in: its devices may be new to us.
+  if (auto p = peers_.find(address); p != peers_.end() && p->second->user_id == user_id)
+    machine_.refresh_devices({user_id});
 }
 
 void NodeWorker::validate_user(const std::string& user_id) {

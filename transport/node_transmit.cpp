@@ -110,7 +110,15 @@ NodeWorker::ToDeviceSend NodeWorker::send_over_to_device(Peer& p, const json& pa
   const ShareOutcome share = machine_.encrypt_to_device(p.user_id, kEnvelopesEventType, payload);
   attribute_new_requests(p);
   if (!share.complete()) return ToDeviceSend::waiting;
-  if (share.sent.empty()) return ToDeviceSend::no_devices;
+  if (share.sent.empty()) {
+    // Not logged in yet, or gone: ask the server again now and then (no room, no device-list
+    // news for this user).
+    if (steady_ms() >= p.next_device_refresh) {
+      p.next_device_refresh = steady_ms() + kDeviceRefreshMs;
+      machine_.refresh_devices({p.user_id});
+    }
+    return ToDeviceSend::no_devices;
+  }
   ctx_.counters.update([](NodeStats& st) { ++st.payloads; });
   return ToDeviceSend::sent;
 }

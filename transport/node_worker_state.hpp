@@ -25,6 +25,7 @@ inline constexpr std::int64_t kRequestRetryMs = 2000;
 inline constexpr std::int64_t kReinviteMs = 60'000;
 inline constexpr std::int64_t kRoomRetryMs = 10'000;
 inline constexpr std::int64_t kValidateRetryMs = 5'000;
+inline constexpr std::int64_t kDeviceRefreshMs = 2'000;
 inline constexpr std::int64_t kPruneEveryMs = 600'000;
 inline constexpr std::int64_t kMaxSyncBackoffMs = 30'000;
 inline constexpr std::int64_t kDrainMs = 2'000;
@@ -61,6 +62,7 @@ struct NodeWorker::Peer {
   int sends_in_flight = 0;                           // room events in flight
   bool creating_room = false;
   std::int64_t next_room_attempt = 0;
+  std::int64_t next_device_refresh = 0;
 };
 
 struct NodeWorker::Room {

@@ -390,6 +390,12 @@ void E2eeMachine::update_tracked_users(const std::vector<std::string>& users) {
   impl_->commit(std::move(changes));
 }
 
+void E2eeMachine::refresh_devices(const std::vector<std::string>& users) {
+  store::Changes changes;
+  for (const auto& user : users) impl_->mark_outdated(user, changes);
+  impl_->commit(std::move(changes));
+}
+
 std::vector<DeviceInfo> E2eeMachine::devices_of(const std::string& user) const {
   std::vector<DeviceInfo> out;
   const auto it = impl_->devices.find(user);

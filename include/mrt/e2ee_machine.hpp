@@ -235,6 +235,10 @@ class E2eeMachine {
 
   // Starts tracking users' devices (queues a keys/query for the ones not known yet).
   void update_tracked_users(const std::vector<std::string>& users);
+  // Queues a keys/query for users even when they are tracked: device-list changes come only
+  // for users who share a room, so a to-device contact without devices (not logged in yet)
+  // is asked about again this way.
+  void refresh_devices(const std::vector<std::string>& users);
   std::vector<DeviceInfo> devices_of(const std::string& user_id) const;
 
   // The room's m.room.encryption content (rotation settings); defaults until called.

@@ -11,8 +11,11 @@ namespace mrt::testing {
 
 ServerProcess::ServerProcess(const std::filesystem::path& data_dir,
                              const std::vector<std::string>& extra) {
-  std::vector<std::string> args = {MRT_CLI_PATH, "serve",  "--server-name",
-                                   "localhost",  "--data", data_dir.string()};
+  std::vector<std::string> args = {MRT_CLI_PATH, "serve", "--data", data_dir.string()};
+  // A test with two homeservers names the second with its own --server-name.
+  if (std::find(extra.begin(), extra.end(), "--server-name") == extra.end()) {
+    args.insert(args.end(), {"--server-name", "localhost"});
+  }
   // A test that restarts a server on the port it had passes its own --listen.
   if (std::find(extra.begin(), extra.end(), "--listen") == extra.end()) {
     args.insert(args.end(), {"--listen", "127.0.0.1:0"});

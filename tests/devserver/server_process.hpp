@@ -11,8 +11,8 @@ namespace mrt::testing {
 class ServerProcess {
  public:
   // Starts `mrt serve --server-name localhost --listen 127.0.0.1:0 --data DIR` plus `extra`
-  // (an `extra` holding `--listen HOST:PORT` replaces the default one) and waits for its
-  // "listening on" line. Throws std::runtime_error on failure.
+  // (an `extra` holding `--listen HOST:PORT` or `--server-name NAME` replaces that default) and
+  // waits for its "listening on" line. Throws std::runtime_error on failure.
   ServerProcess(const std::filesystem::path& data_dir, const std::vector<std::string>& extra = {});
   ~ServerProcess();  // SIGTERM, then waits
 

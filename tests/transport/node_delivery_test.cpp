@@ -31,6 +31,17 @@ TEST_F(NodeTest, ToDeviceMessageIsDeliveredAndAcked) {
   EXPECT_EQ(a.stats().outbox, 0u);
 }
 
+TEST_F(NodeTest, ToDeviceMessageReachesAPeerThatLogsInOnlyLater) {
+  auto [ka, kb] = ordered_keys();
+  Node& a = start("a", ka, Carrier::to_device);
+  ASSERT_TRUE(a.send(kb.address(), "waiting for you"));
+  std::this_thread::sleep_for(1s);  // a has asked for b's devices and found none
+  Node& b = start("b", kb, Carrier::to_device);
+  auto got = collect(b, [](auto& ev) { return count(ev, NodeEventType::message) == 1; });
+  ASSERT_EQ(count(got, NodeEventType::message), 1u);
+  EXPECT_EQ(got.back().body, "waiting for you");
+}
+
 TEST_F(NodeTest, RoomCarrierMovesToTheDmRoomOnceBothJoined) {
   auto [ka, kb] = ordered_keys();
   Node& lower = start("lower", ka, Carrier::room);
