@@ -18,13 +18,15 @@ namespace mrt::cli {
 
 using json = nlohmann::json;
 
-const std::set<std::string> kNodeOptions = {"--keystore",   "--password-file", "--key-file",
-                                            "--homeserver", "--data",          "--server-name",
-                                            "--carrier",    "--max-age-ms"};
+const std::set<std::string> kNodeOptions = {
+    "--keystore",         "--password-file", "--key-file",   "--homeserver",       "--data",
+    "--server-name",      "--carrier",       "--max-age-ms", "--also-homeservers", "--homes",
+    "--failover-after-ms"};
 const std::set<std::string> kNodeSwitches = {"--no-fsync", "--json"};
 const char* const kNodeUsage =
     "(--keystore FILE [--password-file F] | --key-file F) --homeserver URL --data DIR\n"
-    "          [--server-name S] [--carrier room|to_device] [--max-age-ms N] [--no-fsync]";
+    "          [--server-name S] [--carrier room|to_device] [--max-age-ms N] [--no-fsync]\n"
+    "          [--also-homeservers NAME=URL,... [--homes K] [--failover-after-ms N]]";
 
 namespace {
 
@@ -77,6 +79,23 @@ ExitCode exit_code_of(NodeErrorKind kind) {
   }
 }
 
+// "hs2=http://127.0.0.1:8009,hs3=https://…" -> the homeservers, each named.
+std::vector<Homeserver> homeserver_list(const std::string& text) {
+  std::vector<Homeserver> list;
+  std::size_t at = 0;
+  while (at <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', at), text.size());
+    const std::string item = text.substr(at, comma - at);
+    const std::size_t eq = item.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == item.size())
+      throw UsageError("--also-homeservers wants NAME=URL items separated by commas, not \"" +
+                       item + "\"");
+    list.push_back({item.substr(eq + 1), item.substr(0, eq)});
+    at = comma + 1;
+  }
+  return list;
+}
+
 }  // namespace
 
 PrivateKey node_key(const Args& args) {
@@ -119,6 +138,11 @@ NodeConfig node_config(const Args& args) {
   }
   config.limits.max_age_ms =
       int_option(args, "--max-age-ms", config.limits.max_age_ms, 1000, std::int64_t{1} << 53);
+  if (auto more = args.get("--also-homeservers")) config.homeservers = homeserver_list(*more);
+  config.homes = static_cast<std::size_t>(
+      int_option(args, "--homes", 1, 1, static_cast<std::int64_t>(config.homeservers.size()) + 1));
+  config.failover_after = std::chrono::milliseconds(int_option(
+      args, "--failover-after-ms", config.failover_after.count(), 100, std::int64_t{1} << 40));
   if (args.has("--no-fsync")) config.durability = store::Durability::off;
   return config;
 }
@@ -174,10 +198,18 @@ json event_json(const NodeEvent& event) {
 }
 
 json started_json(const Node& node) {
+  json homes = json::array();
+  for (const auto& h : node.homes())
+    homes.push_back({{"server_name", h.server_name},
+                     {"url", h.url},
+                     {"user_id", h.user_id},
+                     {"device_id", h.device_id},
+                     {"rtt_ms", h.rtt_ms}});
   return {{"event", "started"},
           {"address", node.address().to_hex()},
           {"user_id", node.user_id()},
-          {"device_id", node.device_id()}};
+          {"device_id", node.device_id()},
+          {"homes", homes}};
 }
 
 json stats_json(const NodeStats& s) {
@@ -202,6 +234,7 @@ json stats_json(const NodeStats& s) {
           {"inbox", s.inbox},
           {"syncs", s.syncs},
           {"relogins", s.relogins},
+          {"failovers", s.failovers},
           {"http_retries", s.http_retries}};
 }
 

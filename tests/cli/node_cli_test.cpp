@@ -240,6 +240,31 @@ TEST_F(NodeCli, SubscribeBroadcastAndReachabilityOverJsonLines) {
   EXPECT_EQ((*error)["ref"], 2);
 }
 
+TEST_F(NodeCli, NodeWithTwoHomeserversHasAnAccountOnEach) {
+  testing::ServerProcess second(dir / "homeserver2", {"--server-name", "hs2"});
+  const TestKey k = key("a");
+  auto args = node_args("node", "a", k, "to_device");
+  args.insert(args.end(), {"--also-homeservers", "hs2=" + second.base_url(), "--homes", "2",
+                           "--failover-after-ms", "2000"});
+  NodeProcess a(args, dir / "a.stderr");
+  auto started = a.wait_event("started");
+  ASSERT_TRUE(started);
+  std::set<std::string> users;
+  for (const auto& h : (*started)["homes"]) users.insert(h["user_id"].get<std::string>());
+  EXPECT_EQ(users,
+            (std::set<std::string>{"@" + k.address() + ":localhost", "@" + k.address() + ":hs2"}));
+  // Malformed lists and too many homes are usage errors (exit 2), before any store exists.
+  for (const auto& bad : std::vector<std::vector<std::string>>{
+           {"--also-homeservers", second.base_url()},
+           {"--also-homeservers", "hs2=" + second.base_url(), "--homes", "3"}}) {
+    auto bad_args = node_args("node", "b", key("b"), "room");
+    bad_args.insert(bad_args.end(), bad.begin(), bad.end());
+    auto r = testing::run_mrt(bad_args, dir);
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_FALSE(fs::exists(dir / "b"));
+  }
+}
+
 TEST_F(NodeCli, BadLinesGetErrorEventsAndTheNodeKeepsWorking) {
   const TestKey k = key("a");
   const std::string peer = PrivateKey::generate().address().to_hex();
