@@ -297,7 +297,12 @@ void NodeWorker::handle_sync(const json& body) {
 
 void NodeWorker::finish_intake(Intake& intake) {
   // Durable before any ack leaves and before the application sees anything.
-  ctx_.env.commit(std::move(intake.changes)).get();
+  try {
+    ctx_.env.commit(std::move(intake.changes)).get();
+  } catch (...) {
+    ctx_.homes.release(intake.claims);  // not accepted after all: a resend may be
+    throw;
+  }
   ctx_.homes.release(intake.claims);  // committed: other homes see them as replays now
   for (const auto& nonce : intake.delivered) {
     outbox_.erase(nonce);
