@@ -33,10 +33,11 @@ void NodeWorker::reject(RejectReason reason, const std::optional<Address>& claim
 
 bool NodeWorker::within_budget(const Address& sender) {
   const std::int64_t now = steady_ms();
-  auto [it, fresh] = budgets_.try_emplace(sender, Budget{ctx_.config.burst, now});
+  const Policy& policy = ctx_.config.policy;
+  auto [it, fresh] = budgets_.try_emplace(sender, Budget{policy.burst, now});
   Budget& b = it->second;
-  b.tokens = std::min(ctx_.config.burst, b.tokens + static_cast<double>(now - b.at) *
-                                                        ctx_.config.rate_per_second / 1000.0);
+  b.tokens = std::min(policy.burst,
+                      b.tokens + static_cast<double>(now - b.at) * policy.rate_per_second / 1000.0);
   b.at = now;
   if (b.tokens < 1) return false;
   b.tokens -= 1;
@@ -46,10 +47,11 @@ bool NodeWorker::within_budget(const Address& sender) {
 // Rule 8's allowlists: the node's for unicast, the topic's publishers for a broadcast room.
 bool NodeWorker::allowed(const Address& sender, const Source& source) const {
   if (source.topic) {
-    auto it = ctx_.config.publishers.find(*source.topic);
-    return it == ctx_.config.publishers.end() || it->second.count(sender) > 0;
+    auto it = ctx_.config.policy.publishers.find(*source.topic);
+    return it == ctx_.config.policy.publishers.end() || it->second.count(sender) > 0;
   }
-  return !ctx_.config.allowlist || ctx_.config.allowlist->count(sender) > 0;
+  const auto& allowlist = ctx_.config.policy.allowlist;
+  return !allowlist || allowlist->count(sender) > 0;
 }
 
 void NodeWorker::intake_envelope(const json& wire, const Source& source, Intake& intake) {

@@ -3,6 +3,7 @@
 // rooms and envelopes out are in node_intake.cpp, node_rooms.cpp and node_transmit.cpp.
 #include <algorithm>
 #include <chrono>
+#include <limits>
 
 #include <mrt/matrix_identity.hpp>
 
@@ -78,6 +79,9 @@ void NodeWorker::start() {
     return true;
   });
   ctx_.counters.update([&](NodeStats& s) { s.outbox = resumed.size(); });
+  // Resumed messages count toward their recipient's cap, even above it (a lowered setting).
+  for (const auto& e : resumed)
+    (void)ctx_.counters.reserve_outbox(e.to, 1, std::numeric_limits<std::size_t>::max());
   for (auto& [room_id, room] : rooms_) judge_room(room_id, nullptr);
   add_to_outbox(std::move(resumed));
   thread_ = std::thread([this] { run(); });
@@ -234,7 +238,7 @@ void NodeWorker::handle_sync(const json& body) {
   }
   Intake intake;
 
-  const SyncOutcome outcome = machine_.receive_sync_changes(batch->e2ee);
+  const SyncOutcome outcome = receive_e2ee(std::move(batch->e2ee));
   if (!outcome.rejected.empty())
     ctx_.counters.update([&](NodeStats& s) { s.undecryptable += outcome.rejected.size(); });
   for (const auto& event : outcome.events) {
@@ -305,6 +309,8 @@ void NodeWorker::finish_intake(Intake& intake) {
   // Durable before any ack leaves and before the application sees anything.
   ctx_.env.commit(std::move(intake.changes)).get();
   for (const auto& nonce : intake.delivered) {
+    if (auto it = outbox_.find(nonce); it != outbox_.end())
+      ctx_.counters.release_outbox(it->second.to);
     outbox_.erase(nonce);
     schedule_.erase(nonce);
   }
@@ -360,6 +366,7 @@ void NodeWorker::tick() {
       f.id = nonce;
       f.peer = outbox_.at(nonce).to;
       f.ts = outbox_.at(nonce).ts;
+      ctx_.counters.release_outbox(*f.peer);
       outbox_.erase(nonce);
       schedule_.erase(nonce);
       events.push_back(std::move(f));
