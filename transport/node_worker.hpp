@@ -5,11 +5,12 @@
 // sends are posted here, so nothing needs a lock and nothing blocks the I/O thread. The worker
 // may wait for the store's group commit (an fsync), never for the network.
 //
-// Per /sync answer: the machine takes the to-device events and key counts; invites from the
-// lower address of a pair are validated and joined; DM rooms are judged (dm_room.hpp) and left
-// when wrong; envelopes (Olm, Megolm, or plaintext that is then refused) go through PROTOCOL §4
-// rules 1-8; the accepted ones, their nonces, erased outbox records and next_batch are committed
-// together; only then are acks sent and events handed to the application.
+// Per /sync answer: the machine takes the to-device events (less the Olm pre-key messages over
+// their sender key's budget of new sessions, node_policy.cpp) and key counts; invites from the
+// lower address of a pair are validated and joined (within the hourly cap); DM rooms are judged
+// (dm_room.hpp) and left when wrong; envelopes (Olm, Megolm, or plaintext that is then refused) go
+// through PROTOCOL §4 rules 1-8; the accepted ones, their nonces, erased outbox records and
+// next_batch are committed together; only then are acks sent and events handed to the application.
 #pragma once
 
 #include <condition_variable>

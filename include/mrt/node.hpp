@@ -87,7 +87,8 @@ struct NodeEvent {
 // The node's spam and Sybil defences (PROTOCOL.md §4 rule 8, §5 invites), beyond the size cap
 // of `NodeConfig::limits`. The defaults let an honest peer through at full speed (a node
 // exchanges a few messages per payment) while one peer, or one device, cannot make the node
-// do unbounded work. Every counter is kept in memory: a restart starts them afresh.
+// do unbounded work. Budgets and hourly counts are kept in memory (a restart starts them
+// afresh); the outbox cap counts what the store holds.
 //
 // What rejected traffic costs: an envelope is judged by PROTOCOL §4's rules in order and the
 // first failing rule names the rejection, so the per-sender budget and the allowlist (rule 8)
