@@ -89,6 +89,8 @@ std::string_view to_string(NodeErrorKind k) {
       return "bad_topic";
     case NodeErrorKind::network:
       return "network";
+    case NodeErrorKind::outbox_full:
+      return "outbox_full";
   }
   return "unknown";
 }
@@ -216,9 +218,11 @@ Result<Node, NodeError> Node::open(NodeConfig config, const PrivateKey& key) {
   if (config.limits.max_bytes > kMaxEnvelopeBytes || config.limits.max_age_ms <= 0)
     return fail(node_error(NodeErrorKind::bad_config,
                            "limits: max_bytes above 32768 or max_age_ms not positive"));
-  if (!(config.rate_per_second > 0) || !(config.burst >= 1))
-    return fail(
-        node_error(NodeErrorKind::bad_config, "rate_per_second and burst must be positive"));
+  if (!(config.policy.rate_per_second > 0) || !(config.policy.burst >= 1))
+    return fail(node_error(NodeErrorKind::bad_config,
+                           "policy: rate_per_second must be positive and burst at least 1"));
+  if (config.policy.max_outbox_per_recipient == 0)
+    return fail(node_error(NodeErrorKind::bad_config, "policy: max_outbox_per_recipient is 0"));
   if (config.resend_initial.count() <= 0 || config.resend_max < config.resend_initial)
     return fail(
         node_error(NodeErrorKind::bad_config, "resend_initial must be positive, <= resend_max"));
@@ -273,6 +277,23 @@ Result<std::vector<std::string>, NodeError> Node::send_many(const Address& to,
       return fail(node_error(NodeErrorKind::not_started, "send before start() or after stop()"));
   }
   Impl& n = *impl_;
+  // Reserved first, so that a refusal costs no signature; given back unless the messages become
+  // durable (the worker then gives each back as it settles).
+  const std::size_t cap = n.config.policy.max_outbox_per_recipient;
+  if (!n.counters.reserve_outbox(to, bodies.size(), cap))
+    return fail(node_error(NodeErrorKind::outbox_full,
+                           "recipient " + to.to_hex() + " has messages waiting for its ack; " +
+                               std::to_string(bodies.size()) + " more would exceed " +
+                               std::to_string(cap) + " (Policy::max_outbox_per_recipient)"));
+  struct Reservation {
+    transport::NodeCounters& counters;
+    const Address& to;
+    std::size_t count;
+    bool kept = false;
+    ~Reservation() {
+      if (!kept) counters.release_outbox(to, count);
+    }
+  } reservation{n.counters, to, bodies.size()};
   store::Changes changes;
   std::vector<transport::OutboxEntry> entries;
   std::vector<std::string> ids;
@@ -291,6 +312,7 @@ Result<std::vector<std::string>, NodeError> Node::send_many(const Address& to,
     entries.push_back({std::move(wire), e.nonce, to, e.ts});
   }
   n.env.commit(std::move(changes)).get();  // durable: from here on it is delivered or failed
+  reservation.kept = true;
   n.counters.update([&](NodeStats& s) {
     s.sent += entries.size();
     s.outbox += entries.size();

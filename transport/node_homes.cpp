@@ -218,8 +218,9 @@ void Node::Impl::adopt(std::unique_ptr<Home> home) {
 
 Result<Unit, NodeError> Node::Impl::start() {
   io = std::make_unique<transport::HttpIo>();
-  home_set = std::make_unique<transport::HomeSet>([this](NodeEvent e) { emit(std::move(e)); },
-                                                  config.rate_per_second, config.burst);
+  home_set =
+      std::make_unique<transport::HomeSet>([this](NodeEvent e) { emit(std::move(e)); },
+                                           config.policy.rate_per_second, config.policy.burst);
   {
     auto txn = env.read();
     primary_server = tables.meta.get(txn, transport::kMetaPrimaryServer).value_or("");
@@ -257,6 +258,8 @@ Result<Unit, NodeError> Node::Impl::start() {
       if (!to) return true;
       if (outcome.empty()) {
         ++pending;
+        // Counts toward its recipient's cap, even above it (a lowered setting).
+        (void)counters.reserve_outbox(*to, 1, std::numeric_limits<std::size_t>::max());
         return true;
       }
       // Settled before the last stop, but the application may not have seen it.

@@ -34,10 +34,11 @@ void NodeWorker::reject(RejectReason reason, const std::optional<Address>& claim
 // Rule 8's allowlists: the node's for unicast, the topic's publishers for a broadcast room.
 bool NodeWorker::allowed(const Address& sender, const Source& source) const {
   if (source.topic) {
-    auto it = ctx_.config.publishers.find(*source.topic);
-    return it == ctx_.config.publishers.end() || it->second.count(sender) > 0;
+    auto it = ctx_.config.policy.publishers.find(*source.topic);
+    return it == ctx_.config.policy.publishers.end() || it->second.count(sender) > 0;
   }
-  return !ctx_.config.allowlist || ctx_.config.allowlist->count(sender) > 0;
+  const auto& allowlist = ctx_.config.policy.allowlist;
+  return !allowlist || allowlist->count(sender) > 0;
 }
 
 void NodeWorker::intake_envelope(const json& wire, const Source& source, Intake& intake) {

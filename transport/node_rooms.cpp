@@ -85,13 +85,24 @@ void NodeWorker::handle_invite(const std::string& room_id, const json& invite_st
       inviter = e["sender"].get<std::string>();
   }
   auto inviter_address = address_of_user_id(inviter);
-  // Only the lower address of a pair invites (PROTOCOL §5); anything else is refused.
-  if (inviter.empty() || !inviter_address || !(*inviter_address < me_)) {
+  const auto reject_invite = [this, &room_id](std::uint64_t NodeStats::*counter) {
     invites_handled_.insert(room_id);
+    ctx_.counters.update([counter](NodeStats& s) { ++(s.*counter); });
     ctx_.client.call(
         calls::request("POST", "/_matrix/client/v3/rooms/" + url_encode(room_id) + "/leave",
                        json::object()),
         [](MatrixResult) {});
+  };
+  // Only the lower address of a pair invites (PROTOCOL §5); anything else is refused.
+  if (inviter.empty() || !inviter_address || !(*inviter_address < me_)) {
+    reject_invite(&NodeStats::invites_refused);
+    return;
+  }
+  // Over the hourly cap (Policy::max_new_dm_rooms_per_hour) before the inviter's displayname
+  // is checked, so that a flood of invites costs no signature check. Rejected rather than left
+  // pending: the inviter invites again after 60 s (PROTOCOL §5), by when there may be room.
+  if (!admit_dm_invite(false)) {
+    reject_invite(&NodeStats::invites_over_limit);
     return;
   }
   if (!validated(inviter, *inviter_address)) {
@@ -101,7 +112,14 @@ void NodeWorker::handle_invite(const std::string& room_id, const json& invite_st
       post_after(500, [this, room_id, invite_state] { handle_invite(room_id, invite_state); });
       return;
     }
+    // An inviter whose displayname does not prove its user id: never joined (left pending).
     invites_handled_.insert(room_id);
+    ctx_.counters.update([](NodeStats& s) { ++s.invites_refused; });
+    return;
+  }
+  // Counted now, not when the join succeeds: a join that fails costs as much.
+  if (!admit_dm_invite(true)) {
+    reject_invite(&NodeStats::invites_over_limit);
     return;
   }
   invites_handled_.insert(room_id);

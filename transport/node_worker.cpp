@@ -3,6 +3,7 @@
 // rooms and envelopes out are in node_intake.cpp, node_rooms.cpp and node_transmit.cpp.
 #include <algorithm>
 #include <chrono>
+#include <limits>
 
 #include <mrt/matrix_identity.hpp>
 
@@ -228,7 +229,7 @@ void NodeWorker::handle_sync(const json& body) {
   }
   Intake intake;
 
-  const SyncOutcome outcome = machine_.receive_sync_changes(batch->e2ee);
+  const SyncOutcome outcome = receive_e2ee(std::move(batch->e2ee));
   if (!outcome.rejected.empty())
     ctx_.counters.update([&](NodeStats& s) { s.undecryptable += outcome.rejected.size(); });
   for (const auto& event : outcome.events) {
@@ -305,6 +306,8 @@ void NodeWorker::finish_intake(Intake& intake) {
   }
   ctx_.homes.release(intake.claims);  // committed: other homes see them as replays now
   for (const auto& nonce : intake.delivered) {
+    if (auto it = outbox_.find(nonce); it != outbox_.end())
+      ctx_.counters.release_outbox(it->second.to);
     outbox_.erase(nonce);
     schedule_.erase(nonce);
   }
@@ -368,6 +371,7 @@ void NodeWorker::tick() {
       f.id = nonce;
       f.peer = outbox_.at(nonce).to;
       f.ts = outbox_.at(nonce).ts;
+      ctx_.counters.release_outbox(*f.peer);
       outbox_.erase(nonce);
       schedule_.erase(nonce);
       events.push_back(std::move(f));

@@ -5,11 +5,12 @@
 // sends are posted here, so nothing needs a lock and nothing blocks the I/O thread. The worker
 // may wait for the store's group commit (an fsync), never for the network.
 //
-// Per /sync answer: the machine takes the to-device events and key counts; invites from the
-// lower address of a pair are validated and joined; DM rooms are judged (dm_room.hpp) and left
-// when wrong; envelopes (Olm, Megolm, or plaintext that is then refused) go through PROTOCOL §4
-// rules 1-8; the accepted ones, their nonces, erased outbox records and next_batch are committed
-// together; only then are acks sent and events handed to the application.
+// Per /sync answer: the machine takes the to-device events (less the Olm pre-key messages over
+// their sender key's budget of new sessions, node_policy.cpp) and key counts; invites from the
+// lower address of a pair are validated and joined (within the hourly cap); DM rooms are judged
+// (dm_room.hpp) and left when wrong; envelopes (Olm, Megolm, or plaintext that is then refused) go
+// through PROTOCOL §4 rules 1-8; the accepted ones, their nonces, erased outbox records and
+// next_batch are committed together; only then are acks sent and events handed to the application.
 #pragma once
 
 #include <condition_variable>
@@ -33,6 +34,7 @@
 #include "home_set.hpp"
 #include "matrix_client.hpp"
 #include "node_tables.hpp"
+#include "rolling_window.hpp"
 
 namespace mrt::transport {
 
@@ -49,9 +51,31 @@ class NodeCounters {
     return stats_;
   }
 
+  // Messages per recipient not yet delivered or failed (Policy::max_outbox_per_recipient):
+  // send_many() reserves before it writes, the worker releases as they settle.
+  // Adds `n` to `to`'s count unless that would take it above `limit`.
+  bool reserve_outbox(const Address& to, std::size_t n, std::size_t limit) {
+    std::lock_guard lock(mutex_);
+    std::size_t& count = unacked_[to];
+    if (n > limit || count > limit - n) {
+      if (count == 0) unacked_.erase(to);
+      return false;
+    }
+    count += n;
+    return true;
+  }
+  void release_outbox(const Address& to, std::size_t n = 1) {
+    std::lock_guard lock(mutex_);
+    auto it = unacked_.find(to);
+    if (it == unacked_.end()) return;
+    it->second -= std::min(n, it->second);
+    if (it->second == 0) unacked_.erase(it);
+  }
+
  private:
   mutable std::mutex mutex_;
   NodeStats stats_;
+  std::map<Address, std::size_t> unacked_;
 };
 
 // A message written to the outbox, as the worker tracks it.
@@ -166,6 +190,13 @@ class NodeWorker {
   bool allowed(const Address& sender, const Source& source) const;
   void finish_intake(Intake& intake);
 
+  // The spam policy's hourly caps (node_policy.cpp).
+  // The machine's part of a /sync answer, less the Olm pre-key messages that would open a
+  // session over their sender key's budget.
+  SyncOutcome receive_e2ee(SyncChanges changes);
+  // Whether one more DM room invite may be joined this hour; `count`: and counts it if so.
+  bool admit_dm_invite(bool count);
+
   // Envelopes out.
   Peer& peer(const Address& address);
   void transmit_all();
@@ -226,6 +257,9 @@ class NodeWorker {
   std::map<Address, Reachability> reachability_;
   // Run once a user id's displayname check is done (validated or refused).
   std::map<std::string, std::vector<std::function<void()>>> after_validation_;
+  RollingWindow olm_sessions_opened_{RollingWindow::kHourMs};  // by sender Curve25519 key
+  RollingWindow dm_invites_joined_{RollingWindow::kHourMs};    // one key: ""
+  std::int64_t next_window_prune_ = 0;
   bool sync_in_flight_ = false;
   std::int64_t sync_backoff_ms_ = 0;
   std::int64_t next_prune_ = 0;

@@ -345,6 +345,10 @@ void E2eeMachine::mark_request_as_sent(const std::string& id, const json& respon
   impl_->requests.erase(id);
 }
 
+std::optional<std::string> E2eeMachine::olm_session_opener(const json& event) const {
+  return impl_->olm_session_opener(event);
+}
+
 SyncOutcome E2eeMachine::receive_sync_changes(const SyncChanges& changes) {
   SyncOutcome outcome;
   {

@@ -156,6 +156,7 @@ struct E2eeMachine::Impl {
                               json messages);
   Result<DecryptedToDevice, ToDeviceError> receive_to_device(const json& event,
                                                              SyncOutcome& outcome);
+  std::optional<std::string> olm_session_opener(const json& event) const;
   void start_wedged_recovery(const std::string& sender, const std::string& curve,
                              store::Changes& changes);
   void save_wedged(store::Changes& changes, const DeviceRef& device, bool pending);

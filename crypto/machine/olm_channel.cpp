@@ -167,6 +167,29 @@ void E2eeMachine::Impl::save_wedged(store::Changes& changes, const DeviceRef& de
   changes.put(wedged_table, key, json{{"at", wedged[key]}, {"pending", pending}});
 }
 
+// The checks of receive_to_device up to its session lookup, without its side effects.
+std::optional<std::string> E2eeMachine::Impl::olm_session_opener(const json& event) const {
+  const auto* event_type = json_string(event, "type");
+  const auto* content = json_object(event, "content");
+  if (!event_type || *event_type != "m.room.encrypted" || !content) return std::nullopt;
+  const auto* algorithm = json_string(*content, "algorithm");
+  const auto* curve = json_string(*content, "sender_key");
+  const auto* ciphertexts = json_object(*content, "ciphertext");
+  if (!algorithm || *algorithm != kOlmAlgorithm || !curve || !ciphertexts) return std::nullopt;
+  const auto* mine = json_object(*ciphertexts, identity.curve25519.c_str());
+  const auto* body = mine ? json_string(*mine, "body") : nullptr;
+  if (!body || body->size() > kMaxOlmMessage) return std::nullopt;
+  const auto type = mine->find("type");
+  if (type == mine->end() || !type->is_number_integer() || type->get<std::int64_t>() != 0)
+    return std::nullopt;
+  const OlmMessage message{OlmMessageType::pre_key, *body};
+  if (const auto existing = olm_sessions.find(*curve); existing != olm_sessions.end()) {
+    for (const auto& entry : existing->second)
+      if (entry.session.matches_inbound(*curve, message)) return std::nullopt;
+  }
+  return *curve;
+}
+
 Result<DecryptedToDevice, ToDeviceError> E2eeMachine::Impl::receive_to_device(
     const json& event, SyncOutcome& outcome) {
   const auto* event_type = json_string(event, "type");

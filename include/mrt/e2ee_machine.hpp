@@ -232,6 +232,13 @@ class E2eeMachine {
   void mark_request_as_sent(const std::string& request_id, const nlohmann::json& response);
 
   SyncOutcome receive_sync_changes(const SyncChanges& changes);
+  // The sender's Curve25519 key when `event`, a to-device event as /sync delivers it, is an Olm
+  // pre-key message for this device that none of the sessions with that key matches: one that
+  // receive_sync_changes would try to open a new inbound session with. nullopt for anything
+  // else (a normal message, a pre-key message of a known session, malformed events). Reads
+  // only: no decryption, no key agreement, nothing stored; so that a transport can throttle
+  // session creation per sender device before the costly part.
+  std::optional<std::string> olm_session_opener(const nlohmann::json& event) const;
 
   // Starts tracking users' devices (queues a keys/query for the ones not known yet).
   void update_tracked_users(const std::vector<std::string>& users);

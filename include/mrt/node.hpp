@@ -84,6 +84,60 @@ struct NodeEvent {
   std::optional<Reachability> reachability;  // reachability only
 };
 
+// The node's spam and Sybil defences (PROTOCOL.md §4 rule 8, §5 invites), beyond the size cap
+// of `NodeConfig::limits`. The defaults let an honest peer through at full speed (a node
+// exchanges a few messages per payment) while one peer, or one device, cannot make the node
+// do unbounded work. Budgets and hourly counts are kept in memory (a restart starts them
+// afresh); the outbox cap counts what the store holds.
+//
+// What rejected traffic costs: an envelope is judged by PROTOCOL §4's rules in order and the
+// first failing rule names the rejection, so the per-sender budget and the allowlist (rule 8)
+// come after the signature (rule 3): the sender is only known once its signature recovered.
+// That one ecrecover is the most a rejected envelope costs (the rules after it read memory and
+// the replay window). An Olm pre-key message over its budget is dropped before any decryption;
+// an invite over the hourly cap costs nothing, another refused invite at most the one check of
+// its inviter's displayname (remembered per user id).
+struct Policy {
+  // Rule 8 `rate_limited`: each sender's budget of accepted envelopes (unicast and broadcast),
+  // a token bucket refilled at `rate_per_second` up to `burst`. An envelope rejected by an
+  // earlier rule takes nothing from it. 200/s with a 2,000 burst is far above what payments
+  // need and well below what the node can verify (an ecrecover takes 47 µs, docs/benchmarks.md).
+  double rate_per_second = 200;
+  double burst = 2000;
+  // Rule 8 `not_allowed`: when set, the only unicast senders accepted at all (e.g. the channel
+  // partners the Raiden node gives). Broadcast rooms use `publishers` instead.
+  std::optional<std::set<Address>> allowlist;
+  // Per broadcast topic, the only addresses whose envelopes there are accepted (PROTOCOL §6);
+  // a topic not listed accepts every publisher.
+  std::map<std::string, std::set<Address>> publishers;
+
+  // DM rooms other nodes make this one join: at most this many invites are joined in any
+  // rolling hour (counted when the node decides to join). One over it is rejected (left, as
+  // PROTOCOL §5 does with an invite that cannot be joined) before its inviter is checked;
+  // the inviter invites again after 60 s, and meanwhile envelopes go over to_device, so an
+  // honest partner only waits for its room. Rooms this node creates are not counted: it creates
+  // them for its own sends or for an envelope that passed the budget and the allowlist.
+  // Invites not from a validated user id of a lower address are never joined, whatever this
+  // says. 60: a new channel partner a minute.
+  std::size_t max_new_dm_rooms_per_hour = 60;
+
+  // Olm pre-key to-device messages that would open a new inbound session (no session with
+  // their sender's Curve25519 key matches them) are handed to the E2EE machine at most this
+  // many times per sender key in any rolling hour; the others are dropped unread and counted
+  // in NodeStats::olm_sessions_throttled. Each costs the machine a session's key agreement and
+  // an account write; a pre-key message of a session that exists opens nothing and is not
+  // counted. An honest device opens one session with us, plus at most one repair of a wedged
+  // channel an hour: 10 is a wide margin for implementations that open sessions more eagerly.
+  std::size_t olm_sessions_per_device_per_hour = 10;
+
+  // send() refuses (NodeErrorKind::outbox_full) a message to a recipient that already has this
+  // many messages waiting for its ack (delivered or failed ones no longer count), and
+  // send_many() a batch that would go over it (none of it is sent), so that one dead or
+  // hostile partner cannot fill the store and the resend work. 10,000: over an hour of a
+  // busy channel's traffic (max_age).
+  std::size_t max_outbox_per_recipient = 10'000;
+};
+
 // A homeserver the node may use.
 struct Homeserver {
   std::string url;          // base URL, "http://127.0.0.1:8008"
@@ -106,15 +160,7 @@ struct NodeConfig {
   std::filesystem::path data_dir;
   Carrier carrier = Carrier::room;
   EnvelopeLimits limits;  // largest accepted envelope and max_age (also the outbox's deadline)
-
-  // Spam policy (PROTOCOL.md §4 rule 8): each sender's budget of accepted envelopes, refilled
-  // at `rate_per_second` up to `burst`; and, when set, the only senders accepted at all.
-  double rate_per_second = 200;
-  double burst = 2000;
-  std::optional<std::set<Address>> allowlist;  // unicast senders; broadcast rooms: `publishers`
-  // Per broadcast topic, the only addresses whose envelopes there are accepted (PROTOCOL §6);
-  // a topic not listed accepts every publisher.
-  std::map<std::string, std::set<Address>> publishers;
+  Policy policy;          // spam and Sybil defences
 
   // Resends of an unacknowledged message: first after `resend_initial`, then doubling up to
   // `resend_max`, until ts + limits.max_age.
@@ -145,8 +191,15 @@ struct NodeStats {
   std::uint64_t acks_sent = 0;  // ack envelopes (each acknowledges up to 256 messages)
   std::map<RejectReason, std::uint64_t> rejected;
   std::uint64_t undecryptable = 0;  // Olm or Megolm payloads the E2EE machine refused
-  std::size_t outbox = 0;           // messages waiting for an ack
-  std::size_t inbox = 0;            // messages not yet consumed by the application
+  // Olm pre-key messages dropped before the E2EE machine: over the sender key's budget of new
+  // sessions (Policy::olm_sessions_per_device_per_hour).
+  std::uint64_t olm_sessions_throttled = 0;
+  // DM room invites not joined: not from a validated user id of a lower address (PROTOCOL §5),
+  // or, `invites_over_limit`, over Policy::max_new_dm_rooms_per_hour.
+  std::uint64_t invites_refused = 0;
+  std::uint64_t invites_over_limit = 0;
+  std::size_t outbox = 0;  // messages waiting for an ack
+  std::size_t inbox = 0;   // messages not yet consumed by the application
   std::uint64_t syncs = 0;
   std::uint64_t relogins = 0;      // logins again after the server revoked the access token
   std::uint64_t http_retries = 0;  // backoff resends and 429 waits of the Matrix clients
@@ -170,6 +223,7 @@ enum class NodeErrorKind : int {
   too_large = 5,    // the signed envelope would exceed limits.max_bytes
   bad_topic = 7,    // not a topic of PROTOCOL §6 (^[a-z0-9_]{1,200}$)
   network = 8,      // the homeserver refused or did not answer (message says what)
+  outbox_full = 9,  // the recipient has Policy::max_outbox_per_recipient messages unacked
   stopped = 6,      // the node stopped while the call waited
 };
 std::string_view to_string(NodeErrorKind k);

@@ -185,7 +185,8 @@ TEST_P(NodePair, ExchangeMessagesBothWaysWithAcks) {
   EXPECT_EQ((*stats)["outbox"], 0);
   EXPECT_EQ((*stats)["inbox"], 0) << "every message written out was consumed";
   for (const char* field :
-       {"transmitted", "resent", "failed", "acks_sent", "undecryptable", "syncs", "http_retries"}) {
+       {"transmitted", "resent", "failed", "acks_sent", "undecryptable", "olm_sessions_throttled",
+        "invites_refused", "invites_over_limit", "syncs", "http_retries"}) {
     EXPECT_TRUE((*stats)[field].is_number_unsigned()) << field;
   }
   EXPECT_EQ((*stats)["rejected"]["malformed"], 0);

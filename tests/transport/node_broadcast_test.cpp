@@ -75,7 +75,7 @@ TEST_F(NodeTest, PublisherOutsideTheTopicsAllowlistIsNotAllowed) {
   const PrivateKey reader_key = PrivateKey::generate(), pfs = PrivateKey::generate(),
                    other = PrivateKey::generate();
   NodeConfig c = config("reader", Carrier::to_device);
-  c.publishers[topic] = {pfs.address()};
+  c.policy.publishers[topic] = {pfs.address()};
   auto reader = Node::open(c, reader_key);
   ASSERT_TRUE(reader);
   ASSERT_TRUE(reader->start());

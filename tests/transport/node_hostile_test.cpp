@@ -148,7 +148,7 @@ TEST_F(NodeHostileTest, RejectionsAreCountedPerReason) {
 TEST_F(NodeTest, SenderOutsideTheAllowlistIsNotAllowed) {
   const PrivateKey node_key = PrivateKey::generate(), eve_key = PrivateKey::generate();
   NodeConfig c = config("node", Carrier::to_device);
-  c.allowlist = std::set<Address>{PrivateKey::generate().address()};
+  c.policy.allowlist = std::set<Address>{PrivateKey::generate().address()};
   auto node = Node::open(c, node_key);
   ASSERT_TRUE(node);
   ASSERT_TRUE(node->start());
@@ -164,8 +164,8 @@ TEST_F(NodeTest, SenderOutsideTheAllowlistIsNotAllowed) {
 TEST_F(NodeTest, SenderOverItsBudgetIsRateLimited) {
   const PrivateKey node_key = PrivateKey::generate(), eve_key = PrivateKey::generate();
   NodeConfig c = config("node", Carrier::to_device);
-  c.burst = 2;
-  c.rate_per_second = 0.001;
+  c.policy.burst = 2;
+  c.policy.rate_per_second = 0.001;
   auto node = Node::open(c, node_key);
   ASSERT_TRUE(node);
   ASSERT_TRUE(node->start());

@@ -296,5 +296,47 @@ TEST_F(OlmChannel, AWedgedSessionIsRepairedWithADummyAtMostOncePerHour) {
   EXPECT_EQ(hub.to_device_requests, after_second + 1);
 }
 
+// olm_session_opener: what the transport asks before handing to-device events over, to throttle
+// new sessions per sender key (mrt::Policy::olm_sessions_per_device_per_hour).
+TEST_F(OlmChannel, APreKeyMessageNoSessionMatchesNamesItsSenderKeyAsAnOpener) {
+  const json event = intercept();
+  EXPECT_EQ(bob.machine->olm_session_opener(event), alice.machine->curve25519_key());
+}
+
+TEST_F(OlmChannel, AskingWhetherAMessageOpensASessionChangesNothing) {
+  const json event = intercept();
+  ASSERT_TRUE(bob.machine->olm_session_opener(event));
+  ASSERT_TRUE(bob.machine->olm_session_opener(event));  // asking opened no session
+  // Nor spent the one-time key: the message still opens its session.
+  EXPECT_EQ(deliver(event).events.size(), 1u);
+}
+
+TEST_F(OlmChannel, APreKeyMessageOfAKnownSessionOpensNothing) {
+  ASSERT_EQ(deliver(intercept()).events.size(), 1u);
+  // Alice has heard nothing back: her next message is a pre-key message of the same session.
+  const json again = intercept({{"n", 2}});
+  ASSERT_EQ(again["content"]["ciphertext"][bob.machine->curve25519_key()]["type"], 0);
+  EXPECT_EQ(bob.machine->olm_session_opener(again), std::nullopt);
+}
+
+TEST_F(OlmChannel, ANormalMessageOpensNothing) {
+  send_to_device(alice, bob, kEnvelopes, kHello);
+  send_to_device(bob, alice, kEnvelopes, {{"reply", 1}});
+  const json normal = intercept({{"n", 2}});
+  ASSERT_EQ(normal["content"]["ciphertext"][bob.machine->curve25519_key()]["type"], 1);
+  EXPECT_EQ(bob.machine->olm_session_opener(normal), std::nullopt);
+}
+
+TEST_F(OlmChannel, AnEventThatIsNotOlmForThisDeviceOpensNothing) {
+  json event = intercept();
+  json plaintext = event;
+  plaintext["type"] = "m.room_key";
+  json other_device = event;
+  other_device["content"]["ciphertext"] = {{"someone else's key", {{"type", 0}, {"body", "x"}}}};
+  EXPECT_EQ(bob.machine->olm_session_opener(plaintext), std::nullopt);
+  EXPECT_EQ(bob.machine->olm_session_opener(other_device), std::nullopt);
+  EXPECT_EQ(bob.machine->olm_session_opener(json("not an event")), std::nullopt);
+}
+
 }  // namespace
 }  // namespace mrt::testing
