@@ -36,17 +36,6 @@ double rss_mib_of(pid_t pid) {
   return 0;
 }
 
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const auto rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(v.size())));
-  return v[std::clamp<std::size_t>(rank, 1, v.size()) - 1];
-}
-
-double round3(double x) {
-  return std::round(x * 1000) / 1000;
-}
-
 std::string body_of(const std::string& tag, std::size_t bytes) {
   std::string b = tag + " ";
   b.resize(std::max(bytes, b.size()), 'x');

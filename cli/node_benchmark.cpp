@@ -30,6 +30,18 @@
 #include "raw_megolm.hpp"
 
 namespace mrt::cli {
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const auto rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(v.size())));
+  return v[std::clamp<std::size_t>(rank, 1, v.size()) - 1];
+}
+
+double round3(double x) {
+  return std::round(x * 1000) / 1000;
+}
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -47,17 +59,6 @@ double cpu_seconds(clockid_t clock) {
   timespec ts{};
   clock_gettime(clock, &ts);
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const auto rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(v.size())));
-  return v[std::clamp<std::size_t>(rank, 1, v.size()) - 1];
-}
-
-double round3(double x) {
-  return std::round(x * 1000) / 1000;
 }
 
 using Options = NodeBenchOptions;

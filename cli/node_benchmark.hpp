@@ -80,4 +80,9 @@ double proc_stat_cpu_seconds(const std::filesystem::path& stat_file);
 // primitives (the ratios of this run), with issue 6's goals.
 std::string node_bench_tables(const std::vector<nlohmann::json>& results);
 
+// Nearest-rank percentile, p in [0, 1] (0 for no samples); and x rounded to 3 decimals, for
+// printing. Shared with bench/'s network benchmark.
+double percentile(std::vector<double> v, double p);
+double round3(double x);
+
 }  // namespace mrt::cli

@@ -23,12 +23,6 @@ using transport::MatrixClient;
 
 constexpr std::size_t kMembers = 1000;
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // Logs in `count` new users with Ethereum keys (PROTOCOL §2) and joins each to `room`, a few
 // at a time (each login and join waits for the server's durable commit; many in flight share
 // it). Returns how many joined.

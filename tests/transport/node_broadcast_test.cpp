@@ -13,12 +13,6 @@ namespace {
 
 using json = nlohmann::json;
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::vector<NodeEvent> of_type(const std::vector<NodeEvent>& events, NodeEventType type) {
   std::vector<NodeEvent> out;
   for (const auto& e : events)

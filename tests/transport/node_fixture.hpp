@@ -38,6 +38,13 @@ inline std::filesystem::path temp_dir(const std::string& tag) {
   return dir;
 }
 
+// Milliseconds since the epoch, as envelopes' `ts`.
+inline std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 // The key whose address is lower (or higher) than the other's.
 inline std::pair<PrivateKey, PrivateKey> ordered_keys() {
   PrivateKey a = PrivateKey::generate(), b = PrivateKey::generate();

@@ -15,12 +15,6 @@ namespace {
 using json = nlohmann::json;
 using mrt::testing::RawPeer;
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::vector<std::string> sorted_bodies(const std::vector<NodeEvent>& events) {
   std::vector<std::string> bodies;
   for (const auto& e : events)

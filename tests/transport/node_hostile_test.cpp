@@ -13,12 +13,6 @@ namespace {
 using json = nlohmann::json;
 using mrt::testing::RawPeer;
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 class NodeHostileTest : public NodeTest {
  public:
   void SetUp() override {

@@ -20,12 +20,6 @@ namespace {
 using json = nlohmann::json;
 using mrt::testing::RawPeer;
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // Three keys, by address: the node's is the highest, so the other two may invite it.
 std::vector<PrivateKey> ascending_keys(std::size_t n) {
   std::vector<PrivateKey> keys;
