@@ -6,8 +6,12 @@
 
 namespace mrt::transport {
 
-HomeSet::HomeSet(std::function<void(NodeEvent)> emit, double rate_per_second, double burst)
-    : emit_(std::move(emit)), rate_per_second_(rate_per_second), burst_(burst) {}
+HomeSet::HomeSet(std::function<void(NodeEvent)> emit, std::function<void()> failing,
+                 double rate_per_second, double burst)
+    : emit_(std::move(emit)),
+      failing_(std::move(failing)),
+      rate_per_second_(rate_per_second),
+      burst_(burst) {}
 
 void HomeSet::attach(const std::string& server, NodeWorker* worker, std::int64_t rtt_ms) {
   std::lock_guard lock(mutex_);
@@ -99,9 +103,19 @@ void HomeSet::sync_ok(const std::string& server) {
 }
 
 void HomeSet::sync_failed(const std::string& server, std::int64_t now_steady_ms) {
-  std::lock_guard lock(mutex_);
-  if (auto it = homes_.find(server); it != homes_.end() && it->second.failing_since == 0)
+  {
+    std::lock_guard lock(mutex_);
+    auto it = homes_.find(server);
+    if (it == homes_.end() || it->second.failing_since != 0) return;
     it->second.failing_since = now_steady_ms;
+  }
+  failing_();
+}
+
+bool HomeSet::any_failing() const {
+  std::lock_guard lock(mutex_);
+  return std::any_of(homes_.begin(), homes_.end(),
+                     [](const auto& h) { return h.second.failing_since != 0; });
 }
 
 std::vector<std::string> HomeSet::failing_since(std::int64_t before_steady_ms) const {

@@ -31,7 +31,9 @@ class NodeWorker;
 
 class HomeSet {
  public:
-  HomeSet(std::function<void(NodeEvent)> emit, double rate_per_second, double burst);
+  // `failing` is called (on a worker's thread) when a home's /sync starts failing.
+  HomeSet(std::function<void(NodeEvent)> emit, std::function<void()> failing,
+          double rate_per_second, double burst);
 
   // A home joins when its worker runs and leaves when it is retired.
   void attach(const std::string& server, NodeWorker* worker, std::int64_t rtt_ms);
@@ -60,6 +62,7 @@ class HomeSet {
   void sync_ok(const std::string& server);
   void sync_failed(const std::string& server, std::int64_t now_steady_ms);
   std::vector<std::string> failing_since(std::int64_t before_steady_ms) const;
+  bool any_failing() const;
 
   // One home's view of `peer`; a change of the combined view (reachable on any home wins,
   // then unreachable, then unknown) is emitted.
@@ -82,6 +85,7 @@ class HomeSet {
   Reachability combined(const Address& peer) const;        // needs mutex_
 
   std::function<void(NodeEvent)> emit_;
+  std::function<void()> failing_;
   const double rate_per_second_;
   const double burst_;
 

@@ -218,9 +218,13 @@ void Node::Impl::adopt(std::unique_ptr<Home> home) {
 
 Result<Unit, NodeError> Node::Impl::start() {
   io = std::make_unique<transport::HttpIo>();
-  home_set =
-      std::make_unique<transport::HomeSet>([this](NodeEvent e) { emit(std::move(e)); },
-                                           config.policy.rate_per_second, config.policy.burst);
+  home_set = std::make_unique<transport::HomeSet>(
+      [this](NodeEvent e) { emit(std::move(e)); },
+      [this] {
+        std::lock_guard lock(mutex);  // so that the monitor cannot miss it between check and wait
+        monitor_wake.notify_all();
+      },
+      config.policy.rate_per_second, config.policy.burst);
   {
     auto txn = env.read();
     primary_server = tables.meta.get(txn, transport::kMetaPrimaryServer).value_or("");
@@ -308,7 +312,8 @@ void Node::Impl::watch_homes() {
   std::map<std::string, std::int64_t> next_try;
   std::unique_lock lock(mutex);
   while (!stopped) {
-    monitor_wake.wait_for(lock, kWatchEvery);
+    // Idle until a home's /sync fails (HomeSet wakes us), then every kWatchEvery while one does.
+    monitor_wake.wait_for(lock, home_set->any_failing() ? kWatchEvery : std::chrono::seconds(60));
     if (stopped) return;
     const std::int64_t now = steady_now_ms();
     auto failing = home_set->failing_since(now - config.failover_after.count());
