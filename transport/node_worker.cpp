@@ -123,6 +123,7 @@ void NodeWorker::add_to_outbox(std::vector<OutboxEntry> entries) {
       Peer& p = peer(e.to);
       if (p.queued.insert(e.nonce).second) p.messages.push_back(e.nonce);
       schedule_[e.nonce] = {now + ctx_.config.resend_initial.count(), 1};
+      next_tick_ = std::min(next_tick_, now + kTickMs);
       outbox_[e.nonce] = std::move(e);
       ensure_room(p);
     }
@@ -137,13 +138,13 @@ void NodeWorker::forget(std::string nonce) {
 }
 
 void NodeWorker::run() {
-  std::int64_t next_tick = steady_ms();
+  next_tick_ = steady_ms();
   for (;;) {
     std::deque<std::function<void()>> tasks;
     {
       std::unique_lock lock(mutex_);
       const auto deadline = [&] {
-        std::int64_t d = next_tick;
+        std::int64_t d = next_tick_;
         if (!timers_.empty()) d = std::min(d, timers_.begin()->first);
         return std::chrono::steady_clock::time_point(std::chrono::milliseconds(d));
       };
@@ -158,9 +159,11 @@ void NodeWorker::run() {
     }
     try {
       for (auto& task : tasks) task();
-      if (steady_ms() >= next_tick) {
+      if (steady_ms() >= next_tick_) {
         tick();
-        next_tick = steady_ms() + kTickMs;
+        // With nothing to resend, wake seldom: an idle node then costs next to nothing, and
+        // tasks and timers still wake it at once (add_to_outbox brings the tick back).
+        next_tick_ = steady_ms() + (schedule_.empty() ? kIdleTickMs : kTickMs);
       }
       transmit_all();
       pump_requests();

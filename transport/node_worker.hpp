@@ -263,6 +263,7 @@ class NodeWorker {
   bool sync_in_flight_ = false;
   std::int64_t sync_backoff_ms_ = 0;
   std::int64_t next_prune_ = 0;
+  std::int64_t next_tick_ = 0;  // steady ms
 };
 
 }  // namespace mrt::transport

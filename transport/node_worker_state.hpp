@@ -19,6 +19,7 @@ namespace mrt::transport {
 namespace worker {
 
 inline constexpr std::int64_t kTickMs = 100;
+inline constexpr std::int64_t kIdleTickMs = 1000;  // no message waiting for its ack
 // Most envelopes one payload takes, so that one transmit step stays short.
 inline constexpr std::size_t kMaxEnvelopesPerPayload = 512;
 inline constexpr std::int64_t kRequestRetryMs = 2000;
