@@ -85,16 +85,16 @@ bool HomeSet::carries(const std::string& server, const Address& peer) const {
   };
   // The homes that may carry: those the peer is proven on (all, when none is), healthy ones
   // first (all of them, when none is).
-  std::vector<std::string> candidates;
-  for (const auto& [s, home] : homes_)
-    if (proven(s)) candidates.push_back(s);
-  if (candidates.empty())
-    for (const auto& [s, home] : homes_) candidates.push_back(s);
-  std::vector<std::string> healthy;
-  for (const auto& s : candidates)
-    if (homes_.at(s).failing_since == 0) healthy.push_back(s);
-  const auto& pool = healthy.empty() ? candidates : healthy;
-  return std::find(pool.begin(), pool.end(), server) != pool.end();
+  bool any_proven = false;
+  for (const auto& [s, home] : homes_) any_proven = any_proven || proven(s);
+  const auto candidate = [&](const std::string& s) { return !any_proven || proven(s); };
+  auto self = homes_.find(server);
+  if (self == homes_.end() || !candidate(server)) return false;
+  if (self->second.failing_since == 0) return true;
+  // Failing itself: carries only when every candidate fails too.
+  return std::none_of(homes_.begin(), homes_.end(), [&](const auto& h) {
+    return candidate(h.first) && h.second.failing_since == 0;
+  });
 }
 
 void HomeSet::sync_ok(const std::string& server) {

@@ -18,12 +18,6 @@ constexpr auto kProbeTimeout = std::chrono::milliseconds(2000);
 constexpr auto kWatchEvery = std::chrono::milliseconds(250);
 constexpr std::int64_t kRttStepMs = 10;
 
-std::int64_t steady_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 std::future<MatrixResult> Node::Impl::set_presence(Home& home, const char* presence) {
@@ -44,15 +38,14 @@ std::vector<Node::Impl::Candidate> Node::Impl::rank_homeservers() {
                  .base_url = server.url, .request_timeout = kProbeTimeout, .max_attempts = 1}));
   }
   for (int round = 0; round < kProbes; ++round) {
-    std::vector<std::future<MatrixResult>> answers;
     // One at a time, so that no answer waits behind another's.
     for (std::size_t i = 0; i < probes.size(); ++i) {
-      const std::int64_t sent = steady_now_ms();
+      const std::int64_t sent = transport::steady_ms();
       auto answer =
           probes[i]
               ->call(transport::calls::request("GET", "/_matrix/client/versions", json::object()))
               .get();
-      if (answer) ranked[i].rtt_ms = std::min(ranked[i].rtt_ms, steady_now_ms() - sent);
+      if (answer) ranked[i].rtt_ms = std::min(ranked[i].rtt_ms, transport::steady_ms() - sent);
     }
   }
   // Times within one kRttStepMs step count as equal and keep the configured order: noise must
@@ -315,7 +308,7 @@ void Node::Impl::watch_homes() {
     // Idle until a home's /sync fails (HomeSet wakes us), then every kWatchEvery while one does.
     monitor_wake.wait_for(lock, home_set->any_failing() ? kWatchEvery : std::chrono::seconds(60));
     if (stopped) return;
-    const std::int64_t now = steady_now_ms();
+    const std::int64_t now = transport::steady_ms();
     auto failing = home_set->failing_since(now - config.failover_after.count());
     lock.unlock();
     for (const auto& server : failing) {

@@ -52,13 +52,14 @@ void NodeWorker::transmit(Peer& p) {
   // Everything that fits in one payload, in order.
   PayloadBuilder payload;
   std::vector<std::string> nonces;
+  // A message's first transmission goes over one homeserver only (HomeSet::first_choice).
+  const bool first_choice = ctx_.homes.first_choice(server_name_, p.address);
   while (!p.messages.empty() && payload.count() < kMaxEnvelopesPerPayload) {
     const std::string nonce = p.messages.front();
     auto it = outbox_.find(nonce);
-    // A message's first transmission goes over one homeserver only (HomeSet::first_choice).
     auto s = schedule_.find(nonce);
     const bool first = s != schedule_.end() && s->second.attempts <= 1;
-    if (it != outbox_.end() && (!first || ctx_.homes.first_choice(server_name_, p.address))) {
+    if (it != outbox_.end() && (!first || first_choice)) {
       if (!payload.add(it->second.envelope)) break;
       nonces.push_back(nonce);
     }

@@ -13,6 +13,7 @@
 // next_batch are committed together; only then are acks sent and events handed to the application.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -37,6 +38,13 @@
 #include "rolling_window.hpp"
 
 namespace mrt::transport {
+
+// Milliseconds of the steady clock: timers, backoffs and health, never wall time.
+inline std::int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 // NodeStats behind a lock: the worker counts, any thread reads.
 class NodeCounters {

@@ -36,12 +36,6 @@ inline constexpr std::int64_t kDrainMs = 2'000;
 inline constexpr const char* kSyncFilter =
     R"({"room":{"timeline":{"limit":200},"state":{"lazy_load_members":true}}})";
 
-inline std::int64_t steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 // An outbox record whose outcome is known, kept until the application consumed the event.
 inline nlohmann::json settled_record(const OutboxEntry& e, const char* outcome) {
   return {{"envelope", e.envelope}, {"to", e.to.to_hex()}, {"settled", outcome}};
