@@ -1,10 +1,12 @@
 // Fuzz target: parse_matrix_response, what the Matrix client makes of any answer a homeserver
 // (or something posing as one) sends: status, a Retry-After header and the body.
 //
-// Input: 2 bytes of status (mapped onto 0..699, so that invalid statuses occur too), a
-// Retry-After value up to the first NUL, then the body. Properties:
+// Input: 2 bytes of status (mapped onto 0..699, so that invalid statuses occur too; the first
+// byte's top bit asks for an array answer instead of an object), a Retry-After value up to the
+// first NUL, then the body. Properties:
 // - never crashes or throws, whatever the bytes;
-// - a success only for a 2xx status, and it is a JSON object that dump() prints (valid UTF-8,
+// - a success only for a 2xx status, and it is a JSON object (an array when asked for one)
+//   that dump() prints (valid UTF-8,
 //   nesting within kMaxResponseDepth, so printing cannot exhaust the stack);
 // - an error is `http` (with the input's status) for a valid non-2xx status, else
 //   `bad_response`; retry_after_ms only for 429, within [0, kMaxRetryAfterMs]; server texts are
@@ -18,6 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   using namespace mrt::transport;
   if (size < 2) return 0;
   const long status = static_cast<long>((data[0] << 8 | data[1]) % 700);
+  const bool array_answer = (data[0] & 0x80) != 0;
   std::string_view rest(reinterpret_cast<const char*>(data + 2), size - 2);
   const auto nul = rest.find('\0');
   std::vector<std::pair<std::string, std::string>> headers;
@@ -26,10 +29,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     rest.remove_prefix(nul + 1);
   }
 
-  MatrixResult r = parse_matrix_response(status, headers, rest);
+  MatrixResult r = parse_matrix_response(status, headers, rest, array_answer);
   if (r) {
     FUZZ_CHECK(status >= 200 && status < 300);
-    FUZZ_CHECK(r->is_object());
+    FUZZ_CHECK(array_answer ? r->is_array() : r->is_object());
     bool prints = true;
     try {
       (void)r->dump();

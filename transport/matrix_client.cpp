@@ -135,6 +135,7 @@ struct Attempt {
   HttpRequest request;
   bool idempotent = true;
   bool authenticated = true;
+  bool array_answer = false;
   int failures = 0;      // no answer, or 5xx
   int rate_limited = 0;  // 429s waited out
   MatrixClient::Callback done;
@@ -185,7 +186,7 @@ void on_answer(const std::shared_ptr<Attempt>& a, HttpResponse r) {
     a->done(fail(no_answer(r)));
     return;
   }
-  MatrixResult result = parse_matrix_response(r.status, r.headers, r.body);
+  MatrixResult result = parse_matrix_response(r.status, r.headers, r.body, a->array_answer);
   if (result) {
     a->done(std::move(result));
     return;
@@ -234,6 +235,7 @@ void MatrixClient::call(MatrixCall c, Callback done) {
   auto a = std::make_shared<Attempt>();
   a->state = state_;
   a->idempotent = c.idempotent;
+  a->array_answer = c.array_answer;
   a->authenticated = c.authenticated;
   a->done = std::move(done);
   HttpRequest& r = a->request;

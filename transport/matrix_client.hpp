@@ -42,7 +42,8 @@ struct MatrixCall {
   // Safe to send again after an answer may have been lost (the server deduplicates it, or doing
   // it twice is harmless). Not for createRoom, invite, keys/claim.
   bool idempotent = true;
-  bool authenticated = true;             // sends the access token
+  bool authenticated = true;  // sends the access token
+  bool array_answer = false;  // a success is a JSON array (GET /rooms/{id}/state), not an object
   std::chrono::milliseconds timeout{0};  // 0: the client's request_timeout
   // A long-poll (sync): the HTTP timeout is this plus the client's sync_margin.
   std::chrono::milliseconds long_poll{0};

@@ -110,12 +110,15 @@ std::optional<json> parse_response_json(std::string_view text) {
 
 MatrixResult parse_matrix_response(long status,
                                    const std::vector<std::pair<std::string, std::string>>& headers,
-                                   std::string_view body) {
+                                   std::string_view body, bool array_answer) {
   if (status < 100 || status > 599) return fail(bad(status, "no valid HTTP status"));
   std::optional<json> parsed = parse_response_json(body);
   if (status >= 200 && status < 300) {
     if (!parsed) return fail(bad(status, "the answer is not JSON (or nested too deep)"));
-    if (!parsed->is_object()) return fail(bad(status, "the answer is not a JSON object"));
+    if (array_answer && !parsed->is_array())
+      return fail(bad(status, "the answer is not a JSON array"));
+    if (!array_answer && !parsed->is_object())
+      return fail(bad(status, "the answer is not a JSON object"));
     return std::move(*parsed);
   }
   MatrixError e{MatrixErrorKind::http, status, "", "", std::nullopt, ""};

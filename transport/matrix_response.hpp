@@ -54,12 +54,13 @@ inline constexpr std::size_t kMaxErrorText = 512;
 // retry_after_ms beyond this (an hour) is taken as this.
 inline constexpr std::int64_t kMaxRetryAfterMs = 3'600'000;
 
-// `headers` names are lowercase (HttpIo gives them so). 2xx: the body must be a JSON object
+// `headers` names are lowercase (HttpIo gives them so). 2xx: the body must be a JSON object, or
+// an array when `array_answer` (the few endpoints that answer one: GET /rooms/{id}/state)
 // (floats, duplicate keys and other non-canonical JSON are accepted: servers and other clients
 // send them; signatures are checked elsewhere on canonical JSON). Anything else is an error.
 [[nodiscard]] MatrixResult parse_matrix_response(
     long status, const std::vector<std::pair<std::string, std::string>>& headers,
-    std::string_view body);
+    std::string_view body, bool array_answer = false);
 
 // Lenient JSON with a nesting limit: nullopt when `text` is not one JSON value of at most
 // kMaxResponseDepth levels.

@@ -85,6 +85,17 @@ TEST(MatrixResponseTest, SuccessThatIsNotAnObjectIsABadResponse) {
   }
 }
 
+TEST(MatrixResponseTest, AnArrayIsASuccessOnlyWhereTheCallExpectsOne) {
+  auto state = parse_matrix_response(200, {}, R"([{"type":"m.room.create"}])", true);
+  ASSERT_TRUE(state);
+  EXPECT_TRUE(state->is_array());
+  for (std::string_view body : {"{}", "\"x\"", "[", "1"}) {
+    auto r = parse_matrix_response(200, {}, body, true);
+    ASSERT_FALSE(r) << body;
+    EXPECT_EQ(r.error().kind, MatrixErrorKind::bad_response) << body;
+  }
+}
+
 TEST(MatrixResponseTest, NestingBeyondTheLimitIsABadResponseAndBracketsInStringsDoNotCount) {
   const std::string deep = "{\"a\":" + std::string(200, '[') + std::string(200, ']') + "}";
   auto r = parse_matrix_response(200, {}, deep);
