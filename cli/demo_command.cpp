@@ -81,6 +81,7 @@ class Recorder {
           ++rejected_[event.reason ? std::string(to_string(*event.reason)) : "unknown"];
           break;
         case NodeEventType::reachability:
+        case NodeEventType::squatted:
           break;
       }
     }

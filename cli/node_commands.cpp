@@ -246,14 +246,41 @@ class Session {
       if (!out_.write(answer)) stdout_gone_ = true;
       return true;
     }
+    if (what == "peer") {
+      if (only({"address", "user_ids"})) peer(op, ref);
+      return true;
+    }
     if (what == "subscribe" || what == "broadcast") {
       if (what == "subscribe" ? only({"topic"}) : only({"topic", "body"})) room_op(what, op, ref);
       return true;
     }
     error(ref, "bad_request",
           "unknown op \"" + what +
-              "\" (send, subscribe, broadcast, reachability, discover, stats, stop)");
+              "\" (send, peer, subscribe, broadcast, reachability, discover, stats, stop)");
     return true;
+  }
+
+  // peer {address, user_ids} -> peer {address, user_ids}: PROTOCOL §8's ids the application
+  // knows (Raiden's Pathfinding Service metadata), taken as candidates.
+  void peer(const json& op, const json& ref) {
+    const auto address = op.find("address");
+    auto who = address != op.end() && address->is_string()
+                   ? Address::parse_checksummed(address->get<std::string>())
+                   : Result<Address, AddressError>(fail(AddressError::malformed));
+    if (!who) return error(ref, "bad_request", "\"address\" is missing or not an address");
+    const auto ids = op.find("user_ids");
+    std::vector<std::string> user_ids;
+    if (ids == op.end() || !ids->is_array())
+      return error(ref, "bad_request", "\"user_ids\" is missing or not an array");
+    for (const auto& id : *ids) {
+      if (!id.is_string()) return error(ref, "bad_request", "\"user_ids\" holds a non-string");
+      user_ids.push_back(id.get<std::string>());
+    }
+    if (auto added = node_.add_user_ids(*who, user_ids); !added)
+      return error(ref, std::string(to_string(added.error().kind)), added.error().message);
+    json answer = {{"event", "peer"}, {"address", who->to_hex()}, {"user_ids", user_ids}};
+    if (!ref.is_null()) answer["ref"] = ref;
+    if (!out_.write(answer)) stdout_gone_ = true;
   }
 
   // subscribe {topic} -> subscribed {topic, room_id}; broadcast {topic, body} -> sent {id, topic}.
@@ -479,6 +506,10 @@ int listen_command(const std::vector<std::string>& argv, bool json_out) {
         node.consumed(*event);
         break;
       case NodeEventType::reachability:
+        break;
+      case NodeEventType::squatted:
+        std::cerr << "mrt listen: the broadcast room of " << event->topic.value_or("?")
+                  << " is squatted: " << event->detail << "\n";
         break;
     }
   }

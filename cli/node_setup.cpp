@@ -18,15 +18,27 @@ namespace mrt::cli {
 
 using json = nlohmann::json;
 
-const std::set<std::string> kNodeOptions = {
-    "--keystore",         "--password-file", "--key-file",   "--homeserver",       "--data",
-    "--server-name",      "--carrier",       "--max-age-ms", "--also-homeservers", "--homes",
-    "--failover-after-ms"};
+const std::set<std::string> kNodeOptions = {"--keystore",
+                                            "--password-file",
+                                            "--key-file",
+                                            "--homeserver",
+                                            "--data",
+                                            "--server-name",
+                                            "--carrier",
+                                            "--max-age-ms",
+                                            "--also-homeservers",
+                                            "--homes",
+                                            "--failover-after-ms",
+                                            "--known-servers",
+                                            "--broadcast-server",
+                                            "--broadcast-operators"};
 const std::set<std::string> kNodeSwitches = {"--no-fsync", "--json"};
 const char* const kNodeUsage =
     "(--keystore FILE [--password-file F] | --key-file F) --homeserver URL --data DIR\n"
     "          [--server-name S] [--carrier room|to_device] [--max-age-ms N] [--no-fsync]\n"
-    "          [--also-homeservers NAME=URL,... [--homes K] [--failover-after-ms N]]";
+    "          [--also-homeservers NAME=URL,... [--homes K] [--failover-after-ms N]]\n"
+    "          [--known-servers NAME,... [--broadcast-server NAME]] [--broadcast-operators "
+    "0x...,...]";
 
 namespace {
 
@@ -96,6 +108,19 @@ std::vector<Homeserver> homeserver_list(const std::string& text) {
   return list;
 }
 
+// "a,b,c" -> {"a", "b", "c"}; an empty item is refused.
+std::vector<std::string> comma_list(const std::string& option, const std::string& text) {
+  std::vector<std::string> items;
+  std::size_t at = 0;
+  while (at <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', at), text.size());
+    if (comma == at) throw UsageError(option + " wants items separated by commas, none empty");
+    items.push_back(text.substr(at, comma - at));
+    at = comma + 1;
+  }
+  return items;
+}
+
 }  // namespace
 
 PrivateKey node_key(const Args& args) {
@@ -143,6 +168,17 @@ NodeConfig node_config(const Args& args) {
       int_option(args, "--homes", 1, 1, static_cast<std::int64_t>(config.homeservers.size()) + 1));
   config.failover_after = std::chrono::milliseconds(int_option(
       args, "--failover-after-ms", config.failover_after.count(), 100, std::int64_t{1} << 40));
+  if (auto known = args.get("--known-servers"))
+    config.known_servers = comma_list("--known-servers", *known);
+  config.broadcast_server = args.get("--broadcast-server").value_or("");
+  if (auto operators = args.get("--broadcast-operators")) {
+    config.broadcast_operators.emplace();
+    for (const auto& item : comma_list("--broadcast-operators", *operators)) {
+      auto a = Address::parse_checksummed(item);
+      if (!a) throw UsageError("--broadcast-operators: not an address: " + item);
+      config.broadcast_operators->insert(*a);
+    }
+  }
   if (args.has("--no-fsync")) config.durability = store::Durability::off;
   return config;
 }
@@ -193,6 +229,8 @@ json event_json(const NodeEvent& event) {
       return {{"event", "reachability"},
               {"address", peer},
               {"state", event.reachability ? json(to_string(*event.reachability)) : json(nullptr)}};
+    case NodeEventType::squatted:
+      return with_topic({{"event", "squatted"}, {"detail", event.detail}});
   }
   return {{"event", to_string(event.type)}, {"id", id}};
 }
@@ -238,6 +276,10 @@ json stats_json(const NodeStats& s) {
           {"syncs", s.syncs},
           {"relogins", s.relogins},
           {"failovers", s.failovers},
+          {"id_lookups", s.id_lookups},
+          {"id_lookups_failed", s.id_lookups_failed},
+          {"ids_refused", s.ids_refused},
+          {"squatted", s.squatted},
           {"http_retries", s.http_retries}};
 }
 

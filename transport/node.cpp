@@ -55,6 +55,8 @@ std::string_view to_string(NodeEventType t) {
       return "rejected";
     case NodeEventType::reachability:
       return "reachability";
+    case NodeEventType::squatted:
+      return "squatted";
   }
   return "unknown";
 }
@@ -91,6 +93,10 @@ std::string_view to_string(NodeErrorKind k) {
       return "network";
     case NodeErrorKind::outbox_full:
       return "outbox_full";
+    case NodeErrorKind::squatted:
+      return "squatted";
+    case NodeErrorKind::bad_user_id:
+      return "bad_user_id";
   }
   return "unknown";
 }
@@ -199,6 +205,31 @@ Result<std::vector<Homeserver>, NodeError> all_homeservers(const NodeConfig& con
   return all;
 }
 
+// PROTOCOL §8: the known servers as given (else the homeservers'), the node's own homeservers
+// added when missing; and the broadcast server (else the first known server).
+Result<Unit, NodeError> settle_federation(NodeConfig& config) {
+  std::vector<std::string> known = config.known_servers;
+  for (const auto& h : config.homeservers)
+    if (std::find(known.begin(), known.end(), h.server_name) == known.end())
+      known.push_back(h.server_name);
+  std::set<std::string> seen;
+  for (const auto& name : known) {
+    // A server name (host, IP literal, optional port): what a user id's domain part may hold.
+    const bool plausible = !name.empty() && name.size() <= 255 &&
+                           name.find_first_of(" \t\r\n/@#!?&%") == std::string::npos;
+    if (!plausible)
+      return fail(node_error(NodeErrorKind::bad_config, "not a server name: " + name));
+    if (!seen.insert(name).second)
+      return fail(node_error(NodeErrorKind::bad_config, "known server named twice: " + name));
+  }
+  config.known_servers = std::move(known);
+  if (config.broadcast_server.empty()) config.broadcast_server = config.known_servers.front();
+  if (config.broadcast_server.find_first_of(" \t\r\n/@#!?&%") != std::string::npos)
+    return fail(
+        node_error(NodeErrorKind::bad_config, "not a server name: " + config.broadcast_server));
+  return Unit{};
+}
+
 }  // namespace
 
 Result<Node, NodeError> Node::open(NodeConfig config, const PrivateKey& key) {
@@ -207,6 +238,7 @@ Result<Node, NodeError> Node::open(NodeConfig config, const PrivateKey& key) {
   config.homeservers = std::move(*homeservers);
   config.homeserver = config.homeservers.front().url;
   config.server_name = config.homeservers.front().server_name;
+  if (auto settled = settle_federation(config); !settled) return fail(settled.error());
   if (config.homes < 1 || config.homes > config.homeservers.size())
     return fail(node_error(NodeErrorKind::bad_config,
                            "homes must be between 1 and the number of homeservers (" +
@@ -334,6 +366,12 @@ constexpr auto kHomePatience = std::chrono::seconds(60);
 template <class T>
 using Answer = Result<T, transport::MatrixError>;
 
+// A worker's failure as the application sees it.
+NodeError as_node_error(const transport::MatrixError& e, const std::string& what) {
+  if (e.errcode == transport::kSquattedErrcode) return node_error(NodeErrorKind::squatted, e.error);
+  return node_error(NodeErrorKind::network, what + ": " + describe(e));
+}
+
 // The first good answer, else the first failure as a NodeError.
 template <class T>
 Result<T, NodeError> first_success(std::vector<Answer<T>> answers, const std::string& what) {
@@ -341,7 +379,7 @@ Result<T, NodeError> first_success(std::vector<Answer<T>> answers, const std::st
     return fail(node_error(NodeErrorKind::not_started, "before start() or after stop()"));
   for (auto& a : answers)
     if (a) return std::move(*a);
-  return fail(node_error(NodeErrorKind::network, what + ": " + describe(answers.front().error())));
+  return fail(as_node_error(answers.front().error(), what));
 }
 
 Result<Unit, NodeError> check_topic(const std::string& topic) {
@@ -377,15 +415,55 @@ Result<std::string, NodeError> Node::broadcast(const std::string& topic, std::st
     return fail(node_error(NodeErrorKind::too_large,
                            "the broadcast envelope exceeds " +
                                std::to_string(impl_->config.limits.max_bytes) + " bytes"));
-  // Into the topic's room on every home; a subscriber on several accepts it once (rule 6).
-  auto sent = first_success(
-      impl_->ask_homes<std::string>(
-          kHomePatience,
-          [&](transport::NodeWorker& w, auto done) { w.broadcast(topic, wire, std::move(done)); }),
-      "room of " + topic);
-  if (!sent) return fail(sent.error());
+  // The topic's room is one room for the whole federation (PROTOCOL §8): sent through one home,
+  // the next one if it fails.
+  std::vector<transport::NodeWorker*> workers;
+  {
+    std::lock_guard lock(impl_->mutex);
+    if (impl_->started && !impl_->stopped) workers = impl_->workers();
+  }
+  if (workers.empty())
+    return fail(node_error(NodeErrorKind::not_started, "before start() or after stop()"));
+  std::optional<NodeError> error;
+  bool sent = false;
+  for (auto* w : workers) {
+    auto done = std::make_shared<std::promise<Answer<std::string>>>();
+    auto answer = done->get_future();
+    w->broadcast(topic, wire, [done](Answer<std::string> r) { done->set_value(std::move(r)); });
+    if (answer.wait_for(kHomePatience) != std::future_status::ready) {
+      error = node_error(NodeErrorKind::network, "room of " + topic + ": no answer in time");
+      continue;
+    }
+    auto r = answer.get();
+    if (r) {
+      sent = true;
+      break;
+    }
+    error = as_node_error(r.error(), "room of " + topic);
+    if (error->kind == NodeErrorKind::squatted) break;
+  }
+  if (!sent) return fail(*error);
   impl_->counters.update([](NodeStats& s) { ++s.sent; });
   return e.nonce;
+}
+
+Result<Unit, NodeError> Node::add_user_ids(const Address& address,
+                                           const std::vector<std::string>& user_ids) {
+  if (user_ids.size() > transport::PeerIds::kMaxCandidates)
+    return fail(node_error(
+        NodeErrorKind::bad_user_id,
+        "at most " + std::to_string(transport::PeerIds::kMaxCandidates) + " user ids at once"));
+  for (const auto& id : user_ids) {
+    auto owner = address_of_user_id(id);
+    if (!owner || *owner != address)
+      return fail(node_error(NodeErrorKind::bad_user_id,
+                             "not a user id of " + address.to_hex() + ": " + id));
+  }
+  std::lock_guard lock(impl_->mutex);
+  if (!impl_->started || impl_->stopped)
+    return fail(node_error(NodeErrorKind::not_started, "before start() or after stop()"));
+  for (auto* w : impl_->workers()) w->add_user_ids(address, user_ids);
+  return Unit{};
 }
 
 Reachability Node::reachability(const Address& address) {
@@ -421,9 +499,7 @@ Result<std::vector<std::string>, NodeError> Node::discover(const Address& addres
     for (auto& id : *a)
       if (std::find(found.begin(), found.end(), id) == found.end()) found.push_back(id);
   }
-  if (!any)
-    return fail(
-        node_error(NodeErrorKind::network, "user directory: " + describe(answers.front().error())));
+  if (!any) return fail(as_node_error(answers.front().error(), "user directory"));
   return found;
 }
 

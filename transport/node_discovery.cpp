@@ -1,6 +1,9 @@
-// NodeWorker, discovery (issue 7): the user ids of an address, found through the homeserver's
-// user directory and kept only when their displayname proves them (PROTOCOL §2), cached in the
-// store until they expire.
+// NodeWorker, discovery (issue 7, PROTOCOL §8): the user ids of an address, found through the
+// homeserver's user directory (which lists a remote user only once it shares a room with one of
+// the server's users) and as @address:S on every known server S, each kept only when its
+// displayname proves it (PROTOCOL §2), cached in the store until they expire.
+#include <algorithm>
+
 #include <mrt/matrix_identity.hpp>
 
 #include "node_worker_state.hpp"
@@ -30,12 +33,38 @@ void NodeWorker::discover(const Address& address, DiscoverCallback done) {
       if (record.is_object() && record.value("until", 0LL) > now && record["user_ids"].is_array())
         return done(record["user_ids"].get<std::vector<std::string>>());
     }
+    // The directory and the known servers at once; the answer waits for both.
+    ids_.recheck(address);
+    auto from_directory =
+        std::make_shared<std::optional<Result<std::vector<std::string>, MatrixError>>>();
+    auto looked_up = std::make_shared<bool>(false);
+    auto answer = [this, address, done, from_directory, looked_up] {
+      if (!*looked_up || !from_directory->has_value()) return;
+      std::vector<std::string> found;
+      if (**from_directory) found = ***from_directory;
+      for (const auto& id : ids_.ids(address))
+        if (std::find(found.begin(), found.end(), id) == found.end()) found.push_back(id);
+      if (found.empty() && !**from_directory) return done(fail((*from_directory)->error()));
+      const json record = {{"user_ids", found},
+                           {"until", ctx_.now_ms() + ctx_.config.discovery_ttl.count()}};
+      store::Changes c;
+      c.put(ctx_.tables.meta, ctx_.home.meta_key(discovered_key(address)), record.dump());
+      ctx_.env.commit(std::move(c));
+      done(std::move(found));
+    };
+    after_look_ups(look_up_ids(address), [looked_up, answer] {
+      *looked_up = true;
+      answer();
+    });
     ctx_.client.call(
         calls::request("POST", "/_matrix/client/v3/user_directory/search",
                        json{{"search_term", address.to_hex()}, {"limit", kDirectoryLimit}}),
-        [this, address, done](MatrixResult r) {
-          post([this, address, done, r = std::move(r)] {
-            if (!r) return done(fail(r.error()));
+        [this, address, from_directory, answer](MatrixResult r) {
+          post([this, address, from_directory, answer, r = std::move(r)] {
+            if (!r) {
+              *from_directory = fail(r.error());
+              return answer();
+            }
             std::vector<std::string> found;
             store::Changes c;
             const json results = r->value("results", json::array());
@@ -50,13 +79,11 @@ void NodeWorker::discover(const Address& address, DiscoverCallback done) {
                   displayname_proves_user_id(user_id, entry["display_name"].get<std::string>());
               if (!proven || *proven != address) continue;
               found.push_back(user_id);
-              if (!validated_.count(user_id)) remember_validated(user_id, address, c);
+              remember_validated(user_id, address, c);
             }
-            const json record = {{"user_ids", found},
-                                 {"until", ctx_.now_ms() + ctx_.config.discovery_ttl.count()}};
-            c.put(ctx_.tables.meta, ctx_.home.meta_key(discovered_key(address)), record.dump());
             ctx_.env.commit(std::move(c));
-            done(std::move(found));
+            *from_directory = std::move(found);
+            answer();
           });
         });
   });

@@ -1,6 +1,7 @@
 // NodeWorker, presence and reachability (issue 7): an address is reachable when one of its
-// validated user ids is online. Presence arrives with /sync for users who share a room with
-// us; for others the homeserver is asked when the application wants to know.
+// validated user ids (on any homeserver, PROTOCOL §8) is online. Presence arrives with /sync for
+// users who share a room with us; for others the homeserver is asked when the application
+// wants to know (over federation for a remote id).
 #include <mrt/matrix_identity.hpp>
 
 #include "node_worker_state.hpp"
@@ -19,7 +20,7 @@ void NodeWorker::recompute_reachability(const std::string& user_id) {
   auto address = address_of_user_id(user_id);
   if (!address || *address == me_) return;
   if (!validated(user_id, *address)) {
-    validate_user(user_id);  // comes back here once checked (validate_user's completion)
+    look_up(user_id);  // comes back here once checked (on_looked_up)
     return;
   }
   Reachability now = Reachability::unknown;
@@ -40,28 +41,29 @@ void NodeWorker::reachability(const Address& address, std::function<void(Reachab
     if (auto it = reachability_.find(address);
         it != reachability_.end() && it->second != Reachability::unknown)
       return done(it->second);
-    const std::string user_id = matrix_user_id(address, server_name_);
-    ctx_.client.call(
-        calls::request("GET", "/_matrix/client/v3/presence/" + url_encode(user_id) + "/status",
-                       json::object()),
-        [this, address, user_id, done](MatrixResult r) {
-          post([this, address, user_id, done, r = std::move(r)] {
-            if (r && r->contains("presence") && (*r)["presence"].is_string())
-              presence_of_[user_id] = (*r)["presence"].get<std::string>();
-            auto answer = [this, address, user_id, done] {
-              recompute_reachability(user_id);
-              auto it = reachability_.find(address);
-              done(it == reachability_.end() ? Reachability::unknown : it->second);
-            };
-            // Only a validated user id counts: check it first when it is new.
-            if (presence_of_.count(user_id) && !validated(user_id, address) &&
-                !invalid_users_.count(user_id)) {
-              after_validation_[user_id].push_back(std::move(answer));
-              return validate_user(user_id);
-            }
-            answer();
-          });
-        });
+    // Nothing came by /sync: ask the homeserver about each validated id of the address (found
+    // first when there is none yet), and answer once every answer is in.
+    after_look_ups(look_up_ids(address), [this, address, done] {
+      const auto& ids = ids_.ids(address);
+      if (ids.empty()) return done(Reachability::unknown);
+      auto pending = std::make_shared<std::size_t>(ids.size());
+      for (const auto& user_id : ids) {
+        ctx_.client.call(
+            calls::request("GET", "/_matrix/client/v3/presence/" + url_encode(user_id) + "/status",
+                           json::object()),
+            [this, address, user_id, done, pending](MatrixResult r) {
+              post([this, address, user_id, done, pending, r = std::move(r)] {
+                if (r && r->contains("presence") && (*r)["presence"].is_string()) {
+                  presence_of_[user_id] = (*r)["presence"].get<std::string>();
+                  recompute_reachability(user_id);
+                }
+                if (--*pending > 0) return;
+                auto it = reachability_.find(address);
+                done(it == reachability_.end() ? Reachability::unknown : it->second);
+              });
+            });
+      }
+    });
   });
 }
 

@@ -1,5 +1,6 @@
-// NodeWorker, DM rooms (PROTOCOL §5): invites, joins, judging, leaving, creating; and the
-// displayname check of other users' ids (§2) that the rules rest on.
+// NodeWorker, DM rooms (PROTOCOL §5): invites, joins, judging, leaving, creating. The partner's
+// user ids may be on any homeserver (§8): the room is created on this home and invites every
+// validated id of the partner, who joins over federation.
 #include <mrt/matrix_identity.hpp>
 
 #include "node_worker_state.hpp"
@@ -15,67 +16,6 @@ void NodeWorker::persist_room(const std::string& room_id, store::Changes& change
               json{{"state", room.state.to_json()}, {"left", room.left}, {"home", server_name_}});
 }
 
-bool NodeWorker::validated(const std::string& user_id, const Address& address) const {
-  auto it = validated_.find(user_id);
-  return it != validated_.end() && it->second == address;
-}
-
-void NodeWorker::remember_validated(const std::string& user_id, const Address& address,
-                                    store::Changes& changes) {
-  validated_[user_id] = address;
-  changes.put(ctx_.tables.meta, validated_key(user_id), address.to_hex());
-  if (!user_id.ends_with(":" + server_name_)) return;
-  ctx_.homes.peer_uses(server_name_, address);
-  // A peer whose id just proved itself has logged in: its devices may be new to us.
-  if (auto p = peers_.find(address); p != peers_.end() && p->second->user_id == user_id)
-    machine_.refresh_devices({user_id});
-}
-
-void NodeWorker::validate_user(const std::string& user_id) {
-  if (validated_.count(user_id) || invalid_users_.count(user_id) || validating_.count(user_id))
-    return;
-  if (!address_of_user_id(user_id)) {
-    invalid_users_.insert(user_id);
-    return;
-  }
-  validating_.insert(user_id);
-  ctx_.client.call(
-      calls::request("GET", "/_matrix/client/v3/profile/" + url_encode(user_id) + "/displayname",
-                     json::object()),
-      [this, user_id](MatrixResult r) {
-        post([this, user_id, r = std::move(r)] {
-          validating_.erase(user_id);
-          if (!r) {
-            // Not there yet (never logged in) or unreachable: ask again later.
-            if (r.error().kind != MatrixErrorKind::cancelled)
-              post_after(kValidateRetryMs, [this, user_id] { validate_user(user_id); });
-            return;
-          }
-          const std::string name =
-              r->is_object() && r->contains("displayname") && (*r)["displayname"].is_string()
-                  ? (*r)["displayname"].get<std::string>()
-                  : "";
-          auto proven = displayname_proves_user_id(user_id, name);
-          if (!proven) {
-            if (name.empty()) {
-              post_after(kValidateRetryMs, [this, user_id] { validate_user(user_id); });
-            } else {
-              invalid_users_.insert(user_id);
-            }
-          } else {
-            store::Changes c;
-            remember_validated(user_id, *proven, c);
-            ctx_.env.commit(std::move(c));
-          }
-          for (auto& [room_id, room] : rooms_) judge_room(room_id, nullptr);
-          if (presence_of_.count(user_id)) recompute_reachability(user_id);
-          for (auto& [address, p] : peers_) ensure_room(*p);
-          if (auto waiting = after_validation_.extract(user_id))
-            for (auto& then : waiting.mapped()) then();
-        });
-      });
-}
-
 void NodeWorker::handle_invite(const std::string& room_id, const json& invite_state) {
   if (invites_handled_.count(room_id) || rooms_.count(room_id)) return;
   std::string inviter;
@@ -86,6 +26,7 @@ void NodeWorker::handle_invite(const std::string& room_id, const json& invite_st
   }
   auto inviter_address = address_of_user_id(inviter);
   const auto reject_invite = [this, &room_id](std::uint64_t NodeStats::*counter) {
+    pending_invites_.erase(room_id);
     invites_handled_.insert(room_id);
     ctx_.counters.update([counter](NodeStats& s) { ++(s.*counter); });
     ctx_.client.call(
@@ -106,17 +47,27 @@ void NodeWorker::handle_invite(const std::string& room_id, const json& invite_st
     return;
   }
   if (!validated(inviter, *inviter_address)) {
-    validate_user(inviter);
-    if (!invalid_users_.count(inviter)) {
+    look_up(inviter);
+    if (ids_.in_flight(inviter)) {
       // Decide once the inviter's displayname has been checked.
-      post_after(500, [this, room_id, invite_state] { handle_invite(room_id, invite_state); });
+      after_look_ups({inviter},
+                     [this, room_id, invite_state] { handle_invite(room_id, invite_state); });
       return;
     }
-    // An inviter whose displayname does not prove its user id: never joined (left pending).
-    invites_handled_.insert(room_id);
-    ctx_.counters.update([](NodeStats& s) { ++s.invites_refused; });
+    if (ids_.refused(inviter)) {
+      // An inviter whose displayname does not prove its user id: never joined (left pending).
+      pending_invites_.erase(room_id);
+      invites_handled_.insert(room_id);
+      ctx_.counters.update([](NodeStats& s) { ++s.invites_refused; });
+    } else if (pending_invites_.count(room_id) ||
+               pending_invites_.size() < ctx_.config.policy.max_new_dm_rooms_per_hour) {
+      // Its look-up failed (its server unreachable?): the tick asks again after the backoff.
+      // As many kept as may be joined in an hour; others wait for the inviter's next invite.
+      pending_invites_.emplace(room_id, invite_state);
+    }
     return;
   }
+  pending_invites_.erase(room_id);
   // Counted now, not when the join succeeds: a join that fails costs as much.
   if (!admit_dm_invite(true)) {
     reject_invite(&NodeStats::invites_over_limit);
@@ -138,30 +89,38 @@ void NodeWorker::join_room(const std::string& room_id, const Address& partner) {
             [](MatrixResult) {});
         return;
       }
-      // Judged on the state of the first sync after the join, and on the member list: the
-      // sync loads members lazily (broadcast rooms are large), a DM room needs all of them.
+      // Judged on its whole state, loaded now: the sync loads members lazily (broadcast rooms
+      // are large) and may bring only part of a room just joined.
       if (!rooms_.count(room_id)) {
         auto room = std::make_unique<Room>();
         room->partner = partner;
         rooms_[room_id] = std::move(room);
       }
-      load_members(room_id);
+      load_state(room_id);
     });
   });
 }
 
-void NodeWorker::load_members(const std::string& room_id) {
-  ctx_.client.call(
-      calls::request("GET", "/_matrix/client/v3/rooms/" + url_encode(room_id) + "/members",
-                     json::object()),
-      [this, room_id](MatrixResult r) {
-        post([this, room_id, r = std::move(r)] {
-          if (!r || !r->contains("chunk") || !(*r)["chunk"].is_array()) return;
-          Intake intake;
-          apply_room_state(room_id, (*r)["chunk"], intake);
-          finish_intake(intake);
-        });
-      });
+void NodeWorker::load_state(const std::string& room_id) {
+  MatrixCall call =
+      calls::request("GET", "/_matrix/client/v3/rooms/" + url_encode(room_id) + "/state", {});
+  call.array_answer = true;
+  ctx_.client.call(std::move(call), [this, room_id](MatrixResult r) {
+    post([this, room_id, r = std::move(r)] {
+      auto it = rooms_.find(room_id);
+      if (it == rooms_.end()) return;
+      if (!r || !r->is_array()) {
+        // Not answered (yet): asked again, so that the room does not stay unjudged.
+        if (r || r.error().kind != MatrixErrorKind::cancelled)
+          post_after(kRoomRetryMs, [this, room_id] { load_state(room_id); });
+        return;
+      }
+      it->second->complete = true;
+      Intake intake;
+      apply_room_state(room_id, *r, intake);
+      finish_intake(intake);
+    });
+  });
 }
 
 void NodeWorker::apply_room_state(const std::string& room_id, const json& events, Intake& intake) {
@@ -173,7 +132,7 @@ void NodeWorker::apply_room_state(const std::string& room_id, const json& events
       if (e.is_object() && e.value("type", "") == kDmStateType) dm = true;
     if (!dm) return;
     it = rooms_.emplace(room_id, std::make_unique<Room>()).first;
-    load_members(room_id);
+    load_state(room_id);
   }
   Room& room = *it->second;
   if (room.left) return;
@@ -188,22 +147,19 @@ void NodeWorker::apply_room_state(const std::string& room_id, const json& events
 
 void NodeWorker::judge_room(const std::string& room_id, Intake* intake) {
   Room& room = *rooms_.at(room_id);
-  if (room.left) return;
-  // Users not checked yet are checked first; the room is judged again when they are.
+  if (room.left || !room.complete) return;
+  // Users not checked yet are checked first; the room is judged again when they are (a look-up
+  // that fails is tried again by the tick, after its backoff).
+  std::vector<std::string> users = room.state.members();
+  if (!room.state.creator.empty()) users.push_back(room.state.creator);
   bool pending = false;
-  for (const auto& user : room.state.members()) {
-    if (!validated_.count(user) && !invalid_users_.count(user)) {
-      validate_user(user);
-      pending = pending || !invalid_users_.count(user);
-    }
-  }
-  if (!room.state.creator.empty() && !validated_.count(room.state.creator) &&
-      !invalid_users_.count(room.state.creator)) {
-    validate_user(room.state.creator);
-    pending = pending || !invalid_users_.count(room.state.creator);
+  for (const auto& user : users) {
+    if (ids_.address_of(user) || ids_.refused(user)) continue;
+    look_up(user);
+    pending = true;
   }
   if (pending || room.state.creator.empty()) return;
-  room.verdict = judge_dm_room(room.state, me_, validated_);
+  room.verdict = judge_dm_room(room.state, me_, ids_.all_validated());
   room.judged = true;
   if (room.verdict != DmRoomVerdict::valid) {
     leave_room(room_id, room.verdict);
@@ -250,15 +206,17 @@ bool NodeWorker::has_live_room(const Address& partner) const {
 void NodeWorker::ensure_room(Peer& p) {
   if (ctx_.config.carrier != Carrier::room || !(me_ < p.address)) return;
   if (p.creating_room || steady_ms() < p.next_room_attempt || has_live_room(p.address)) return;
-  if (!validated(p.user_id, p.address)) {
-    validate_user(p.user_id);  // ensure_room runs again once it is checked
+  const std::set<std::string>& partner_ids = ids_.ids(p.address);
+  if (partner_ids.empty()) {
+    look_up_ids(p.address);  // ensure_room runs again once one is validated
     return;
   }
   p.creating_room = true;
   const Address partner = p.address;
-  ctx_.client.call(calls::create_room(dm_room_create_body(me_, partner, {p.user_id})),
-                   [this, partner](MatrixResult r) {
-                     post([this, partner, r = std::move(r)] {
+  const std::vector<std::string> invite(partner_ids.begin(), partner_ids.end());
+  ctx_.client.call(calls::create_room(dm_room_create_body(me_, partner, invite)),
+                   [this, partner, invite](MatrixResult r) {
+                     post([this, partner, invite, r = std::move(r)] {
                        Peer& partner_peer = peer(partner);
                        partner_peer.creating_room = false;
                        const std::string* room_id =
@@ -277,7 +235,8 @@ void NodeWorker::ensure_room(Peer& p) {
                        const json body = dm_room_create_body(me_, partner, {});
                        for (const auto& e : body["initial_state"]) room->state.apply(e);
                        room->state.membership[my_user_id_] = "join";
-                       room->state.membership[partner_peer.user_id] = "invite";
+                       for (const auto& id : invite) room->state.membership[id] = "invite";
+                       room->complete = true;
                        room->partner = partner;
                        room->invited_at = steady_ms();
                        const std::string id = *room_id;

@@ -1,5 +1,6 @@
-// NodeWorker, envelopes out: one payload per peer in flight, over the DM room or to_device;
-// and the E2EE machine's requests sent and marked.
+// NodeWorker, envelopes out: one payload per peer in flight, over the DM room or to_device to
+// the peer's validated user ids on whatever homeserver they are (PROTOCOL §8); and the E2EE
+// machine's requests sent and marked.
 #include <algorithm>
 
 #include <mrt/matrix_identity.hpp>
@@ -17,9 +18,9 @@ NodeWorker::Peer& NodeWorker::peer(const Address& address) {
   if (!slot) {
     slot = std::make_unique<Peer>();
     slot->address = address;
-    slot->user_id = matrix_user_id(address, server_name_);
-    machine_.update_tracked_users({slot->user_id});
-    validate_user(slot->user_id);  // tells HomeSet whether the peer uses this homeserver
+    const auto& known = ids_.ids(address);
+    if (!known.empty()) machine_.update_tracked_users({known.begin(), known.end()});
+    look_up_ids(address);  // nothing goes out before one of its ids is validated
   }
   return *slot;
 }
@@ -32,6 +33,9 @@ void NodeWorker::transmit(Peer& p) {
   // One payload in flight per peer, so that the server receives them in order; whatever queues
   // meanwhile goes together in the next one.
   if (p.sends_in_flight > 0 || !p.requests.empty()) return;
+  // Nothing goes to an id that its displayname has not proven (PROTOCOL §8): acks and messages
+  // wait (the tick keeps looking the peer's ids up).
+  if (ids_.ids(p.address).empty()) return;
 
   for (Carrier arrival : {Carrier::room, Carrier::to_device}) {
     auto& nonces = p.acks[arrival];
@@ -54,6 +58,7 @@ void NodeWorker::transmit(Peer& p) {
   std::vector<std::string> nonces;
   // A message's first transmission goes over one homeserver only (HomeSet::first_choice).
   const bool first_choice = ctx_.homes.first_choice(server_name_, p.address);
+  bool stuck = true;  // every message in it already went out kStuckAttempts times
   while (!p.messages.empty() && payload.count() < kMaxEnvelopesPerPayload) {
     const std::string nonce = p.messages.front();
     auto it = outbox_.find(nonce);
@@ -62,12 +67,19 @@ void NodeWorker::transmit(Peer& p) {
     if (it != outbox_.end() && (!first || first_choice)) {
       if (!payload.add(it->second.envelope)) break;
       nonces.push_back(nonce);
+      stuck = stuck && s != schedule_.end() && s->second.attempts >= kStuckAttempts;
     }
     p.queued.erase(nonce);
     p.messages.pop_front();
   }
   if (nonces.empty()) return;
-  if (!send_payload(p, ctx_.config.carrier, payload.content())) {
+  // Resends that the room has not delivered alternate with to_device: the partner may no
+  // longer read the room (it moved to another homeserver and has not joined from there yet).
+  const Carrier carrier =
+      stuck && ctx_.config.carrier == Carrier::room && p.stuck_payloads++ % 2 == 0
+          ? Carrier::to_device
+          : ctx_.config.carrier;
+  if (!send_payload(p, carrier, payload.content())) {
     // Not sent (keys being set up): back to the front of the queue, in order.
     for (auto it = nonces.rbegin(); it != nonces.rend(); ++it) {
       if (p.queued.insert(*it).second) p.messages.push_front(*it);
@@ -108,20 +120,34 @@ bool NodeWorker::send_over_room(Peer& p, const Room& room, const std::string& ro
 }
 
 NodeWorker::ToDeviceSend NodeWorker::send_over_to_device(Peer& p, const json& payload) {
-  const ShareOutcome share = machine_.encrypt_to_device(p.user_id, kEnvelopesEventType, payload);
-  attribute_new_requests(p);
-  if (!share.complete()) return ToDeviceSend::waiting;
-  if (share.sent.empty()) {
+  // To every validated id of the peer: each reaches the devices of that account, on its own
+  // homeserver (over federation). One whose keys are still being fetched does not hold back the
+  // others; it gets the next payloads (and the resends).
+  bool sent = false;
+  bool waiting = false;
+  std::vector<std::string> without_devices;
+  for (const auto& user_id : ids_.ids(p.address)) {
+    const ShareOutcome share = machine_.encrypt_to_device(user_id, kEnvelopesEventType, payload);
+    attribute_new_requests(p);
+    if (!share.complete()) {
+      waiting = true;  // sent again once its keys are in (some devices may have it already)
+    } else if (!share.sent.empty()) {
+      sent = true;
+    } else {
+      without_devices.push_back(user_id);
+    }
+  }
+  if (!without_devices.empty() && steady_ms() >= p.next_device_refresh) {
     // Not logged in yet, or gone: ask the server again now and then (no room, no device-list
     // news for this user).
-    if (steady_ms() >= p.next_device_refresh) {
-      p.next_device_refresh = steady_ms() + kDeviceRefreshMs;
-      machine_.refresh_devices({p.user_id});
-    }
-    return ToDeviceSend::no_devices;
+    p.next_device_refresh = steady_ms() + kDeviceRefreshMs;
+    machine_.refresh_devices(without_devices);
   }
-  ctx_.counters.update([](NodeStats& st) { ++st.payloads; });
-  return ToDeviceSend::sent;
+  if (sent) {
+    ctx_.counters.update([](NodeStats& st) { ++st.payloads; });
+    return ToDeviceSend::sent;
+  }
+  return waiting ? ToDeviceSend::waiting : ToDeviceSend::no_devices;
 }
 
 void NodeWorker::attribute_new_requests(Peer& p) {

@@ -21,8 +21,9 @@ NodeWorker::NodeWorker(NodeWorkerContext context, E2eeMachine machine, std::stri
       me_(ctx_.key.address()),
       my_user_id_(machine_.user_id()),
       server_name_(my_user_id_.substr(my_user_id_.find(':') + 1)),
-      since_(std::move(since)) {
-  validated_[my_user_id_] = me_;
+      since_(std::move(since)),
+      ids_(ctx_.config.known_servers, {.ttl_ms = ctx_.config.discovery_ttl.count()}) {
+  ids_.restore(my_user_id_, me_, std::numeric_limits<std::int64_t>::max() / 2);  // never stale
 }
 
 NodeWorker::~NodeWorker() {
@@ -33,22 +34,31 @@ void NodeWorker::start() {
   // Validated user ids and rooms from earlier runs.
   auto txn = ctx_.env.read();
   const std::string prefix = store::join_key({"validated"});  // "validated\0"
-  ctx_.tables.meta.for_each(
-      txn, as_bytes(prefix), [&](const std::string& key, std::string address) {
-        auto a = Address::parse(address);
-        // join_key ends every part with NUL: "validated\0<user id>\0".
-        if (!a || key.size() <= prefix.size()) return true;
-        const std::string user_id = key.substr(prefix.size(), key.size() - prefix.size() - 1);
-        validated_[user_id] = *a;
-        if (user_id.ends_with(":" + server_name_)) ctx_.homes.peer_uses(server_name_, *a);
-        return true;
-      });
+  const std::int64_t wall = ctx_.now_ms(), steady = steady_ms();
+  ctx_.tables.meta.for_each(txn, as_bytes(prefix), [&](const std::string& key, std::string value) {
+    // "0x<address> <ms since the epoch when proven>" (before issue 14: the address alone).
+    const std::size_t space = value.find(std::string_view(" "));
+    auto a = Address::parse(value.substr(0, space));
+    // join_key ends every part with NUL: "validated\0<user id>\0".
+    if (!a || key.size() <= prefix.size()) return true;
+    const std::string user_id = key.substr(prefix.size(), key.size() - prefix.size() - 1);
+    std::optional<std::int64_t> proven_at;  // unknown: checked again when next needed
+    if (space != std::string::npos) {
+      try {
+        proven_at = steady - (wall - std::stoll(value.substr(space + 1)));
+      } catch (const std::exception&) {
+      }
+    }
+    ids_.restore(user_id, *a, proven_at);
+    ctx_.homes.peer_uses(user_id.substr(user_id.find(':') + 1), *a);
+    return true;
+  });
   const std::string topics = ctx_.home.meta_key(store::join_key({"topic"}));
   ctx_.tables.meta.for_each(txn, as_bytes(topics), [&](const std::string& key, std::string room) {
     if (key.size() > topics.size()) {
       const std::string topic = key.substr(topics.size(), key.size() - topics.size() - 1);
       topic_rooms_[topic] = room;
-      broadcast_rooms_[room] = topic;
+      broadcasts_[room].topic = topic;
     }
     return true;
   });
@@ -60,6 +70,7 @@ void NodeWorker::start() {
     if (!state) return true;
     auto room = std::make_unique<Room>();
     room->state = std::move(*state);
+    room->complete = true;  // kept once it was judged on its whole state
     room->partner = dm_partner(room->state, me_);
     room->left = record.value("left", false);
     rooms_[room_id] = std::move(room);
@@ -239,6 +250,8 @@ void NodeWorker::handle_sync(const json& body) {
     if (event.type != kEnvelopesEventType) continue;
     const std::optional<Address> device =
         event.trust == DeviceTrust::attested ? event.address : std::nullopt;
+    // The sender's user id is met here (PROTOCOL §8): the acks go to it once it is proven.
+    if (device && !validated(event.sender, *device)) look_up(event.sender);
     intake_payload(event.content, {.carrier = Carrier::to_device, .device = device}, intake);
   }
 
@@ -246,13 +259,20 @@ void NodeWorker::handle_sync(const json& body) {
   for (const auto& [user, presence] : batch->presence) on_presence(user, presence);
 
   for (const auto& joined : batch->joined) {
-    if (auto topic = broadcast_rooms_.find(joined.room_id); topic != broadcast_rooms_.end()) {
-      // A broadcast room (PROTOCOL §6): plaintext envelopes with the room's topic.
+    if (auto b = broadcasts_.find(joined.room_id); b != broadcasts_.end()) {
+      // A broadcast room (PROTOCOL §6): plaintext envelopes with the room's topic; its state is
+      // judged again whenever it changes.
+      const std::string topic = b->second.topic;
+      apply_broadcast_state(joined.room_id, joined.state_events);
       for (const auto& event : joined.timeline_events) {
-        if (event.value("type", "") != kEnvelopesEventType || event.contains("state_key") ||
+        if (event.contains("state_key")) {
+          apply_broadcast_state(joined.room_id, json::array({event}));
+          continue;
+        }
+        if (event.value("type", "") != kEnvelopesEventType ||
             event.value("sender", "") == my_user_id_)
           continue;
-        intake_payload(event.value("content", json::object()), {.topic = topic->second}, intake);
+        intake_payload(event.value("content", json::object()), {.topic = topic}, intake);
       }
       continue;
     }
@@ -279,6 +299,7 @@ void NodeWorker::handle_sync(const json& body) {
         if (decrypted->type != kEnvelopesEventType) continue;
         const std::optional<Address> device =
             decrypted->trust == DeviceTrust::attested ? decrypted->address : std::nullopt;
+        if (device && !validated(decrypted->sender, *device)) look_up(decrypted->sender);
         intake_payload(decrypted->content, {.carrier = Carrier::room, .device = device}, intake);
       } else if (type == kEnvelopesEventType) {
         // Plaintext on a unicast carrier: rules 1-6 still name the first failure (rule 7).
@@ -287,6 +308,16 @@ void NodeWorker::handle_sync(const json& body) {
     }
   }
   for (const auto& room_id : batch->left) {
+    if (auto b = broadcasts_.find(room_id); b != broadcasts_.end()) {
+      // Kicked or banned from a broadcast room: the next subscribe() joins again.
+      intake.changes.erase(ctx_.tables.meta,
+                           ctx_.home.meta_key(store::join_key({"topic", b->second.topic})));
+      topic_rooms_.erase(b->second.topic);
+      for (auto& done : b->second.waiting)
+        done(fail(MatrixError{MatrixErrorKind::http, 0, "", "left the room", std::nullopt, ""}));
+      broadcasts_.erase(b);
+      continue;
+    }
     auto it = rooms_.find(room_id);
     if (it == rooms_.end() || it->second->left) continue;
     it->second->left = true;
@@ -335,14 +366,21 @@ void NodeWorker::tick() {
   const std::int64_t steady = steady_ms();
   const std::int64_t now = ctx_.now_ms();
   std::vector<std::string> failed;
+  std::set<Address> waiting;  // recipients of messages not acked yet
   for (auto& [nonce, s] : schedule_) {
     const OutboxEntry& entry = outbox_.at(nonce);
     if (now > entry.ts + ctx_.config.limits.max_age_ms) {
       failed.push_back(nonce);
       continue;
     }
+    waiting.insert(entry.to);
     if (s.next_attempt > steady) continue;
     Peer& p = peer(entry.to);
+    if (s.attempts >= kStuckAttempts && steady >= p.next_recheck) {
+      // Deliveries keep failing: the peer may have moved to another homeserver (PROTOCOL §8).
+      p.next_recheck = steady + 2 * ctx_.config.resend_initial.count() * s.attempts;
+      ids_.recheck(entry.to);
+    }
     // Resends go over every healthy homeserver the peer uses (HomeSet::carries).
     if (ctx_.homes.carries(server_name_, entry.to) && p.queued.insert(nonce).second) {
       p.messages.push_back(nonce);
@@ -385,14 +423,31 @@ void NodeWorker::tick() {
     });
     for (auto& e : events) ctx_.emit(std::move(e));
   }
-  // The creator invites again a partner that has not joined within a minute.
+  // The user ids of whoever we owe a message or an ack: looked up until one is validated, and
+  // again as PeerIds says (backoff, re-checks, the cache's ttl).
+  for (const auto& [address, p] : peers_) {
+    bool acks = false;
+    for (const auto& [carrier, nonces] : p->acks) acks = acks || !nonces.empty();
+    if (acks || waiting.count(address)) look_up_ids(address);
+  }
+  // Rooms whose members could not all be checked yet, and invites from an inviter that could
+  // not be: tried again (the look-ups back off).
+  for (auto& [room_id, room] : rooms_)
+    if (!room->judged && room->complete && !room->left) judge_room(room_id, nullptr);
+  for (const auto& [room_id, state] : std::map(pending_invites_)) handle_invite(room_id, state);
+  // The creator invites again, every minute, the partner's ids that have not joined.
   for (auto& [room_id, room] : rooms_) {
     if (room->left || room->state.creator != my_user_id_ || !room->partner) continue;
     if (room->invited_at == 0 || steady - room->invited_at < kReinviteMs) continue;
-    const std::string partner_user = matrix_user_id(*room->partner, server_name_);
-    if (room->state.joined(partner_user)) continue;
     room->invited_at = steady;
-    ctx_.client.call(calls::invite(room_id, partner_user), [](MatrixResult) {});
+    for (const auto& partner_user : ids_.ids(*room->partner)) {
+      if (room->state.joined(partner_user)) continue;
+      ctx_.client.call(calls::invite(room_id, partner_user), [](MatrixResult) {});
+    }
+  }
+  if (steady >= next_squat_check_) {
+    next_squat_check_ = steady + kSquatRecheckMs;
+    recheck_squatted();
   }
   if (steady >= next_prune_) prune_seen_nonces();
 }

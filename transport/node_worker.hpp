@@ -31,13 +31,20 @@
 #include <mrt/e2ee_machine.hpp>
 #include <mrt/node.hpp>
 
+#include "broadcast_room.hpp"
 #include "dm_room.hpp"
 #include "home_set.hpp"
 #include "matrix_client.hpp"
 #include "node_tables.hpp"
+#include "peer_ids.hpp"
 #include "rolling_window.hpp"
 
 namespace mrt::transport {
+
+// The errcode of the MatrixError a broadcast room's callback gets when the room is squatted
+// (PROTOCOL §6); Node turns it into NodeErrorKind::squatted.
+inline constexpr const char* kSquattedErrcode = "MRT_SQUATTED";
+MatrixError squatted_error(const std::string& topic, const std::string& why);
 
 // Milliseconds of the steady clock: timers, backoffs and health, never wall time.
 inline std::int64_t steady_ms() {
@@ -126,8 +133,9 @@ class NodeWorker {
   // Thread-safe: another home settled this message (HomeSet::settle); stop sending it.
   void forget(std::string nonce);
 
-  // Thread-safe. PROTOCOL §6: joins (or creates) the room of `topic`; `done` gets its room id,
-  // or why not, on the worker thread.
+  // Thread-safe. PROTOCOL §6, §8: joins (or, on the broadcast server, creates) the room of
+  // `topic` and judges it; `done` gets its room id, or why not (kSquattedErrcode: squatted), on
+  // the worker thread.
   using RoomCallback = std::function<void(Result<std::string, MatrixError>)>;
   void subscribe(std::string topic, RoomCallback done);
   // Thread-safe: sends a signed broadcast envelope into the room of `topic` (subscribing first);
@@ -139,11 +147,15 @@ class NodeWorker {
   // Thread-safe: the validated user ids of `address` (cached until discovery_ttl passes).
   using DiscoverCallback = std::function<void(Result<std::vector<std::string>, MatrixError>)>;
   void discover(const Address& address, DiscoverCallback done);
+  // Thread-safe: PROTOCOL §8 source 1, user ids the application supplies for `address` (each
+  // already checked to be @address:server); they are looked up at once.
+  void add_user_ids(const Address& address, std::vector<std::string> user_ids);
 
  private:
   struct Peer;
   struct Room;
   struct Intake;
+  struct BroadcastRoom;
 
   void post(std::function<void()> task);
   void post_after(std::int64_t delay_ms, std::function<void()> task);
@@ -158,7 +170,8 @@ class NodeWorker {
   // Rooms.
   void handle_invite(const std::string& room_id, const nlohmann::json& invite_state);
   void join_room(const std::string& room_id, const Address& partner);
-  void load_members(const std::string& room_id);
+  // The room's whole state (GET /state): a DM room is judged on nothing less (PROTOCOL §5).
+  void load_state(const std::string& room_id);
   void apply_room_state(const std::string& room_id, const nlohmann::json& events, Intake& intake);
   void judge_room(const std::string& room_id, Intake* intake);
   void leave_room(const std::string& room_id, DmRoomVerdict why);
@@ -173,14 +186,31 @@ class NodeWorker {
   void recompute_reachability(const std::string& user_id);
 
   // Broadcast rooms (node_broadcast.cpp).
-  void join_broadcast(const std::string& topic, RoomCallback done, int attempt);
+  void join_broadcast(const std::string& topic, RoomCallback done, int attempt, int races);
+  void create_broadcast(const std::string& topic, RoomCallback done, int races);
   void remember_broadcast(const std::string& topic, const std::string& room_id);
+  // Answers `done` once the room is judged (its state loaded first if needed).
+  void await_verdict(const std::string& room_id, RoomCallback done);
+  void load_broadcast_state(const std::string& room_id);
+  void judge_broadcast(const std::string& room_id);
+  void answer_waiting(const std::string& room_id);
+  void apply_broadcast_state(const std::string& room_id, const nlohmann::json& events);
+  void recheck_squatted();
 
-  // Identity of other users (PROTOCOL §2), cached in node_meta.
-  void validate_user(const std::string& user_id);
+  // Identities of other users (PROTOCOL §2, §8; node_identities.cpp), validated ids cached in
+  // node_meta. Looks `user_id` up (its displayname, through this home) unless a look-up is in
+  // flight or backing off: false then.
+  bool look_up(const std::string& user_id);
+  // Starts the look-ups due for `address` (PeerIds::due); returns the ids now in flight.
+  std::vector<std::string> look_up_ids(const Address& address);
+  void on_looked_up(const std::string& user_id, MatrixResult result);
+  // Runs `then` once none of `user_ids` is being looked up any more.
+  void after_look_ups(const std::vector<std::string>& user_ids, std::function<void()> then);
   void remember_validated(const std::string& user_id, const Address& address,
                           store::Changes& changes);
-  bool validated(const std::string& user_id, const Address& address) const;
+  bool validated(const std::string& user_id, const Address& address) const {
+    return ids_.validated(user_id, address);
+  }
 
   // Envelopes in.
   // Where an envelope came in: a unicast carrier, with the attested address of the device that
@@ -251,19 +281,20 @@ class NodeWorker {
     int attempts = 0;
   };
   std::map<std::string, Schedule> schedule_;
-  std::map<std::string, Address> validated_;     // user id -> address its displayname proves
-  std::set<std::string> invalid_users_;          // displayname checked and refused
-  std::set<std::string> validating_;             // a check in flight
+  PeerIds ids_;                                  // validated user ids and look-ups
   std::map<std::string, Address> request_peer_;  // machine to-device request id -> peer
   std::set<std::string> requests_in_flight_;
   std::map<std::string, std::int64_t> request_retry_at_;
   std::set<std::string> known_requests_;
   std::set<std::string> invites_handled_;
-  std::map<std::string, std::string> topic_rooms_;      // topic -> broadcast room id
-  std::map<std::string, std::string> broadcast_rooms_;  // room id -> topic
-  std::map<std::string, std::string> presence_of_;      // user id -> last presence
+  // Invites whose inviter could not be looked up yet (room id -> invite state), retried.
+  std::map<std::string, nlohmann::json> pending_invites_;
+  std::map<std::string, std::string> topic_rooms_;   // topic -> broadcast room id
+  std::map<std::string, BroadcastRoom> broadcasts_;  // room id -> topic, state, verdict
+  std::int64_t next_squat_check_ = 0;
+  std::map<std::string, std::string> presence_of_;  // user id -> last presence
   std::map<Address, Reachability> reachability_;
-  // Run once a user id's displayname check is done (validated or refused).
+  // Run once a user id's look-up is done (whatever its outcome).
   std::map<std::string, std::vector<std::function<void()>>> after_validation_;
   RollingWindow olm_sessions_opened_{RollingWindow::kHourMs};  // by sender Curve25519 key
   RollingWindow dm_invites_joined_{RollingWindow::kHourMs};    // one key: ""

@@ -25,9 +25,16 @@ inline constexpr std::size_t kMaxEnvelopesPerPayload = 512;
 inline constexpr std::int64_t kRequestRetryMs = 2000;
 inline constexpr std::int64_t kReinviteMs = 60'000;
 inline constexpr std::int64_t kRoomRetryMs = 10'000;
-inline constexpr std::int64_t kValidateRetryMs = 5'000;
+// Most acks kept for a peer with no validated user id yet (the sender resends meanwhile, and a
+// replay is acked again).
+inline constexpr std::size_t kMaxAcksWaiting = 4096;
+// A message not acked after this many transmissions makes the node re-check the recipient's
+// user ids (PROTOCOL §8: it may have moved to another homeserver), and its resends alternate
+// between the DM room and to_device (a room the partner can no longer read must not hold it).
+inline constexpr int kStuckAttempts = 3;
 inline constexpr std::int64_t kDeviceRefreshMs = 2'000;
 inline constexpr std::int64_t kPruneEveryMs = 600'000;
+inline constexpr std::int64_t kSquatRecheckMs = 60'000;
 inline constexpr std::int64_t kMaxSyncBackoffMs = 30'000;
 inline constexpr std::int64_t kDrainMs = 2'000;
 // Members are loaded lazily and the timeline is bounded, so that joining a broadcast room with
@@ -45,11 +52,15 @@ inline std::string validated_key(const std::string& user_id) {
   return store::join_key({"validated", user_id});
 }
 
+// The profile look-up of PROTOCOL §2 and §8.
+inline std::string displayname_path(const std::string& user_id) {
+  return "/_matrix/client/v3/profile/" + url_encode(user_id) + "/displayname";
+}
+
 }  // namespace worker
 
 struct NodeWorker::Peer {
   Address address;
-  std::string user_id;
   std::deque<std::string> messages;  // nonces due for (re)transmission, in order
   std::set<std::string> queued;
   std::map<Carrier, std::vector<std::string>> acks;  // nonces to ack, by arrival carrier
@@ -58,16 +69,31 @@ struct NodeWorker::Peer {
   bool creating_room = false;
   std::int64_t next_room_attempt = 0;
   std::int64_t next_device_refresh = 0;
+  std::int64_t next_recheck = 0;     // of its user ids, while deliveries keep failing
+  std::uint64_t stuck_payloads = 0;  // payloads of resends only (alternating carriers)
 };
 
 struct NodeWorker::Room {
   DmRoomState state;
+  // The whole state is known (created here, loaded with GET /state, or restored): only then
+  // is the room judged (Synapse's /sync of a room just joined can hold part of it).
+  bool complete = false;
   std::optional<Address> partner;
   DmRoomVerdict verdict = DmRoomVerdict::not_a_dm;
   bool judged = false;
   bool left = false;
   bool encryption_set = false;
   std::int64_t invited_at = 0;  // steady ms of our last invite (creator only)
+};
+
+struct NodeWorker::BroadcastRoom {
+  std::string topic;
+  BroadcastRoomState state;
+  bool state_loaded = false;  // fetched after the join (or at start)
+  bool loading = false;
+  std::optional<BroadcastVerdict> verdict;   // none until judged
+  std::optional<BroadcastVerdict> reported;  // the last verdict a `squatted` event was about
+  std::vector<RoomCallback> waiting;         // subscribe() calls waiting for the verdict
 };
 
 // What one /sync answer produced, committed at once before anything leaves.

@@ -67,6 +67,9 @@ enum class NodeEventType : int {
   failed = 3,        // message `id` to `peer` was not acknowledged before ts + max_age
   rejected = 4,      // an envelope was dropped for `reason` (peer: its claimed sender, if readable)
   reachability = 5,  // `peer`'s reachability changed to `reachability`
+  // The broadcast room of `topic` breaks PROTOCOL §6's rules (`detail` says which): the node
+  // does not publish there and checks it again later (reported once per change of verdict).
+  squatted = 6,
 };
 std::string_view to_string(NodeEventType t);
 
@@ -82,6 +85,7 @@ struct NodeEvent {
   std::optional<std::string> topic;    // message and rejected in a broadcast room: its topic
   std::optional<RejectReason> reason;  // rejected only
   std::optional<Reachability> reachability;  // reachability only
+  std::string detail;                        // squatted only: why, for people
 };
 
 // The node's spam and Sybil defences (PROTOCOL.md §4 rule 8, §5 invites), beyond the size cap
@@ -157,6 +161,18 @@ struct NodeConfig {
   std::vector<Homeserver> homeservers;
   std::size_t homes = 1;
   std::chrono::milliseconds failover_after{10000};
+  // PROTOCOL §8: the network's homeservers by server name, in order (the federation's members,
+  // not only those the node may log in on). A peer's user ids are looked for as @0x…:S on each
+  // (a profile look-up through the node's own homeserver, answered over federation), besides
+  // the ids the application supplies (add_user_ids) and those met in shared rooms and to-device
+  // messages. Empty: the server names of `homeservers`. The node's own servers always count.
+  std::vector<std::string> known_servers;
+  // PROTOCOL §8: the server whose aliases name the broadcast rooms (#topic:broadcast_server);
+  // only a node homed there creates a missing room. Empty: the first of known_servers.
+  std::string broadcast_server;
+  // PROTOCOL §6: when set, a broadcast room whose creator is not one of these addresses (with a
+  // user id its displayname proves) is squatted.
+  std::optional<std::set<Address>> broadcast_operators;
   std::filesystem::path data_dir;
   Carrier carrier = Carrier::room;
   EnvelopeLimits limits;  // largest accepted envelope and max_age (also the outbox's deadline)
@@ -204,6 +220,13 @@ struct NodeStats {
   std::uint64_t relogins = 0;      // logins again after the server revoked the access token
   std::uint64_t http_retries = 0;  // backoff resends and 429 waits of the Matrix clients
   std::uint64_t failovers = 0;     // homeservers replaced because their /sync kept failing
+  // PROTOCOL §8: profile look-ups of candidate user ids (through the node's homeservers), those
+  // that got no usable answer (404, the remote server unreachable, garbage), and those whose
+  // displayname did not prove the user id (nothing is ever sent to such an id).
+  std::uint64_t id_lookups = 0;
+  std::uint64_t id_lookups_failed = 0;
+  std::uint64_t ids_refused = 0;
+  std::uint64_t squatted = 0;  // broadcast rooms found breaking PROTOCOL §6 (`squatted` events)
 };
 
 // One homeserver the node has an account on (Node::homes()).
@@ -216,15 +239,17 @@ struct HomeStatus {
 };
 
 enum class NodeErrorKind : int {
-  bad_config = 1,   // a missing or malformed setting (message says which)
-  store = 2,        // the data directory could not be opened (locked, another key, corrupt)
-  login = 3,        // the homeserver refused the Ethereum login, or could not be reached
-  not_started = 4,  // send() before start(), or after stop()
-  too_large = 5,    // the signed envelope would exceed limits.max_bytes
-  bad_topic = 7,    // not a topic of PROTOCOL §6 (^[a-z0-9_]{1,200}$)
-  network = 8,      // the homeserver refused or did not answer (message says what)
-  outbox_full = 9,  // the recipient has Policy::max_outbox_per_recipient messages unacked
-  stopped = 6,      // the node stopped while the call waited
+  bad_config = 1,    // a missing or malformed setting (message says which)
+  store = 2,         // the data directory could not be opened (locked, another key, corrupt)
+  login = 3,         // the homeserver refused the Ethereum login, or could not be reached
+  not_started = 4,   // send() before start(), or after stop()
+  too_large = 5,     // the signed envelope would exceed limits.max_bytes
+  bad_topic = 7,     // not a topic of PROTOCOL §6 (^[a-z0-9_]{1,200}$)
+  network = 8,       // the homeserver refused or did not answer (message says what)
+  outbox_full = 9,   // the recipient has Policy::max_outbox_per_recipient messages unacked
+  squatted = 10,     // the topic's broadcast room breaks PROTOCOL §6 (message says how)
+  bad_user_id = 11,  // not @<the address>:server (add_user_ids)
+  stopped = 6,       // the node stopped while the call waited
 };
 std::string_view to_string(NodeErrorKind k);
 
@@ -256,15 +281,26 @@ class Node {
   [[nodiscard]] Result<std::vector<std::string>, NodeError> send_many(
       const Address& to, std::vector<std::string> bodies);
 
-  // PROTOCOL §6: joins the broadcast room `#topic:server_name`, creating it when it does not
-  // exist yet (a creation race is settled by joining the winner's room). Envelopes published
-  // there arrive as `message` events with `topic` set. Returns the room id once joined; the
-  // subscription is kept across restarts.
+  // PROTOCOL §8 source 1: user ids the application knows for `address` (Raiden's Pathfinding
+  // Service hands them out in a peer's metadata). Each is a candidate: messages go to it only
+  // once its displayname proves it (checked at once, through the node's homeservers). At most
+  // 16 ids per call; each must be @<address>:server (else bad_user_id, none is taken).
+  [[nodiscard]] Result<Unit, NodeError> add_user_ids(const Address& address,
+                                                     const std::vector<std::string>& user_ids);
+
+  // PROTOCOL §6, §8: joins the broadcast room `#topic:B` (B: NodeConfig::broadcast_server) over
+  // federation; a node homed on B creates it when it does not exist yet (a creation race is
+  // settled by joining the winner's room), others retry the join with backoff. The room is
+  // judged (join rule, encryption, who may post, broadcast_operators): a squatted room is
+  // refused (NodeErrorKind::squatted, naming the topic and the reason). Envelopes published
+  // there arrive as `message` events with `topic` set. Returns the room id once joined and
+  // judged valid; the subscription is kept across restarts (a node joins again at start).
   [[nodiscard]] Result<std::string, NodeError> subscribe(const std::string& topic);
   // Signs a broadcast envelope and sends it, unencrypted, into the room of `topic` (subscribing
-  // first if needed); returns its id once the homeserver accepted it. Broadcasts are not acked
-  // and not kept in the outbox: the Matrix client retries a send (same transaction id) until
-  // the server answers, no further.
+  // first if needed) through one of the node's homeservers (the next one if it fails); returns
+  // its id once the homeserver accepted it. Refused (squatted) in a squatted room. Broadcasts are
+  // not acked and not kept in the outbox: the Matrix client retries a send (same transaction id)
+  // until the server answers, no further.
   [[nodiscard]] Result<std::string, NodeError> broadcast(const std::string& topic,
                                                          std::string body);
 
@@ -274,9 +310,10 @@ class Node {
   // peer stay in the outbox and are resent as usual.
   [[nodiscard]] Reachability reachability(const Address& address);
 
-  // The user ids of `address` that the homeserver's user directory knows (on this server or
-  // federated ones), each kept only if its displayname is the address's signature over that
-  // very user id (PROTOCOL §2). Cached in the store for NodeConfig::discovery_ttl.
+  // The user ids of `address` that the homeservers' user directories know (on this server or
+  // federated ones) and @address:S for every known server S (PROTOCOL §8), each kept only if
+  // its displayname is the address's signature over that very user id (PROTOCOL §2). Cached in
+  // the store for NodeConfig::discovery_ttl.
   [[nodiscard]] Result<std::vector<std::string>, NodeError> discover(const Address& address);
 
   // The next event, waiting at most `wait`; nullopt on timeout or once stopped, and always

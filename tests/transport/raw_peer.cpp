@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include <mrt/matrix_identity.hpp>
+
 namespace mrt::testing {
 
 RawPeer::RawPeer(const std::string& base_url, const std::string& server_name, const PrivateKey& key,
@@ -12,6 +14,16 @@ RawPeer::RawPeer(const std::string& base_url, const std::string& server_name, co
   auto login = client_->login_ethereum(key, server_name).get();
   if (!login) throw std::runtime_error("raw peer login: " + describe(login.error()));
   user_id_ = login->user_id;
+  // Its displayname proves its user id, as a node's does (PROTOCOL §2): nodes message and ack
+  // only proven ids (§8). Tests of unproven ids set another one afterwards.
+  auto named =
+      client_
+          ->call(transport::calls::request(
+              "PUT",
+              "/_matrix/client/v3/profile/" + transport::url_encode(user_id_) + "/displayname",
+              {{"displayname", matrix_identity(key, server_name).displayname.to_hex()}}))
+          .get();
+  if (!named) throw std::runtime_error("raw peer displayname: " + describe(named.error()));
   auto env = store::Env::open(
       {.dir = dir, .tables = E2eeMachine::tables(), .durability = store::Durability::off}, key);
   if (!env) throw std::runtime_error("raw peer store: " + env.error().message);

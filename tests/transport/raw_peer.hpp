@@ -1,5 +1,5 @@
 // A hostile or careless peer for the node tests: a Matrix device with an attested E2EE machine
-// that sends whatever payload it is given, byte for byte, over Olm to-device or as a plaintext
+// (and a displayname that proves its user id) that sends whatever payload it is given, byte for byte, over Olm to-device or as a plaintext
 // room event, with none of mrt::Node's rules applied. It drives its machine synchronously.
 //
 //   RawPeer eve(server.base_url(), "localhost", key, dir);
