@@ -141,6 +141,7 @@ struct Party {
   fs::path data_dir;
   Recorder recorder;
   std::optional<Node> node;
+  Homeserver home;  // where it logs in
 };
 
 // One message's measurements.
@@ -170,11 +171,15 @@ class Demo {
   Demo(StopSignals& signals, std::chrono::milliseconds timeout)
       : signals_(signals), timeout_(timeout) {}
 
-  void start_nodes(const std::string& url, Carrier carrier, Party& a, Party& b, bool first) {
+  void start_nodes(Carrier carrier, Party& a, Party& b, bool first) {
     for (Party* p : {&a, &b}) {
       NodeConfig config;
-      config.homeserver = url;
-      config.server_name = "localhost";
+      config.homeserver = p->home.url;
+      config.server_name = p->home.server_name;
+      // Each knows both servers (PROTOCOL §8): a peer elsewhere is found by its displayname.
+      config.known_servers = {a.home.server_name};
+      if (b.home.server_name != a.home.server_name)
+        config.known_servers.push_back(b.home.server_name);
       config.data_dir = p->data_dir;
       config.carrier = carrier;
       config.on_event = [p](const NodeEvent& e) { p->recorder.on_event(e); };
@@ -273,8 +278,18 @@ Figures figures(std::vector<double> values) {
   return {values[(values.size() - 1) / 2], values.back()};
 }
 
+// "NAME=URL" -> the homeserver.
+Homeserver named_homeserver(const std::string& option, const std::string& text) {
+  const auto eq = text.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == text.size())
+    throw UsageError(option + " wants NAME=URL (server name, then the client API's base URL)");
+  return {text.substr(eq + 1), text.substr(0, eq)};
+}
+
 int demo(const std::vector<std::string>& argv, bool json_out) {
-  const Args args(argv, {"--carrier", "--messages", "--timeout-ms"}, {"--json"});
+  const Args args(
+      argv, {"--carrier", "--messages", "--timeout-ms", "--alice-homeserver", "--bob-homeserver"},
+      {"--json"});
   if (!args.positional().empty()) throw UsageError("unexpected argument " + args.positional()[0]);
   const std::string which = args.get("--carrier").value_or("both");
   std::vector<Carrier> carriers;
@@ -288,18 +303,36 @@ int demo(const std::vector<std::string>& argv, bool json_out) {
 
   StopSignals signals;         // before any thread: Ctrl-C ends the demo, which still cleans up
   ::signal(SIGPIPE, SIG_IGN);  // `mrt demo | head` too: a closed stdout must not skip it
+  const auto alice_home = args.get("--alice-homeserver");
+  const auto bob_home = args.get("--bob-homeserver");
+  if (alice_home.has_value() != bob_home.has_value())
+    throw UsageError("give both --alice-homeserver and --bob-homeserver, or neither");
   TempDir dir;
-  say() << "mrt demo: a dev Matrix homeserver and two Raiden transport nodes, alice and bob,\n"
-           "in this process; every message is signed with its sender's Ethereum key and\n"
-           "end-to-end encrypted between the two nodes.\n\n";
   const auto t_start = Clock::now();
-  InProcessHomeserver homeserver(dir.path / "homeserver");
-  Party alice{"alice", PrivateKey::generate(), dir.path / "alice", {}, {}};
-  Party bob{"bob", PrivateKey::generate(), dir.path / "bob", {}, {}};
-  say() << "  homeserver " << homeserver.url() << " (server name \"localhost\", data in "
-        << dir.path.string() << ")\n"
-        << "  alice      " << alice.key.address().to_checksummed() << " (a new key)\n"
-        << "  bob        " << bob.key.address().to_checksummed() << " (a new key)\n";
+  std::optional<InProcessHomeserver> homeserver;
+  Party alice{"alice", PrivateKey::generate(), dir.path / "alice", {}, {}, {}};
+  Party bob{"bob", PrivateKey::generate(), dir.path / "bob", {}, {}, {}};
+  if (alice_home) {
+    alice.home = named_homeserver("--alice-homeserver", *alice_home);
+    bob.home = named_homeserver("--bob-homeserver", *bob_home);
+    say() << "mrt demo: two Raiden transport nodes, alice and bob, each on its own Matrix\n"
+             "homeserver; the homeservers federate. Every message is signed with its sender's\n"
+             "Ethereum key and end-to-end encrypted between the two nodes.\n\n";
+    for (const Party* p : {&alice, &bob})
+      say() << "  " << std::left << std::setw(6) << p->name << p->key.address().to_checksummed()
+            << " (a new key) on " << p->home.url << " (server name \"" << p->home.server_name
+            << "\")\n";
+  } else {
+    homeserver.emplace(dir.path / "homeserver");
+    alice.home = bob.home = {homeserver->url(), "localhost"};
+    say() << "mrt demo: a dev Matrix homeserver and two Raiden transport nodes, alice and bob,\n"
+             "in this process; every message is signed with its sender's Ethereum key and\n"
+             "end-to-end encrypted between the two nodes.\n\n";
+    say() << "  homeserver " << homeserver->url() << " (server name \"localhost\", data in "
+          << dir.path.string() << ")\n"
+          << "  alice      " << alice.key.address().to_checksummed() << " (a new key)\n"
+          << "  bob        " << bob.key.address().to_checksummed() << " (a new key)\n";
+  }
   say().flush();
 
   Demo demo(signals, timeout);
@@ -311,7 +344,7 @@ int demo(const std::vector<std::string>& argv, bool json_out) {
           << (carrier == Carrier::to_device
                   ? "to_device carrier: Olm-encrypted to-device messages, no room needed\n"
                   : "room carrier: a Megolm-encrypted DM room for the pair\n");
-    demo.start_nodes(homeserver.url(), carrier, alice, bob, step == 1);
+    demo.start_nodes(carrier, alice, bob, step == 1);
     Party& lower = alice.key.address() < bob.key.address() ? alice : bob;
     Party& higher = &lower == &alice ? bob : alice;
     if (carrier == Carrier::room) demo.wait_for_room(lower, higher);
@@ -330,7 +363,8 @@ int demo(const std::vector<std::string>& argv, bool json_out) {
   }
   say() << "\nLatency (send -> message event at the other node; send -> delivered at the sender)\n";
   json summary = {{"result", "ok"},
-                  {"homeserver", homeserver.url()},
+                  {"homeserver", alice.home.url},
+                  {"homeservers", {{"alice", alice.home.url}, {"bob", bob.home.url}}},
                   {"alice", alice.key.address().to_hex()},
                   {"bob", bob.key.address().to_hex()},
                   {"carriers", json::object()}};
@@ -381,10 +415,13 @@ int demo(const std::vector<std::string>& argv, bool json_out) {
 Command demo_command() {
   return {"demo",
           "mrt demo [--carrier both|room|to_device] [--messages N] [--timeout-ms MS] [--json]\n"
+          "         [--alice-homeserver NAME=URL --bob-homeserver NAME=URL]\n"
           "  Starts a dev homeserver on 127.0.0.1 and two nodes with new keys in a temporary\n"
           "  directory, in this process; they exchange N (default 3) encrypted messages each\n"
           "  way on each carrier; prints what happened and the latency, cleans up. Exit 0, or\n"
           "  8 if a message did not arrive or was not acknowledged within MS (default 30000).\n"
+          "  With --alice-homeserver and --bob-homeserver the nodes log in there instead (two\n"
+          "  federating homeservers: scripts/dev demo-federation), each knowing both servers.\n"
           "  With --json the story goes to stderr and stdout gets one summary object.",
           demo};
 }
