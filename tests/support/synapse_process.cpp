@@ -177,7 +177,7 @@ void sweep_orphans() {
       const std::string n = entry.path().filename().string();
       if (!n.starts_with("mrt-test-")) continue;
       const pid_t owner = static_cast<pid_t>(std::atol(n.c_str() + 9));
-      if (owner <= 0 || owner == ::getpid() || ::kill(owner, 0) == 0 || errno != ESRCH) continue;
+      if (owner <= 0 || owner == ::getpid() || !gone(owner)) continue;
       if (const pid_t pid = pid_in(entry.path()); runs_instance(pid, entry.path()))
         kill_and_wait(pid);
       fs::remove_all(entry.path(), ec);
@@ -246,8 +246,9 @@ pid_t SynapseProcess::pid() const {
 
 std::unique_ptr<SynapseProcess::Starting> SynapseProcess::launch() {
   if (::access(script().c_str(), X_OK) != 0) {
-    throw std::runtime_error("Synapse tests need " + script().string() +
-                             " (the shared folder beside the repository), which is missing");
+    throw std::runtime_error(script().string() +
+                             " is missing: the Synapse tests need the shared folder beside the "
+                             "repository (or MRT_SYNAPSE_SH naming another synapse.sh)");
   }
   if (::access((root() / "venv/bin/python").c_str(), X_OK) != 0) {
     throw std::runtime_error("Synapse is not installed in " + root().string() +
