@@ -109,19 +109,21 @@ std::vector<int> free_ports(std::size_t count) {
 pid_t spawn_script(const std::vector<std::string>& args, const fs::path& log) {
   std::vector<std::string> argv_strings = {SynapseProcess::script().string()};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+  // Everything the child needs is made before fork(): other threads may hold malloc's lock.
+  std::vector<char*> argv;
+  for (auto& a : argv_strings) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const std::string log_path = log.string();
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
     const int null = ::open("/dev/null", O_RDONLY);
-    const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    const int out = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     ::dup2(null, 0);
     ::dup2(out, 1);
     ::dup2(out, 2);
     // Synapse outlives the script: it must not hold the test's pipes, sockets or stores.
     ::close_range(3, ~0U, 0);
-    std::vector<char*> argv;
-    for (auto& a : argv_strings) argv.push_back(a.data());
-    argv.push_back(nullptr);
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }
