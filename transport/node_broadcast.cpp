@@ -63,7 +63,10 @@ void NodeWorker::join_broadcast(const std::string& topic, RoomCallback done, int
       }
       if (joined) return done(fail(no_room_id("join")));
       const MatrixError& e = joined.error();
-      if (e.kind == MatrixErrorKind::cancelled || e.http_status == 403) return done(fail(e));
+      // Forbidden (banned, or not public) is an answer, except right after a lost creation race:
+      // Synapse refuses joins while the winner's room is still being set up.
+      if (e.kind == MatrixErrorKind::cancelled || (e.http_status == 403 && races == 0))
+        return done(fail(e));
       const bool missing = e.http_status == 404;
       if (missing && server_name_ == ctx_.config.broadcast_server)
         return create_broadcast(topic, std::move(done), races);
@@ -89,8 +92,11 @@ void NodeWorker::create_broadcast(const std::string& topic, RoomCallback done, i
         remember_broadcast(topic, *room_id);
         return await_verdict(*room_id, std::move(done));
       }
-      if (!made && made.error().errcode == "M_ROOM_IN_USE" && races < kMaxCreateRaces)
-        return join_broadcast(topic, std::move(done), 0, races + 1);  // another node won
+      // Another node won the race: M_ROOM_IN_USE, or, when both passed that check at once,
+      // Synapse's 409 (M_UNKNOWN "Room alias … already exists") from its database.
+      if (!made && (made.error().errcode == "M_ROOM_IN_USE" || made.error().http_status == 409) &&
+          races < kMaxCreateRaces)
+        return join_broadcast(topic, std::move(done), 0, races + 1);
       done(fail(made ? no_room_id("createRoom") : made.error()));
     });
   });
