@@ -1,11 +1,14 @@
 // Fuzz target: what a node makes of a /sync answer (transport/sync_batch) and of the room state
-// in it (transport/dm_room): any JSON a homeserver sends.
+// in it (transport/dm_room, transport/broadcast_room): any JSON a homeserver sends.
 //
 // Input: a JSON text (parsed leniently, as the Matrix client does). Properties:
 // - never crashes or throws;
 // - a batch has a non-empty next_batch, and every kept event is an object;
 // - folding each joined and invited room's events into a DmRoomState and judging it works on
-//   any events, and the state survives its store round trip (to_json/from_json) unchanged.
+//   any events, and the state survives its store round trip (to_json/from_json) unchanged;
+// - folding them into a BroadcastRoomState and judging it (with and without operators) works on
+//   any events, and a room judged valid is public and unencrypted.
+#include "../transport/broadcast_room.hpp"
 #include "../transport/dm_room.hpp"
 #include "../transport/matrix_response.hpp"
 #include "../transport/sync_batch.hpp"
@@ -33,6 +36,19 @@ void fold_and_judge(const nlohmann::json& events) {
   auto back = DmRoomState::from_json(stored);
   FUZZ_CHECK(back.has_value());
   FUZZ_CHECK(back->to_json() == stored);
+
+  BroadcastRoomState broadcast;
+  for (const auto& e : events) (void)broadcast.apply_event(e);
+  const std::optional<std::set<mrt::Address>> operators = std::set<mrt::Address>{me};
+  for (const auto& ops : {std::optional<std::set<mrt::Address>>(), operators}) {
+    const BroadcastVerdict v = judge_broadcast_room(broadcast, ops, other);
+    (void)explain(v, broadcast);
+    if (v == BroadcastVerdict::valid) {
+      FUZZ_CHECK(broadcast.join_rule == "public");
+      FUZZ_CHECK(!broadcast.encrypted);
+      FUZZ_CHECK(!ops);  // `other` is no operator
+    }
+  }
 }
 
 }  // namespace
