@@ -383,9 +383,12 @@ void NodeWorker::tick() {
     if (s.next_attempt > steady) continue;
     Peer& p = peer(entry.to);
     if (s.attempts >= kStuckAttempts && steady >= p.next_recheck) {
-      // Deliveries keep failing: the peer may have moved to another homeserver (PROTOCOL §8).
+      // Deliveries keep failing: the peer may have moved to another homeserver (PROTOCOL §8),
+      // or come back as a new device (device-list news only comes with shared rooms).
       p.next_recheck = steady + 2 * ctx_.config.resend_initial.count() * s.attempts;
       ids_.recheck(entry.to);
+      const auto& known = ids_.ids(entry.to);
+      if (!known.empty()) machine_.refresh_devices({known.begin(), known.end()});
     }
     // Resends go over every healthy homeserver the peer uses (HomeSet::carries).
     if (ctx_.homes.carries(server_name_, entry.to) && p.queued.insert(nonce).second) {
