@@ -20,15 +20,18 @@ void NodeWorker::add_user_ids(const Address& address, std::vector<std::string> u
   });
 }
 
+void NodeWorker::send_look_up(const std::string& user_id) {
+  ctx_.counters.update([](NodeStats& s) { ++s.id_lookups; });
+  ctx_.client.call(
+      calls::request("GET", displayname_path(user_id), json::object()),
+      [this, user_id](MatrixResult r) {
+        post([this, user_id, r = std::move(r)]() mutable { on_looked_up(user_id, std::move(r)); });
+      });
+}
+
 std::vector<std::string> NodeWorker::look_up_ids(const Address& address) {
   std::vector<std::string> due = ids_.due(address, steady_ms());
-  for (const auto& id : due) {
-    ctx_.counters.update([](NodeStats& s) { ++s.id_lookups; });
-    ctx_.client.call(
-        calls::request("GET", displayname_path(id), json::object()), [this, id](MatrixResult r) {
-          post([this, id, r = std::move(r)]() mutable { on_looked_up(id, std::move(r)); });
-        });
-  }
+  for (const auto& id : due) send_look_up(id);
   return due;
 }
 
@@ -38,12 +41,7 @@ bool NodeWorker::look_up(const std::string& user_id) {
   // A met id is a candidate of its address; over the cap it is still checked once when asked.
   ids_.add_candidate(*address, user_id);
   if (!ids_.start(user_id, steady_ms())) return false;
-  ctx_.counters.update([](NodeStats& s) { ++s.id_lookups; });
-  ctx_.client.call(
-      calls::request("GET", displayname_path(user_id), json::object()),
-      [this, user_id](MatrixResult r) {
-        post([this, user_id, r = std::move(r)]() mutable { on_looked_up(user_id, std::move(r)); });
-      });
+  send_look_up(user_id);
   return true;
 }
 

@@ -203,6 +203,7 @@ class NodeWorker {
   bool look_up(const std::string& user_id);
   // Starts the look-ups due for `address` (PeerIds::due); returns the ids now in flight.
   std::vector<std::string> look_up_ids(const Address& address);
+  void send_look_up(const std::string& user_id);  // the GET; PeerIds marked it in flight
   void on_looked_up(const std::string& user_id, MatrixResult result);
   // Runs `then` once none of `user_ids` is being looked up any more.
   void after_look_ups(const std::vector<std::string>& user_ids, std::function<void()> then);
