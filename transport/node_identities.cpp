@@ -22,11 +22,12 @@ void NodeWorker::add_user_ids(const Address& address, std::vector<std::string> u
 
 void NodeWorker::send_look_up(const std::string& user_id) {
   ctx_.counters.update([](NodeStats& s) { ++s.id_lookups; });
-  ctx_.client.call(
-      calls::request("GET", displayname_path(user_id), json::object()),
-      [this, user_id](MatrixResult r) {
-        post([this, user_id, r = std::move(r)]() mutable { on_looked_up(user_id, std::move(r)); });
-      });
+  MatrixCall call = calls::request("GET", displayname_path(user_id), json::object());
+  // A remote server that never answers fails this look-up soon (it backs off), not in 30 s.
+  call.timeout = std::chrono::milliseconds(kLookUpTimeoutMs);
+  ctx_.client.call(std::move(call), [this, user_id](MatrixResult r) {
+    post([this, user_id, r = std::move(r)]() mutable { on_looked_up(user_id, std::move(r)); });
+  });
 }
 
 std::vector<std::string> NodeWorker::look_up_ids(const Address& address) {

@@ -32,6 +32,8 @@ inline constexpr std::size_t kMaxAcksWaiting = 4096;
 // user ids (PROTOCOL §8: it may have moved to another homeserver), and its resends alternate
 // between the DM room and to_device (a room the partner can no longer read must not hold it).
 inline constexpr int kStuckAttempts = 3;
+// A profile look-up (PROTOCOL §8) that gets no answer in this long counts as failed.
+inline constexpr std::int64_t kLookUpTimeoutMs = 10'000;
 inline constexpr std::int64_t kDeviceRefreshMs = 2'000;
 inline constexpr std::int64_t kPruneEveryMs = 600'000;
 inline constexpr std::int64_t kSquatRecheckMs = 60'000;
