@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include <mrt/eth.hpp>
+#include <mrt/node.hpp>
 #include <mrt/store/env.hpp>
 
 #include "http_io.hpp"
@@ -126,6 +127,12 @@ struct RunOptions {
   std::vector<std::chrono::milliseconds> gaps = {std::chrono::milliseconds(0),
                                                  std::chrono::milliseconds(250)};
   std::size_t first_contacts = 4;
+  // The raw room path's event types, each its own series: the first is the goal's reference.
+  // Synapse runs its push rules on every room event, and the default ones match m.room.encrypted
+  // in a two-member room (a notification per event, counted in every /sync of the receiver), so
+  // that type shows what the homeserver charges any encrypted DM, mrt's or not.
+  std::vector<std::string> raw_room_types = {kRawEventType, "m.room.encrypted"};
+  std::vector<Carrier> carriers = {Carrier::to_device, Carrier::room};
   std::size_t body_bytes = 128;
   std::vector<store::Durability> durabilities = {store::Durability::full, store::Durability::off};
   std::chrono::milliseconds patience{60000};  // one message or step; beyond it the run fails

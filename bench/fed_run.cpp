@@ -174,6 +174,7 @@ struct Tally {
 struct Series {
   std::string path;  // "raw" or "mrt"
   Carrier carrier;
+  std::string event_type;                       // raw only
   std::optional<store::Durability> durability;  // mrt only
   MrtPair* pair = nullptr;
   std::function<void(std::size_t i, Tally* tally)> sample;
@@ -181,7 +182,7 @@ struct Series {
 
   std::string label() const {
     return path + " " + std::string(to_string(carrier)) +
-           (durability ? " durability " + durability_name(*durability) : "");
+           (durability ? " durability " + durability_name(*durability) : " " + event_type);
   }
 };
 
@@ -206,6 +207,7 @@ json series_json(const Series& s, const Tally& t, bool two_servers, std::int64_t
             {"samples_ms", rounded(t.ms)}};
   if (two_servers) j["server_b_cpu_us_per_msg"] = round3(t.cpu_b * 1e6 / n);
   if (s.path == "raw") {
+    j["event_type"] = s.event_type;
     j["send_call_p50_ms"] = round3(percentile(t.other, 0.5));
   } else {
     j["durability"] = durability_name(*s.durability);
@@ -221,22 +223,22 @@ json series_json(const Series& s, const Tally& t, bool two_servers, std::int64_t
 // ---- the raw path -----------------------------------------------------------------------------
 
 // Sends marker `marker` from `from` to `to` (a to-device event to its device, or an event into
-// `room`) of `bytes` bytes; the time until `to`'s sync loop had it, and until the send call
-// returned.
+// `room`) of type `type` and `bytes` bytes; the time until `to`'s sync loop had it, and until the
+// send call returned.
 std::pair<double, double> raw_send(RawUser& from, RawUser& to, Carrier carrier,
-                                   const std::string& room, const std::string& marker,
-                                   std::size_t bytes, std::chrono::milliseconds patience) {
+                                   const std::string& type, const std::string& room,
+                                   const std::string& marker, std::size_t bytes,
+                                   std::chrono::milliseconds patience) {
   const json content = padded_content(marker, bytes);
   const auto t0 = Clock::now();
-  const auto r =
-      carrier == Carrier::to_device
-          ? from.client()
-                .send_to_device(kRawEventType, transport::new_transaction_id(),
-                                json{{to.user_id(), {{to.device_id(), content}}}})
-                .get()
-          : from.client()
-                .send_room_event(room, kRawEventType, transport::new_transaction_id(), content)
-                .get();
+  const auto r = carrier == Carrier::to_device
+                     ? from.client()
+                           .send_to_device(type, transport::new_transaction_id(),
+                                           json{{to.user_id(), {{to.device_id(), content}}}})
+                           .get()
+                     : from.client()
+                           .send_room_event(room, type, transport::new_transaction_id(), content)
+                           .get();
   const auto answered = Clock::now();
   if (!r) throw std::runtime_error("raw send: " + transport::describe(r.error()));
   const auto seen =
@@ -361,20 +363,27 @@ json run_setup(const std::string& name, const Server& a, const Server& b,
   // The latency series: per carrier, the raw path and mrt per durability, taking turns; for each
   // gap (a pause before every message) in turn.
   json latency = json::array();
-  for (const Carrier carrier : {Carrier::to_device, Carrier::room}) {
+  for (const Carrier carrier : o.carriers) {
     const std::string c = std::string(to_string(carrier));
     const std::size_t bytes = carrier == Carrier::to_device ? sizes.to_device : sizes.room;
     std::vector<std::unique_ptr<MrtPair>> pairs;
     std::vector<Series> series;
-    series.push_back({.path = "raw", .carrier = carrier});
-    series.back().sample = [&, c, bytes](std::size_t i, Tally* t) {
-      const bool forth = i % 2 == 0;
-      const auto [ms, call] = raw_send(forth ? ra : rb, forth ? rb : ra, carrier, raw_room,
-                                       name + "-" + c + "-" + std::to_string(i), bytes, o.patience);
-      if (!t) return;
-      t->ms.push_back(ms);
-      t->other.push_back(call);
-    };
+    // The raw room path once per event type: Synapse treats m.room.encrypted apart (push rules).
+    const std::vector<std::string> raw_types =
+        carrier == Carrier::room ? o.raw_room_types : std::vector<std::string>{kRawEventType};
+    series.reserve(raw_types.size() + o.durabilities.size());  // the samplers point into it
+    for (const auto& type : raw_types) {
+      series.push_back({.path = "raw", .carrier = carrier, .event_type = type});
+      series.back().sample = [&, c, bytes, type](std::size_t i, Tally* t) {
+        const bool forth = i % 2 == 0;
+        const auto [ms, call] =
+            raw_send(forth ? ra : rb, forth ? rb : ra, carrier, type, raw_room,
+                     name + "-" + c + "-" + type + "-" + std::to_string(i), bytes, o.patience);
+        if (!t) return;
+        t->ms.push_back(ms);
+        t->other.push_back(call);
+      };
+    }
     for (const auto d : o.durabilities) {
       progress() << name << ": mrt nodes, " << c << ", durability " << durability_name(d) << "\n";
       const auto t0 = Clock::now();

@@ -13,6 +13,7 @@
 # instance stored (mrt's DM room payloads: messages and acks), a check of the size the raw room
 # events were given (the program computes it with two E2eeMachines).
 set -euo pipefail
+cmdline="bench/federation_run.sh${*:+ $*}"
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$root/build
 if [[ $# -gt 0 && $1 != -- ]]; then build=$1; shift; fi
@@ -72,7 +73,7 @@ PY
 {
   echo "# Federation benchmark, $started"
   echo
-  echo "bench/federation_run.sh $*, commit $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- . || echo ' (with uncommitted changes)'),"
+  echo "$cmdline, commit $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- . || echo ' (with uncommitted changes)'),"
   echo "$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), load average $load_before before, $load_after after;"
   echo "Synapse instances ${names[0]} (127.0.0.1:$f1, client $c1) and ${names[1]} (127.0.0.1:$f2, client $c2)."
   echo "m.room.encrypted contents stored by the first (most common sizes): $sizes."
