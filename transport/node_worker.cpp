@@ -345,7 +345,13 @@ void NodeWorker::finish_intake(Intake& intake) {
     outbox_.erase(nonce);
     schedule_.erase(nonce);
   }
-  for (auto& [to, ack] : intake.acks) peer(to).acks[ack.first].push_back(ack.second);
+  for (auto& [to, ack] : intake.acks) {
+    auto& waiting = peer(to).acks[ack.first];
+    waiting.push_back(ack.second);
+    // A sender whose id is not proven yet gets its acks later; the oldest go first when too
+    // many wait (its resend is acked as a replay).
+    if (waiting.size() > kMaxAcksWaiting) waiting.erase(waiting.begin());
+  }
   // Counted before the events go out, so that stats() agrees with what the application saw.
   const auto messages = static_cast<std::size_t>(
       std::count_if(intake.events.begin(), intake.events.end(),

@@ -340,6 +340,53 @@ TEST_F(NodeCli, BadLinesGetErrorEventsAndTheNodeKeepsWorking) {
   EXPECT_EQ(a->wait_exit(30s), 0);
 }
 
+TEST_F(NodeCli, PeerOpTakesTheUserIdsOfAnAddressAndRefusesOthers) {
+  const TestKey k = key("a");
+  auto a = node("a", k, "to_device");
+  expect_started(*a, k);
+  const PrivateKey peer = PrivateKey::generate();
+  const std::string id = "@" + peer.address().to_hex() + ":elsewhere.example";
+  a->write({{"op", "peer"},
+            {"address", peer.address().to_checksummed()},
+            {"user_ids", {id}},
+            {"ref", 1}});
+  auto taken = a->next(10s);
+  ASSERT_TRUE(taken);
+  EXPECT_EQ((*taken)["event"], "peer");
+  EXPECT_EQ((*taken)["address"], peer.address().to_hex());
+  EXPECT_EQ((*taken)["user_ids"], json::array({id}));
+  EXPECT_EQ((*taken)["ref"], 1);
+  const std::vector<std::pair<json, std::string>> refused = {
+      {{{"op", "peer"},
+        {"address", peer.address().to_hex()},
+        {"user_ids", {"@" + k.address() + ":x"}}},
+       "bad_user_id"},
+      {{{"op", "peer"}, {"address", peer.address().to_hex()}, {"user_ids", "@0x:x"}},
+       "bad_request"},
+      {{{"op", "peer"}, {"address", peer.address().to_hex()}, {"user_ids", {5}}}, "bad_request"},
+      {{{"op", "peer"}, {"address", "0x12"}, {"user_ids", json::array()}}, "bad_request"},
+      {{{"op", "peer"},
+        {"address", peer.address().to_hex()},
+        {"user_ids", json::array()},
+        {"extra", 1}},
+       "bad_request"},
+  };
+  for (const auto& [op, reason] : refused) {
+    a->write(op);
+    auto error = a->next(10s);
+    ASSERT_TRUE(error) << op.dump();
+    EXPECT_EQ((*error)["event"], "error") << op.dump();
+    EXPECT_EQ((*error)["reason"], reason) << op.dump();
+  }
+  // The candidate was looked up (through the node's homeserver, which knows no such server).
+  a->write({{"op", "stats"}});
+  auto stats = a->next(10s);
+  ASSERT_TRUE(stats);
+  EXPECT_GE((*stats)["id_lookups"], 1);
+  a->write({{"op", "stop"}});
+  EXPECT_EQ(a->wait_exit(30s), 0);
+}
+
 TEST_F(NodeCli, SigtermStopsCleanly) {
   const TestKey k = key("a");
   auto a = node("a", k, "to_device");
@@ -432,6 +479,16 @@ TEST_F(NodeCli, HelpAndUsageErrors) {
        "--count", "0"},
       {"demo", "--carrier", "pigeon"},
       {"demo", "--messages", "0"},
+      {"demo", "--alice-homeserver", "hs=http://127.0.0.1:1"},  // and bob's?
+      {"demo", "--alice-homeserver", "http://127.0.0.1:1", "--bob-homeserver", "hs=http://x"},
+      {"node", "--key-file", k.file.string(), "--homeserver", "http://127.0.0.1:1", "--data", "d",
+       "--known-servers", "a,,b"},
+      {"node", "--key-file", k.file.string(), "--homeserver", "http://127.0.0.1:1", "--data", "d",
+       "--known-servers", "a/b"},
+      {"node", "--key-file", k.file.string(), "--homeserver", "http://127.0.0.1:1", "--data", "d",
+       "--known-servers", "a,a"},
+      {"node", "--key-file", k.file.string(), "--homeserver", "http://127.0.0.1:1", "--data", "d",
+       "--broadcast-operators", "0x12"},
   };
   for (const auto& args : usage_errors) {
     auto r = testing::run_mrt(args, dir);

@@ -1,6 +1,7 @@
 // Exactly-once delivery when `mrt node` processes die by SIGKILL in the middle of a burst and
-// start again on the same store (fsync on). The homeserver's kill -9 is in
-// tests/transport/node_restart_test.cpp.
+// start again on the same store (fsync on), against the test homeserver (`mrt serve`, or Synapse
+// with MRT_TEST_HOMESERVER=synapse: tests/support/test_homeserver.hpp). The homeserver's kill -9
+// is in tests/transport/node_restart_test.cpp.
 //
 // What "exactly once" means for a JSON-lines reader: every message is written out at least
 // once, none is lost, and a message id is written out again only by a restarted process and only
@@ -23,7 +24,7 @@
 
 #include "../temp_dir.hpp"
 #include "node_process.hpp"
-#include "server_process.hpp"
+#include "test_homeserver.hpp"
 
 namespace mrt {
 namespace {
@@ -41,7 +42,7 @@ class NodeCrash : public ::testing::Test {
   fs::path dir = testing::fresh_dir("nodecrash");
   void SetUp() override {
     fs::create_directories(dir);
-    server_ = std::make_unique<testing::ServerProcess>(
+    server_ = testing::make_test_homeserver(
         dir / "homeserver",
         std::vector<std::string>{"--rate-limits",
                                  "send=0,to_device=0,invite=0,create_room=0,login=0"});
@@ -71,7 +72,7 @@ class NodeCrash : public ::testing::Test {
     auto n = std::make_unique<NodeProcess>(
         std::vector<std::string>{"node", "--key-file", key_file(name, key).string(), "--homeserver",
                                  server_->base_url(), "--data", (dir / name).string(),
-                                 "--server-name", "localhost", "--carrier", carrier},
+                                 "--server-name", server_->server_name(), "--carrier", carrier},
         dir / (name + ".stderr"));
     EXPECT_TRUE(n->wait_event("started")) << "no started event from " << name;
     return n;
@@ -119,7 +120,7 @@ class NodeCrash : public ::testing::Test {
     while (count_of() < want && std::chrono::steady_clock::now() < deadline) n.next(100ms);
   }
 
-  std::unique_ptr<testing::ServerProcess> server_;
+  std::unique_ptr<testing::TestHomeserver> server_;
 };
 
 class NodeCrashCarrier : public NodeCrash, public ::testing::WithParamInterface<const char*> {};

@@ -26,7 +26,8 @@ constexpr std::size_t kMembers = 1000;
 // Logs in `count` new users with Ethereum keys (PROTOCOL §2) and joins each to `room`, a few
 // at a time (each login and join waits for the server's durable commit; many in flight share
 // it). Returns how many joined.
-std::size_t join_users(const std::string& base_url, const std::string& room, std::size_t count) {
+std::size_t join_users(const std::string& base_url, const std::string& server_name,
+                       const std::string& room, std::size_t count) {
   HttpIo io;
   std::atomic<std::size_t> next{0}, joined{0};
   std::vector<std::thread> threads;
@@ -35,7 +36,7 @@ std::size_t join_users(const std::string& base_url, const std::string& room, std
       while (next++ < count) {
         MatrixClient client(io, {.base_url = base_url});
         const PrivateKey key = PrivateKey::generate();
-        if (!client.login_ethereum(key, "localhost").get()) continue;
+        if (!client.login_ethereum(key, server_name).get()) continue;
         if (client.join(room).get()) ++joined;
       }
     });
@@ -48,9 +49,9 @@ TEST_F(NodeTest, JoiningABroadcastRoomWithAThousandMembersFetchesNoMemberList) {
   const std::string topic = "raiden_1_monitoring";
   // The room as a node would create it (transport/node_broadcast.cpp), by one of the members.
   HttpIo io;
-  MatrixClient creator(io, {.base_url = server_->base_url()});
+  MatrixClient creator(io, {.base_url = base_url()});
   const PrivateKey creator_key = PrivateKey::generate();
-  ASSERT_TRUE(creator.login_ethereum(creator_key, "localhost").get());
+  ASSERT_TRUE(creator.login_ethereum(creator_key, server_name()).get());
   auto made = creator
                   .create_room({{"room_alias_name", topic},
                                 {"preset", "public_chat"},
@@ -59,9 +60,9 @@ TEST_F(NodeTest, JoiningABroadcastRoomWithAThousandMembersFetchesNoMemberList) {
                   .get();
   ASSERT_TRUE(made);
   const std::string room = (*made)["room_id"];
-  ASSERT_EQ(join_users(server_->base_url(), room, kMembers - 1), kMembers - 1);
+  ASSERT_EQ(join_users(base_url(), server_name(), room, kMembers - 1), kMembers - 1);
 
-  testing::CountingProxy proxy(server_->base_url());
+  testing::CountingProxy proxy(base_url());
   NodeConfig c = config("reader", Carrier::to_device);
   c.homeserver = proxy.base_url();
   auto node = Node::open(c, PrivateKey::generate());
@@ -107,7 +108,7 @@ TEST_F(NodeTest, JoiningABroadcastRoomWithAThousandMembersFetchesNoMemberList) {
 
   // Control: the same observation of a client that joins without lazy loading sees the list.
   MatrixClient eager(io, {.base_url = proxy.base_url()});
-  ASSERT_TRUE(eager.login_ethereum(PrivateKey::generate(), "localhost").get());
+  ASSERT_TRUE(eager.login_ethereum(PrivateKey::generate(), server_name()).get());
   ASSERT_TRUE(eager.join(room).get());
   ASSERT_TRUE(eager.sync("", 0).get());
   EXPECT_GE(proxy.member_events_synced(room) - synced, kMembers)

@@ -1,6 +1,6 @@
-// PROTOCOL §6 broadcast rooms through `mrt serve`: subscribe (create or join by alias, the
-// creation race), fan-out to every subscriber once, the publisher allowlist, and envelopes that
-// do not belong in the room.
+// PROTOCOL §6 broadcast rooms through the test homeserver (`mrt serve` or Synapse): subscribe
+// (create or join by alias, the creation race), fan-out to every subscriber once, the publisher
+// allowlist, and envelopes that do not belong in the room.
 #include <mrt/canonical_json.hpp>
 #include <mrt/envelope.hpp>
 
@@ -94,7 +94,7 @@ TEST_F(NodeTest, EnvelopesThatDoNotBelongInTheRoomAreRejected) {
   const PrivateKey reader_key = PrivateKey::generate(), eve_key = PrivateKey::generate();
   Node& reader = start("reader", reader_key, Carrier::to_device);
   const std::string room = reader.subscribe(topic).value();
-  testing::RawPeer eve(server_->base_url(), "localhost", eve_key, root_ / "eve");
+  testing::RawPeer eve(base_url(), server_name(), eve_key, root_ / "eve");
   ASSERT_TRUE(eve.client().join(room).get());
   const json other_topic =
       Envelope::broadcast(eve_key, "raiden_1_monitoring", "elsewhere", now_ms()).to_json();

@@ -39,7 +39,7 @@ TEST_F(NodeTest, DisplaynameSignedForAnotherUserIdIsRefused) {
   auto a = Node::open(uncached, ka);
   ASSERT_TRUE(a);
   ASSERT_TRUE(a->start());
-  testing::RawPeer c(server_->base_url(), "localhost", kc, root_ / "c");
+  testing::RawPeer c(base_url(), server_name(), kc, root_ / "c");
   // A real signature of c's key, but over the user id c would have on another server.
   const std::string elsewhere = matrix_user_id(kc.address(), "rogue.example");
   set_displayname(c.client(), c.user_id(), personal_sign(kc, as_bytes(elsewhere)).to_hex());
@@ -57,10 +57,10 @@ TEST_F(NodeTest, DiscoveredUserIdsAreCached) {
   ASSERT_EQ(a.discover(kb.address()).value(), std::vector<std::string>{b.user_id()});
   // Within discovery_ttl the node does not ask again, so a changed displayname goes unseen.
   transport::HttpIo io;
-  transport::MatrixClient client(io, {.base_url = server_->base_url()});
+  transport::MatrixClient client(io, {.base_url = base_url()});
   nodes_.erase("b");  // a login as its device revokes its token
-  ASSERT_TRUE(client.login_ethereum(kb, "localhost", b_device).get());
-  set_displayname(client, matrix_user_id(kb.address(), "localhost"), "changed");
+  ASSERT_TRUE(client.login_ethereum(kb, server_name(), b_device).get());
+  set_displayname(client, matrix_user_id(kb.address(), server_name()), "changed");
   EXPECT_EQ(a.discover(kb.address()).value().size(), 1u);
 }
 

@@ -1,5 +1,9 @@
-// The node tests' fixture: one `mrt serve` child on 127.0.0.1 per test, nodes with real LMDB
-// stores under a temporary directory, and helpers that wait for events.
+// The node tests' fixture: one homeserver per test (an `mrt serve` child on 127.0.0.1, or a
+// Synapse with MRT_TEST_HOMESERVER=synapse: tests/support/test_homeserver.hpp), nodes with real
+// LMDB stores under a temporary directory, and helpers that wait for events. A test names the
+// homeserver only through the fixture (homeserver(), base_url(), server_name()), so that it runs
+// on either. A federation test adds Synapses with testing::start_synapses(n) and puts nodes on
+// them with config_on().
 #pragma once
 
 #include <algorithm>
@@ -17,15 +21,16 @@
 
 #include <mrt/node.hpp>
 
-#include "server_process.hpp"
+#include "test_homeserver.hpp"
 
 namespace mrt {
 
 using namespace std::chrono_literals;
-using mrt::testing::ServerProcess;
+using mrt::testing::HomeserverKind;
+using mrt::testing::TestHomeserver;
 
-// Long enough for a first contact (key query, claim, room creation) on a loaded machine;
-// reached only when something is broken.
+// Long enough for a first contact (key query, claim, room creation) on a loaded machine, on
+// `mrt serve` or Synapse; reached only when something is broken.
 inline constexpr auto kPatience = 30s;
 
 inline const std::vector<std::string> kNoLimits = {
@@ -56,18 +61,26 @@ class NodeTest : public ::testing::Test {
  public:
   void SetUp() override {
     root_ = temp_dir(::testing::UnitTest::GetInstance()->current_test_info()->name());
-    server_ = std::make_unique<ServerProcess>(root_ / "server", kNoLimits);
+    homeserver_ = testing::make_test_homeserver(root_ / "server", kNoLimits);
   }
   void TearDown() override {
     nodes_.clear();
-    server_.reset();
-    std::filesystem::remove_all(root_);
+    homeserver_.reset();
+    if (!root_.empty()) std::filesystem::remove_all(root_);
   }
 
+  TestHomeserver& homeserver() { return *homeserver_; }
+  std::string base_url() const { return homeserver_->base_url(); }
+  std::string server_name() const { return homeserver_->server_name(); }
+
   NodeConfig config(const std::string& name, Carrier carrier) {
+    return config_on(*homeserver_, name, carrier);
+  }
+  // The same on another homeserver (a federation test's second server).
+  NodeConfig config_on(const TestHomeserver& homeserver, const std::string& name, Carrier carrier) {
     NodeConfig c;
-    c.homeserver = server_->base_url();
-    c.server_name = "localhost";
+    c.homeserver = homeserver.base_url();
+    c.server_name = homeserver.server_name();
     c.data_dir = root_ / name;
     c.carrier = carrier;
     c.resend_initial = 500ms;
@@ -117,7 +130,7 @@ class NodeTest : public ::testing::Test {
   }
 
   std::filesystem::path root_;
-  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<TestHomeserver> homeserver_;
   std::map<std::string, std::unique_ptr<Node>> nodes_;
 };
 

@@ -1,6 +1,7 @@
 // Issue 7, homeserver choice, failover and multi-homing: nodes configured with two `mrt serve`
-// children that do not federate ("localhost" and "hs2"). A node keeps its Ethereum identity and
-// its outbox whichever homeserver it uses; an envelope that reaches it over both is accepted once.
+// children that do not federate (the fixture's "localhost" and "hs2"). A node keeps its Ethereum
+// identity and its outbox whichever homeserver it uses; an envelope that reaches it over both is
+// accepted once. Devserver only: two homeservers that do not federate, which synapse.sh's do.
 #include <thread>
 
 #include <mrt/envelope.hpp>
@@ -8,12 +9,14 @@
 
 #include "node_fixture.hpp"
 #include "raw_peer.hpp"
+#include "server_process.hpp"
 
 namespace mrt {
 namespace {
 
 using json = nlohmann::json;
 using mrt::testing::RawPeer;
+using mrt::testing::ServerProcess;
 
 std::vector<std::string> sorted_bodies(const std::vector<NodeEvent>& events) {
   std::vector<std::string> bodies;
@@ -32,6 +35,8 @@ std::vector<std::string> numbered(const std::string& prefix, int from, int to) {
 class NodeHomesTest : public NodeTest {
  public:
   void SetUp() override {
+    if (testing::test_homeserver_kind() != HomeserverKind::devserver)
+      GTEST_SKIP() << "devserver only: two mrt serve that do not federate";
     NodeTest::SetUp();
     std::vector<std::string> args = kNoLimits;
     args.insert(args.end(), {"--server-name", "hs2"});
@@ -43,7 +48,7 @@ class NodeHomesTest : public NodeTest {
     NodeTest::TearDown();
   }
 
-  // Both homeservers, "localhost" first; accounts on `homes` of them.
+  // Both homeservers, the fixture's ("localhost") first; accounts on `homes` of them.
   NodeConfig homes_config(const std::string& name, Carrier carrier, std::size_t homes) {
     NodeConfig c = config(name, carrier);
     c.homeservers = {{second_->base_url(), "hs2"}};
@@ -61,14 +66,14 @@ class NodeHomesTest : public NodeTest {
     return *nodes_[name];
   }
 
-  // Sends `first`, kills the "localhost" homeserver with SIGKILL, sends `second`, and returns
+  // Sends `first`, kills the fixture's homeserver with SIGKILL, sends `second`, and returns
   // what `b` received until it has every message (or the patience ran out), plus 2 s more in
   // which a duplicate would show.
   std::vector<NodeEvent> burst_across_a_kill(Node& a, Node& b,
                                              const std::vector<std::string>& first,
                                              const std::vector<std::string>& second) {
     EXPECT_TRUE(a.send_many(b.address(), first));
-    server_->kill_hard();
+    homeserver().kill_hard();
     EXPECT_TRUE(a.send_many(b.address(), second));
     const std::size_t all = first.size() + second.size();
     auto got = collect(
@@ -100,7 +105,7 @@ TEST_F(NodeHomesTest, MultiHomedNodeHasAnAccountOnEachHomeserverWithOneIdentity)
   ASSERT_EQ(homes.size(), 2u);
   std::set<std::string> users;
   for (const auto& h : homes) users.insert(h.user_id);
-  EXPECT_EQ(users, (std::set<std::string>{matrix_user_id(key.address(), "localhost"),
+  EXPECT_EQ(users, (std::set<std::string>{matrix_user_id(key.address(), server_name()),
                                           matrix_user_id(key.address(), "hs2")}));
   EXPECT_LE(homes[0].rtt_ms, homes[1].rtt_ms);
 }
@@ -110,7 +115,7 @@ TEST_F(NodeHomesTest, TooManyHomesIsABadConfig) {
   ASSERT_FALSE(node);
   EXPECT_EQ(node.error().kind, NodeErrorKind::bad_config);
   NodeConfig twice = config("b", Carrier::room);
-  twice.homeservers = {{second_->base_url(), "localhost"}};
+  twice.homeservers = {{second_->base_url(), server_name()}};
   auto same_name = Node::open(twice, PrivateKey::generate());
   ASSERT_FALSE(same_name);
   EXPECT_EQ(same_name.error().kind, NodeErrorKind::bad_config);
@@ -119,7 +124,7 @@ TEST_F(NodeHomesTest, TooManyHomesIsABadConfig) {
 TEST_F(NodeHomesTest, EnvelopeArrivingOverBothHomeserversIsDeliveredOnce) {
   auto [ka, kb] = ordered_keys();
   Node& node = start_with("node", kb, homes_config("node", Carrier::to_device, 2));
-  RawPeer one(server_->base_url(), "localhost", ka, root_ / "raw1");
+  RawPeer one(base_url(), server_name(), ka, root_ / "raw1");
   RawPeer two(second_->base_url(), "hs2", ka, root_ / "raw2");
   const int kEnvelopes = 20;
   // The same signed envelopes race each other over the two homeservers.
@@ -133,7 +138,7 @@ TEST_F(NodeHomesTest, EnvelopeArrivingOverBothHomeserversIsDeliveredOnce) {
                          json{{"envelopes", json::array({e})}});
   });
   for (const auto& e : envelopes)
-    one.send_to_device(matrix_user_id(node.address(), "localhost"),
+    one.send_to_device(matrix_user_id(node.address(), server_name()),
                        json{{"envelopes", json::array({e})}});
   over_two.join();
 
@@ -151,8 +156,8 @@ TEST_F(NodeHomesTest, FailoverMidBurstDeliversEveryMessageOnce) {
   auto [ka, kb] = ordered_keys();
   Node& a = start_with("a", ka, homes_config("a", Carrier::to_device, 1));
   Node& b = start_with("b", kb, homes_config("b", Carrier::to_device, 1));
-  ASSERT_EQ(a.homes()[0].server_name, "localhost");
-  ASSERT_EQ(b.homes()[0].server_name, "localhost");
+  ASSERT_EQ(a.homes()[0].server_name, server_name());
+  ASSERT_EQ(b.homes()[0].server_name, server_name());
   const auto first = numbered("before ", 0, 100), second = numbered("after ", 0, 100);
 
   auto got = burst_across_a_kill(a, b, first, second);
@@ -198,7 +203,7 @@ TEST_F(NodeHomesTest, DiscoveryFindsAnAddressOnEveryHomeserver) {
   auto found = b.discover(a.address());
   ASSERT_TRUE(found) << found.error().message;
   EXPECT_EQ(std::set<std::string>(found->begin(), found->end()),
-            (std::set<std::string>{matrix_user_id(a.address(), "localhost"),
+            (std::set<std::string>{matrix_user_id(a.address(), server_name()),
                                    matrix_user_id(a.address(), "hs2")}));
 }
 

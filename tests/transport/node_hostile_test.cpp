@@ -18,7 +18,7 @@ class NodeHostileTest : public NodeTest {
   void SetUp() override {
     NodeTest::SetUp();
     node_ = &start("node", node_key_, Carrier::to_device);
-    eve_ = std::make_unique<RawPeer>(server_->base_url(), "localhost", eve_key_, root_ / "eve");
+    eve_ = std::make_unique<RawPeer>(base_url(), server_name(), eve_key_, root_ / "eve");
   }
   void TearDown() override {
     eve_.reset();
@@ -146,7 +146,7 @@ TEST_F(NodeTest, SenderOutsideTheAllowlistIsNotAllowed) {
   auto node = Node::open(c, node_key);
   ASSERT_TRUE(node);
   ASSERT_TRUE(node->start());
-  RawPeer eve(server_->base_url(), "localhost", eve_key, root_ / "eve");
+  RawPeer eve(base_url(), server_name(), eve_key, root_ / "eve");
   eve.send_to_device(
       node->user_id(),
       {{"envelopes", {Envelope::message(eve_key, node->address(), "x", now_ms()).to_json()}}});
@@ -163,7 +163,7 @@ TEST_F(NodeTest, SenderOverItsBudgetIsRateLimited) {
   auto node = Node::open(c, node_key);
   ASSERT_TRUE(node);
   ASSERT_TRUE(node->start());
-  RawPeer eve(server_->base_url(), "localhost", eve_key, root_ / "eve");
+  RawPeer eve(base_url(), server_name(), eve_key, root_ / "eve");
   json envelopes = json::array();
   for (int i = 0; i < 3; ++i)
     envelopes.push_back(

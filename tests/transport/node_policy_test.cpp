@@ -2,7 +2,7 @@
 // peer's messages still arrive, DM room invites are joined only from proven user ids and at
 // most N per hour, Olm session creation is throttled per sender device, and the outbox holds
 // at most N unacked messages per recipient. Hostile peers are RawPeers (and a bare Olm account)
-// talking to the node through `mrt serve`.
+// talking to the node through the test homeserver.
 #include <atomic>
 #include <thread>
 
@@ -43,7 +43,7 @@ class NodePolicyTest : public NodeTest {
   }
 
   std::unique_ptr<RawPeer> raw_peer(const std::string& name, const PrivateKey& key) {
-    return std::make_unique<RawPeer>(server_->base_url(), "localhost", key, root_ / name);
+    return std::make_unique<RawPeer>(base_url(), server_name(), key, root_ / name);
   }
 
   static void set_displayname(RawPeer& peer, const std::string& name) {
@@ -215,7 +215,7 @@ TEST_F(NodePolicyTest, InviteFromAProvenLowerAddressIsJoined) {
   auto keys = ascending_keys(2);
   Node& node = start("node", keys[1], Carrier::to_device);
   auto alice = raw_peer("alice", keys[0]);
-  set_displayname(*alice, matrix_identity(keys[0], "localhost").displayname.to_hex());
+  set_displayname(*alice, matrix_identity(keys[0], server_name()).displayname.to_hex());
   const std::string room = invite_to_dm_room(*alice, keys[0], node);
   EXPECT_TRUE(eventually([&] { return membership(*alice, room, node.user_id()) == "join"; }));
   EXPECT_EQ(node.stats().invites_refused, 0u);
@@ -226,8 +226,8 @@ TEST_F(NodePolicyTest, DmRoomInviteOverTheHourlyCapIsRejected) {
   Node& node = start_with("node", keys[2], [](Policy& p) { p.max_new_dm_rooms_per_hour = 1; });
   auto alice = raw_peer("alice", keys[0]);
   auto bob = raw_peer("bob", keys[1]);
-  set_displayname(*alice, matrix_identity(keys[0], "localhost").displayname.to_hex());
-  set_displayname(*bob, matrix_identity(keys[1], "localhost").displayname.to_hex());
+  set_displayname(*alice, matrix_identity(keys[0], server_name()).displayname.to_hex());
+  set_displayname(*bob, matrix_identity(keys[1], server_name()).displayname.to_hex());
 
   const std::string first = invite_to_dm_room(*alice, keys[0], node);
   ASSERT_TRUE(eventually([&] { return membership(*alice, first, node.user_id()) == "join"; }));

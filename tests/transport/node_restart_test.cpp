@@ -128,12 +128,12 @@ TEST_F(NodeTest, RestartKeepsTheDeviceAndTheRoom) {
   // The partner's displayname no longer proves anything: the room must still be used, because
   // the proof the lower node checked before is kept in its store (PROTOCOL §2).
   transport::HttpIo io;
-  transport::MatrixClient client(io, {.base_url = server_->base_url()});
-  // Our login as its device revokes the higher node's token, and its login again revokes ours:
-  // log in again until the change gets through between the two.
+  transport::MatrixClient client(io, {.base_url = base_url()});
+  // Our login as its device revokes the higher node's token (on a homeserver that does, as the
+  // spec says), and its login again revokes ours: log in again until the change gets through.
   bool renamed = false;
   for (int attempt = 0; attempt < 10 && !renamed; ++attempt) {
-    ASSERT_TRUE(client.login_ethereum(kb, "localhost", higher.device_id()).get());
+    ASSERT_TRUE(client.login_ethereum(kb, server_name(), higher.device_id()).get());
     renamed =
         static_cast<bool>(client
                               .request("PUT",
@@ -151,22 +151,22 @@ TEST_F(NodeTest, RestartKeepsTheDeviceAndTheRoom) {
   ASSERT_EQ(bodies_of(got).size(), 1u);
   EXPECT_EQ(got.back().carrier, Carrier::room);
   // The test's login as the higher node's device revoked that node's token: it logged in again.
-  EXPECT_GE(higher.stats().relogins, 1u);
+  // (Synapse 1.67 keeps the older tokens of a device valid: no relogin is needed there.)
+  if (homeserver().login_revokes_device_tokens()) {
+    EXPECT_GE(higher.stats().relogins, 1u);
+  }
 }
 
 TEST_F(NodeTest, HomeserverRestartMidBurstLosesNothing) {
   auto [ka, kb] = ordered_keys();
   Node& a = start("a", ka, Carrier::to_device);
   Node& b = start("b", kb, Carrier::to_device);
-  const std::string port = server_->base_url().substr(server_->base_url().rfind(':') + 1);
   std::vector<std::string> sent;
   for (int i = 0; i < 200; ++i) sent.push_back("burst " + std::to_string(i));
   ASSERT_TRUE(a.send_many(b.address(), {sent.begin(), sent.begin() + 100}));
-  server_->kill_hard();
+  homeserver().kill_hard();
   ASSERT_TRUE(a.send_many(b.address(), {sent.begin() + 100, sent.end()}));
-  std::vector<std::string> args = kNoLimits;
-  args.insert(args.end(), {"--listen", "127.0.0.1:" + port});
-  server_ = std::make_unique<ServerProcess>(root_ / "server", args);
+  homeserver().restart();  // the same port and data
 
   auto got = collect(b, [](auto& ev) { return count(ev, NodeEventType::message) >= 200; });
   auto later = collect(
@@ -190,8 +190,8 @@ TEST_F(NodeTest, NodeThatLostItsStoreDeletesItsStaleDevice) {
   EXPECT_NE(new_device, old_device);
   nodes_.erase("a");  // a login as its device revokes its token: the node must not log in again
   transport::HttpIo io;
-  transport::MatrixClient client(io, {.base_url = server_->base_url()});
-  ASSERT_TRUE(client.login_ethereum(key, "localhost", new_device).get());
+  transport::MatrixClient client(io, {.base_url = base_url()});
+  ASSERT_TRUE(client.login_ethereum(key, server_name(), new_device).get());
   auto devices = client.request("GET", "/_matrix/client/v3/devices", {}).get();
   ASSERT_TRUE(devices);
   std::set<std::string> ids;
