@@ -120,7 +120,12 @@ PayloadSizes mrt_payload_sizes(const PayloadParties& parties, std::size_t body_b
 struct RunOptions {
   std::size_t samples = 100;  // per series (raw, mrt per durability), after the warm-up
   std::size_t warmup = 10;
-  std::size_t block = 10;  // series take turns every `block` samples
+  // Series take turns every `block` samples back to back (gap 0), every `gap_block` samples
+  // with a gap: back to back, a series' first message after another's may wait for what that
+  // one left in Synapse's queues (below), so turns are rarer; with a gap nothing is left, and
+  // turns at every message spread the machine's other load evenly over the series.
+  std::size_t block = 10;
+  std::size_t gap_block = 1;
   // Each latency series is measured once per gap: a pause before every message. With 0 the
   // messages go back to back (each after the last one's `delivered`); a gap longer than
   // Synapse's federation wake-up stagger (100 ms) lets its queue go idle in between.

@@ -416,16 +416,16 @@ json run_setup(const std::string& name, const Server& a, const Server& b,
       for (std::size_t i = 0; i < o.warmup; ++i) s.sample(s.next++, nullptr);
     }
     for (const auto gap : o.gaps) {
+      const std::size_t block = gap.count() > 0 ? o.gap_block : o.block;
       progress() << name << ": measuring " << c << ", gap " << gap.count() << " ms, "
-                 << series.size() << " series of " << o.samples << " in turns of " << o.block
-                 << "\n";
+                 << series.size() << " series of " << o.samples << " in turns of " << block << "\n";
       std::vector<Tally> tallies(series.size());
       for (bool more = true; more;) {
         more = false;
         for (std::size_t k = 0; k < series.size(); ++k) {
           Series& s = series[k];
           Tally& t = tallies[k];
-          const std::size_t n = std::min(o.block, o.samples - t.done);
+          const std::size_t n = std::min(block, o.samples - t.done);
           if (n == 0) continue;
           const double cpu0 = process_cpu_seconds(), a0 = server_cpu(a), b0 = server_cpu(b);
           for (std::size_t m = 0; m < n; ++m, ++t.done) {

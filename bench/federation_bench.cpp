@@ -4,7 +4,8 @@
 // Synapse instances and runs it (docs/benchmarks.md, "Federation (issue 14)").
 //
 //   mrt_federation_bench --hs1 NAME=URL --hs2 NAME=URL [--pid1 PID] [--pid2 PID]
-//                        [--samples 100] [--warmup 10] [--block 10] [--first-contacts 4]
+//                        [--samples 100] [--warmup 10] [--block 10] [--gap-block 1]
+//                        [--first-contacts 4]
 //                        [--body-bytes 128] [--setups one,two] [--durability full,off]
 //                        [--gaps 0,250] [--carriers to_device,room]
 //                        [--raw-room-types network.raiden.bench,m.room.encrypted]
@@ -22,7 +23,8 @@
 //     known_servers = both server names; the room carrier once the DM room is in use both ways,
 //     as `mrt demo` waits), send() -> `message` at the peer, each finished by its `delivered`;
 //   - both alternate direction; the series of a carrier (raw, mrt full, mrt off) take turns
-//     every --block samples after --warmup each, so that the machine's load falls on all alike;
+//     every --block samples (--gap-block with a gap) after --warmup each, so that the
+//     machine's load falls on all alike;
 //     the process's CPU time and each Synapse's (/proc/PID/stat, when --pid1/--pid2 are given)
 //     are summed over each series' own blocks; all of it again for each --gaps value (ms of
 //     pause before every message; 0: back to back);
@@ -56,7 +58,8 @@ using mrt::bench::fed::Server;
 
 const char* const kUsage =
     "usage: mrt_federation_bench --hs1 NAME=URL --hs2 NAME=URL [--pid1 PID] [--pid2 PID]\n"
-    "           [--samples N] [--warmup N] [--block N] [--first-contacts N] [--body-bytes N]\n"
+    "           [--samples N] [--warmup N] [--block N] [--gap-block N] [--first-contacts N]\n"
+    "           [--body-bytes N]\n"
     "           [--setups one,two] [--durability full,off] [--gaps MS,MS]\n"
     "           [--carriers to_device,room] [--raw-room-types TYPE,TYPE] [--patience-ms N]\n"
     "           [--dir DIR] [--json FILE]\n";
@@ -110,6 +113,8 @@ Args parse(int argc, char** argv) {
       a.run.warmup = count();
     } else if (flag == "--block") {
       a.run.block = std::max<std::size_t>(1, count());
+    } else if (flag == "--gap-block") {
+      a.run.gap_block = std::max<std::size_t>(1, count());
     } else if (flag == "--first-contacts") {
       a.run.first_contacts = count();
     } else if (flag == "--body-bytes") {
@@ -318,6 +323,7 @@ int main(int argc, char** argv) {
                {{"samples", a.run.samples},
                 {"warmup", a.run.warmup},
                 {"block", a.run.block},
+                {"gap_block", a.run.gap_block},
                 {"first_contacts", a.run.first_contacts},
                 {"body_bytes", a.run.body_bytes},
                 {"patience_ms", a.run.patience.count()},
