@@ -26,32 +26,21 @@ NodeWorker::Peer& NodeWorker::peer(const Address& address) {
 }
 
 void NodeWorker::transmit_all() {
-  for (auto& [address, p] : peers_) transmit(*p);
+  bool draining = false;
+  {
+    std::lock_guard lock(mutex_);
+    draining = draining_;
+  }
+  for (auto& [address, p] : peers_) transmit(*p, draining);
 }
 
-void NodeWorker::transmit(Peer& p) {
+void NodeWorker::transmit(Peer& p, bool draining) {
   // One payload in flight per peer, so that the server receives them in order; whatever queues
   // meanwhile goes together in the next one.
   if (p.sends_in_flight > 0 || !p.requests.empty()) return;
   // Nothing goes to an id that its displayname has not proven (PROTOCOL §8): acks and messages
   // wait (the tick keeps looking the peer's ids up).
   if (ids_.ids(p.address).empty()) return;
-
-  for (Carrier arrival : {Carrier::room, Carrier::to_device}) {
-    auto& nonces = p.acks[arrival];
-    if (nonces.empty()) continue;
-    const std::size_t n = std::min(nonces.size(), kMaxAcks);
-    PayloadBuilder ack;
-    ack.add(Envelope::ack(ctx_.key, p.address, {nonces.begin(), nonces.begin() + n}, ctx_.now_ms())
-                .to_json());
-    if (!send_payload(p, arrival, ack.content())) return;  // keys being set up: again when they are
-    ctx_.counters.update([&](NodeStats& s) {
-      ++s.acks_sent;
-      ++s.transmitted;
-    });
-    nonces.erase(nonces.begin(), nonces.begin() + n);
-    return;
-  }
 
   // Everything that fits in one payload, in order.
   PayloadBuilder payload;
@@ -72,13 +61,40 @@ void NodeWorker::transmit(Peer& p) {
     p.queued.erase(nonce);
     p.messages.pop_front();
   }
-  if (nonces.empty()) return;
+
+  if (nonces.empty()) {
+    // Acks alone, once they have waited kAckHoldMs for a message to ride with (not while
+    // stopping): an application that answers at once sends one payload, not two.
+    for (Carrier arrival : {Carrier::room, Carrier::to_device}) {
+      auto& acks = p.acks[arrival];
+      if (acks.empty()) continue;
+      if (!draining && steady_ms() < p.acks_since + kAckHoldMs) return;
+      const std::size_t n = std::min(acks.size(), kMaxAcks);
+      PayloadBuilder ack;
+      ack.add(ack_envelope(p, acks, n));
+      if (!send_payload(p, arrival, ack.content())) return;  // keys being set up: again later
+      ctx_.counters.update([&](NodeStats& s) {
+        ++s.acks_sent;
+        ++s.transmitted;
+      });
+      acks.erase(acks.begin(), acks.begin() + n);
+      return;
+    }
+    return;
+  }
   // Resends that the room has not delivered alternate with to_device: the partner may no
   // longer read the room (it moved to another homeserver and has not joined from there yet).
   const Carrier carrier =
       stuck && ctx_.config.carrier == Carrier::room && p.stuck_payloads++ % 2 == 0
           ? Carrier::to_device
           : ctx_.config.carrier;
+  // The acks owed over the carrier this payload takes go with it (PROTOCOL §5 batches envelopes
+  // to one recipient, acks included).
+  const Carrier taken =
+      carrier == Carrier::room && ready_room(p.address) ? Carrier::room : Carrier::to_device;
+  auto& acks = p.acks[taken];
+  const std::size_t n = std::min(acks.size(), kMaxAcks);
+  const bool with_acks = n > 0 && payload.add(ack_envelope(p, acks, n));
   if (!send_payload(p, carrier, payload.content())) {
     // Not sent (keys being set up): back to the front of the queue, in order.
     for (auto it = nonces.rbegin(); it != nonces.rend(); ++it) {
@@ -86,7 +102,17 @@ void NodeWorker::transmit(Peer& p) {
     }
     return;
   }
-  ctx_.counters.update([&](NodeStats& s) { s.transmitted += nonces.size(); });
+  if (with_acks) acks.erase(acks.begin(), acks.begin() + n);
+  ctx_.counters.update([&](NodeStats& s) {
+    s.transmitted += nonces.size() + (with_acks ? 1 : 0);
+    s.acks_sent += with_acks ? 1 : 0;
+  });
+}
+
+json NodeWorker::ack_envelope(const Peer& p, const std::vector<std::string>& acks,
+                              std::size_t n) const {
+  return Envelope::ack(ctx_.key, p.address, {acks.begin(), acks.begin() + n}, ctx_.now_ms())
+      .to_json();
 }
 
 bool NodeWorker::send_payload(Peer& p, Carrier carrier, const json& payload) {

@@ -346,7 +346,12 @@ void NodeWorker::finish_intake(Intake& intake) {
     schedule_.erase(nonce);
   }
   for (auto& [to, ack] : intake.acks) {
-    auto& waiting = peer(to).acks[ack.first];
+    Peer& p = peer(to);
+    if (std::all_of(p.acks.begin(), p.acks.end(), [](const auto& a) { return a.second.empty(); })) {
+      p.acks_since = steady_ms();
+      post_after(kAckHoldMs, [] {});  // wakes the loop to send them if nothing else does
+    }
+    auto& waiting = p.acks[ack.first];
     waiting.push_back(ack.second);
     // A sender whose id is not proven yet gets its acks later; the oldest go first when too
     // many wait (its resend is acked as a replay).

@@ -239,7 +239,10 @@ class NodeWorker {
   // Envelopes out.
   Peer& peer(const Address& address);
   void transmit_all();
-  void transmit(Peer& peer);
+  // `draining`: the node is stopping, so acks go at once instead of waiting for a message.
+  void transmit(Peer& peer, bool draining);
+  nlohmann::json ack_envelope(const Peer& peer, const std::vector<std::string>& acks,
+                              std::size_t n) const;
   // One payload to `p` over `carrier` (room falls back to to_device while no room is ready).
   // False when it could not go yet (keys being set up).
   bool send_payload(Peer& p, Carrier carrier, const nlohmann::json& payload);

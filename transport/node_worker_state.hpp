@@ -32,6 +32,11 @@ inline constexpr std::size_t kMaxAcksWaiting = 4096;
 // user ids (PROTOCOL §8: it may have moved to another homeserver), and its resends alternate
 // between the DM room and to_device (a room the partner can no longer read must not hold it).
 inline constexpr int kStuckAttempts = 3;
+// Acks wait this long for a message to the same peer to ride with (an application that answers
+// at once), then go alone. Across two Synapses a second to-device send to the same server within
+// 100 ms waits for Synapse's wake-up stagger, so one payload instead of two saves that wait; the
+// sender's `delivered` comes this much later when no answer follows.
+inline constexpr std::int64_t kAckHoldMs = 25;
 // A profile look-up (PROTOCOL §8) that gets no answer in this long counts as failed.
 inline constexpr std::int64_t kLookUpTimeoutMs = 10'000;
 inline constexpr std::int64_t kDeviceRefreshMs = 2'000;
@@ -66,8 +71,9 @@ struct NodeWorker::Peer {
   std::deque<std::string> messages;  // nonces due for (re)transmission, in order
   std::set<std::string> queued;
   std::map<Carrier, std::vector<std::string>> acks;  // nonces to ack, by arrival carrier
-  std::set<std::string> requests;                    // machine to-device requests in flight
-  int sends_in_flight = 0;                           // room events in flight
+  std::int64_t acks_since = 0;     // steady ms: when acks began to wait (none waiting before)
+  std::set<std::string> requests;  // machine to-device requests in flight
+  int sends_in_flight = 0;         // room events in flight
   bool creating_room = false;
   std::int64_t next_room_attempt = 0;
   std::int64_t next_device_refresh = 0;
