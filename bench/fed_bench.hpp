@@ -140,6 +140,11 @@ struct RunOptions {
   std::vector<Carrier> carriers = {Carrier::to_device, Carrier::room};
   std::size_t body_bytes = 128;
   std::vector<store::Durability> durabilities = {store::Durability::full, store::Durability::off};
+  // How an mrt series paces its messages: "acked" sends each after the last one's `delivered`
+  // (a request waiting for its transport ack); "at-once" sends each as soon as the last one
+  // arrived, as the raw series do (an application that answers at once: its reply may carry the
+  // ack of what it answers).
+  std::vector<std::string> mrt_paces = {"acked", "at-once"};
   std::chrono::milliseconds patience{60000};  // one message or step; beyond it the run fails
   std::filesystem::path root;                 // the nodes' stores go under it
 };

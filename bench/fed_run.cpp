@@ -134,6 +134,18 @@ class MrtPair {
     return {ms_between(t0, got.at), ms_between(t0, acked.at), got.carrier, got.at};
   }
 
+  // One message from node `from` to the other, finished by its arrival (its `delivered` comes
+  // later, and may ride with the answer).
+  Trip arrive(std::size_t from, const std::string& body) {
+    const std::size_t to = 1 - from;
+    const auto t0 = Clock::now();
+    auto id = node(from).send(node(to).address(), body);
+    if (!id) throw std::runtime_error("send: " + id.error().message);
+    const Receipt got = receipts_.wait(Receipts::message_key(body), 1, patience_).front();
+    if (got.node != to) throw std::runtime_error("a message arrived at its sender");
+    return {ms_between(t0, got.at), 0, got.carrier, got.at};
+  }
+
   // PROTOCOL §5: messages one way then the other (each finished by its `delivered`) until both
   // arrive over the DM room; the time from `t0` to the receipt that completed it, and how many
   // messages it took.
@@ -176,13 +188,16 @@ struct Series {
   Carrier carrier;
   std::string event_type;                       // raw only
   std::optional<store::Durability> durability;  // mrt only
+  bool at_once = false;                         // mrt only: RunOptions::mrt_paces
   MrtPair* pair = nullptr;
   std::function<void(std::size_t i, Tally* tally)> sample;
   std::size_t next = 0;  // the next message's index: markers and bodies stay unique
 
   std::string label() const {
     return path + " " + std::string(to_string(carrier)) +
-           (durability ? " durability " + durability_name(*durability) : " " + event_type);
+           (durability
+                ? " durability " + durability_name(*durability) + (at_once ? " at-once" : " acked")
+                : " " + event_type);
   }
 };
 
@@ -211,8 +226,11 @@ json series_json(const Series& s, const Tally& t, bool two_servers, std::int64_t
     j["send_call_p50_ms"] = round3(percentile(t.other, 0.5));
   } else {
     j["durability"] = durability_name(*s.durability);
-    j["delivered_p50_ms"] = round3(percentile(t.other, 0.5));
-    j["delivered_p90_ms"] = round3(percentile(t.other, 0.9));
+    j["pace"] = s.at_once ? "at-once" : "acked";
+    if (!s.at_once) {
+      j["delivered_p50_ms"] = round3(percentile(t.other, 0.5));
+      j["delivered_p90_ms"] = round3(percentile(t.other, 0.9));
+    }
     j["wrong_carrier"] = t.wrong_carrier;
     j["rejected_or_failed"] = s.pair->rejected_or_failed();
     j["node_stats"] = s.pair->stats();  // since the nodes started
@@ -385,31 +403,36 @@ json run_setup(const std::string& name, const Server& a, const Server& b,
       };
     }
     for (const auto d : o.durabilities) {
-      progress() << name << ": mrt nodes, " << c << ", durability " << durability_name(d) << "\n";
-      const auto t0 = Clock::now();
-      pairs.push_back(std::make_unique<MrtPair>(
-          a, b, known, carrier, d, o.root / (name + "-" + c + "-" + durability_name(d)),
-          std::nullopt, o.patience));
-      MrtPair* pair = pairs.back().get();
-      const std::string tag = name + "-" + c + "-" + durability_name(d);
-      json setup = {{"carrier", c},
-                    {"durability", durability_name(d)},
-                    {"nodes_start_ms", round3(ms_between(t0, Clock::now()))}};
-      if (carrier == Carrier::room) {
-        const auto [ms, messages] = pair->until_room_both_ways(Clock::now(), tag);
-        setup["room_both_ways_ms"] = round3(ms);
-        setup["messages_until_room"] = messages;
+      for (const auto& pace : o.mrt_paces) {
+        const bool at_once = pace == "at-once";
+        const std::string tag = name + "-" + c + "-" + durability_name(d) + "-" + pace;
+        progress() << name << ": mrt nodes, " << c << ", durability " << durability_name(d) << ", "
+                   << pace << "\n";
+        const auto t0 = Clock::now();
+        pairs.push_back(std::make_unique<MrtPair>(a, b, known, carrier, d, o.root / tag,
+                                                  std::nullopt, o.patience));
+        MrtPair* pair = pairs.back().get();
+        json setup = {{"carrier", c},
+                      {"durability", durability_name(d)},
+                      {"pace", pace},
+                      {"nodes_start_ms", round3(ms_between(t0, Clock::now()))}};
+        if (carrier == Carrier::room) {
+          const auto [ms, messages] = pair->until_room_both_ways(Clock::now(), tag);
+          setup["room_both_ways_ms"] = round3(ms);
+          setup["messages_until_room"] = messages;
+        }
+        out["mrt_setup"].push_back(setup);
+        series.push_back(
+            {.path = "mrt", .carrier = carrier, .durability = d, .at_once = at_once, .pair = pair});
+        series.back().sample = [&o, pair, tag, carrier, at_once](std::size_t i, Tally* t) {
+          const std::string body = body_of(tag + "-" + std::to_string(i), o.body_bytes);
+          const Trip trip = at_once ? pair->arrive(i % 2, body) : pair->exchange(i % 2, body);
+          if (!t) return;
+          t->ms.push_back(trip.message_ms);
+          if (!at_once) t->other.push_back(trip.delivered_ms);
+          if (trip.carrier != carrier) ++t->wrong_carrier;
+        };
       }
-      out["mrt_setup"].push_back(setup);
-      series.push_back({.path = "mrt", .carrier = carrier, .durability = d, .pair = pair});
-      series.back().sample = [&o, pair, tag, carrier](std::size_t i, Tally* t) {
-        const Trip trip =
-            pair->exchange(i % 2, body_of(tag + "-" + std::to_string(i), o.body_bytes));
-        if (!t) return;
-        t->ms.push_back(trip.message_ms);
-        t->other.push_back(trip.delivered_ms);
-        if (trip.carrier != carrier) ++t->wrong_carrier;
-      };
     }
     for (auto& s : series) {
       progress() << name << ": warm-up, " << s.label() << "\n";

@@ -7,7 +7,7 @@
 //                        [--samples 100] [--warmup 10] [--block 10] [--gap-block 1]
 //                        [--first-contacts 4]
 //                        [--body-bytes 128] [--setups one,two] [--durability full,off]
-//                        [--gaps 0,250] [--carriers to_device,room]
+//                        [--gaps 0,250] [--carriers to_device,room] [--mrt-paces acked,at-once]
 //                        [--raw-room-types network.raiden.bench,m.room.encrypted]
 //                        [--patience-ms 60000] [--dir DIR] [--json FILE]
 //
@@ -21,7 +21,9 @@
 //     to the receiver's sync loop holding it;
 //   - mrt: two mrt::Node per carrier and durability (fresh keys, stores under --dir,
 //     known_servers = both server names; the room carrier once the DM room is in use both ways,
-//     as `mrt demo` waits), send() -> `message` at the peer, each finished by its `delivered`;
+//     as `mrt demo` waits), send() -> `message` at the peer, paced two ways (--mrt-paces):
+//     each sent after the last one's `delivered` ("acked"), or as soon as the last one arrived
+//     ("at-once", as the raw path: an answer may carry the ack of what it answers);
 //   - both alternate direction; the series of a carrier (raw, mrt full, mrt off) take turns
 //     every --block samples (--gap-block with a gap) after --warmup each, so that the
 //     machine's load falls on all alike;
@@ -61,6 +63,7 @@ const char* const kUsage =
     "           [--samples N] [--warmup N] [--block N] [--gap-block N] [--first-contacts N]\n"
     "           [--body-bytes N]\n"
     "           [--setups one,two] [--durability full,off] [--gaps MS,MS]\n"
+    "           [--mrt-paces acked,at-once]\n"
     "           [--carriers to_device,room] [--raw-room-types TYPE,TYPE] [--patience-ms N]\n"
     "           [--dir DIR] [--json FILE]\n";
 
@@ -132,6 +135,11 @@ Args parse(int argc, char** argv) {
         a.run.durabilities.push_back(d == "full" ? mrt::store::Durability::full
                                                  : mrt::store::Durability::off);
       }
+    } else if (flag == "--mrt-paces") {
+      a.run.mrt_paces = split(value);
+      for (const auto& pace : a.run.mrt_paces)
+        if (pace != "acked" && pace != "at-once") throw std::invalid_argument(flag + " " + pace);
+      if (a.run.mrt_paces.empty()) throw std::invalid_argument(flag);
     } else if (flag == "--gaps") {
       a.run.gaps.clear();
       for (const auto& g : split(value)) a.run.gaps.emplace_back(std::stoul(g));
@@ -233,7 +241,8 @@ std::string tables(const json& setup) {
         if (!raw) {
           const bool full = s.at("durability") == "full";
           goal = std::string(delta <= 10 ? "met" : "**missed**") + (full ? "" : " (off)");
-          notes = "delivered p50 " + ms(num(s, "delivered_p50_ms"));
+          if (s.contains("delivered_p50_ms"))
+            notes = "delivered p50 " + ms(num(s, "delivered_p50_ms")) + "; ";
           std::uint64_t resent = 0, lookups = 0, failed = 0, undecryptable = 0;
           for (const auto& n : s.at("node_stats")) {
             resent += n.at("resent").get<std::uint64_t>();
@@ -241,8 +250,8 @@ std::string tables(const json& setup) {
             failed += n.at("id_lookups_failed").get<std::uint64_t>();
             undecryptable += n.at("undecryptable").get<std::uint64_t>();
           }
-          notes += "; resent " + std::to_string(resent) + ", id_lookups " +
-                   std::to_string(lookups) + " (" + std::to_string(failed) + " failed)";
+          notes += "resent " + std::to_string(resent) + ", id_lookups " + std::to_string(lookups) +
+                   " (" + std::to_string(failed) + " failed)";
           if (undecryptable) notes += ", undecryptable " + std::to_string(undecryptable);
           if (s.at("wrong_carrier").get<std::size_t>())
             notes += ", " + s.at("wrong_carrier").dump() + " on the other carrier";
@@ -255,7 +264,8 @@ std::string tables(const json& setup) {
         }
         out << "| " << carrier << " | " << (gap == 0 ? "0" : std::to_string(gap) + " ms") << " | "
             << (raw ? "raw (bare HTTP), " + s.at("event_type").get<std::string>()
-                    : "mrt, durability " + s.at("durability").get<std::string>())
+                    : "mrt, durability " + s.at("durability").get<std::string>() + ", " +
+                          s.at("pace").get<std::string>())
             << " | " << s.at("samples") << " | " << ms(num(s, "p50_ms")) << " | "
             << ms(num(s, "p90_ms")) << " | " << ms(num(s, "max_ms")) << " | "
             << (reference ? "–" : signed_ms(delta)) << " | " << goal << " | "
