@@ -365,7 +365,9 @@ void NodeWorker::finish_intake(Intake& intake) {
     s.received += messages;
     s.inbox += messages;
     s.delivered += intake.delivered.size();
-    s.outbox = outbox_.size();
+    // Counted down by what settles (once per message, HomeSet::settle), never set from this
+    // worker's map: send() counts a message up before the worker has it.
+    s.outbox -= std::min(s.outbox, intake.delivered.size());
   });
   for (auto& event : intake.events) ctx_.emit(std::move(event));
 }
@@ -433,7 +435,7 @@ void NodeWorker::tick() {
     }
     ctx_.counters.update([&](NodeStats& s) {
       s.failed += failed.size();
-      s.outbox = outbox_.size();
+      s.outbox -= std::min(s.outbox, failed.size());
     });
     for (auto& e : events) ctx_.emit(std::move(e));
   }
