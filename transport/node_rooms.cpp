@@ -108,10 +108,14 @@ void NodeWorker::load_state(const std::string& room_id) {
   ctx_.client.call(std::move(call), [this, room_id](MatrixResult r) {
     post([this, room_id, r = std::move(r)] {
       auto it = rooms_.find(room_id);
-      if (it == rooms_.end()) return;
-      if (!r || !r->is_array()) {
-        // Not answered (yet): asked again, so that the room does not stay unjudged.
-        if (r || r.error().kind != MatrixErrorKind::cancelled)
+      if (it == rooms_.end() || it->second->left) return;
+      if (!r) {
+        // Not answered: asked again, so that the room does not stay unjudged. Refused (4xx: not
+        // a member after all): the room stays unjudged, so unused.
+        const MatrixError& e = r.error();
+        const bool refused =
+            e.kind == MatrixErrorKind::http && e.http_status < 500 && e.http_status != 429;
+        if (e.kind != MatrixErrorKind::cancelled && !refused)
           post_after(kRoomRetryMs, [this, room_id] { load_state(room_id); });
         return;
       }
