@@ -66,6 +66,7 @@ struct Trip {
   double message_ms;    // send() -> `message` at the peer
   double delivered_ms;  // send() -> `delivered` at the sender
   std::optional<Carrier> carrier;
+  Clock::time_point sent;      // when send() was called
   Clock::time_point received;  // when the `message` event came
 };
 
@@ -122,28 +123,26 @@ class MrtPair {
   Node& node(std::size_t i) { return *nodes_[i]; }
   std::size_t rejected_or_failed() { return receipts_.rejected_or_failed(); }
 
-  // One message from node `from` to the other, finished by its `delivered`.
-  Trip exchange(std::size_t from, const std::string& body) {
+  // One message from node `from` to the other, finished by its arrival (its `delivered` comes
+  // later, and may ride with the answer); `id` gets its id.
+  Trip arrive(std::size_t from, const std::string& body, std::string* id = nullptr) {
     const std::size_t to = 1 - from;
     const auto t0 = Clock::now();
-    auto id = node(from).send(node(to).address(), body);
-    if (!id) throw std::runtime_error("send: " + id.error().message);
+    auto sent = node(from).send(node(to).address(), body);
+    if (!sent) throw std::runtime_error("send: " + sent.error().message);
+    if (id) *id = *sent;
     const Receipt got = receipts_.wait(Receipts::message_key(body), 1, patience_).front();
     if (got.node != to) throw std::runtime_error("a message arrived at its sender");
-    const Receipt acked = receipts_.wait(Receipts::delivered_key(*id), 1, patience_).front();
-    return {ms_between(t0, got.at), ms_between(t0, acked.at), got.carrier, got.at};
+    return {ms_between(t0, got.at), 0, got.carrier, t0, got.at};
   }
 
-  // One message from node `from` to the other, finished by its arrival (its `delivered` comes
-  // later, and may ride with the answer).
-  Trip arrive(std::size_t from, const std::string& body) {
-    const std::size_t to = 1 - from;
-    const auto t0 = Clock::now();
-    auto id = node(from).send(node(to).address(), body);
-    if (!id) throw std::runtime_error("send: " + id.error().message);
-    const Receipt got = receipts_.wait(Receipts::message_key(body), 1, patience_).front();
-    if (got.node != to) throw std::runtime_error("a message arrived at its sender");
-    return {ms_between(t0, got.at), 0, got.carrier, got.at};
+  // The same, finished by its `delivered`.
+  Trip exchange(std::size_t from, const std::string& body) {
+    std::string id;
+    Trip trip = arrive(from, body, &id);
+    const Receipt acked = receipts_.wait(Receipts::delivered_key(id), 1, patience_).front();
+    trip.delivered_ms = ms_between(trip.sent, acked.at);
+    return trip;
   }
 
   // PROTOCOL §5: messages one way then the other (each finished by its `delivered`) until both
