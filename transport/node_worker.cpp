@@ -3,6 +3,7 @@
 // rooms and envelopes out are in node_intake.cpp, node_rooms.cpp and node_transmit.cpp.
 #include <algorithm>
 #include <chrono>
+#include <future>
 #include <limits>
 
 #include <mrt/matrix_identity.hpp>
@@ -99,6 +100,16 @@ void NodeWorker::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void NodeWorker::stop_syncing() {
+  auto seen = std::make_shared<std::promise<void>>();
+  auto done = seen->get_future();
+  post([this, seen] {
+    syncs_stopped_ = true;
+    seen->set_value();
+  });
+  (void)done.wait_for(std::chrono::seconds(1));
+}
+
 bool NodeWorker::acks_settled() const {
   for (const auto& [address, p] : peers_) {
     if (p->sends_in_flight > 0 || !p->requests.empty()) return false;
@@ -193,7 +204,7 @@ void NodeWorker::run() {
 // Sync.
 
 void NodeWorker::start_sync() {
-  if (sync_in_flight_) return;
+  if (sync_in_flight_ || syncs_stopped_) return;
   sync_in_flight_ = true;
   const std::int64_t timeout = since_.empty() ? 0 : ctx_.config.sync_timeout.count();
   ctx_.client.call(calls::sync(since_, timeout, kSyncFilter), [this](MatrixResult r) {

@@ -127,6 +127,9 @@ class NodeWorker {
   // are dropped. Call before the HttpIo shuts down
   // (its completions post here) and destroy the worker only after that.
   void stop();
+  // Starts no /sync from now on and returns once the worker has seen that (up to 1 s): a /sync
+  // begun after the node set its presence offline would set it online again (Synapse does).
+  void stop_syncing();
 
   // Thread-safe: messages whose outbox records are durable.
   void add_to_outbox(std::vector<OutboxEntry> entries);
@@ -277,6 +280,7 @@ class NodeWorker {
   std::thread thread_;
 
   // Worker-thread state.
+  bool syncs_stopped_ = false;
   std::map<Address, std::unique_ptr<Peer>> peers_;
   std::map<std::string, std::unique_ptr<Room>> rooms_;
   std::map<std::string, OutboxEntry> outbox_;
