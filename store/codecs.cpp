@@ -48,19 +48,4 @@ std::string join_key(std::initializer_list<std::string_view> parts) {
   return key;
 }
 
-void Changes::append(Changes&& other) {
-  for (auto& op : other.ops_) ops_.push_back(std::move(op));
-  other.ops_.clear();
-}
-
-void Changes::apply(WriteTxn& txn) const {
-  for (const Op& op : ops_) {
-    if (op.value) {
-      op.table.put_bytes(txn, op.key, op.value->view());
-    } else {
-      op.table.erase_bytes(txn, op.key);
-    }
-  }
-}
-
 }  // namespace mrt::store

@@ -2,6 +2,7 @@
 #include <chrono>
 #include <cstring>
 #include <set>
+#include <stdexcept>
 #include <sys/stat.h>
 
 #include <sodium.h>
@@ -236,8 +237,27 @@ ReadTxn Env::read() const {
 }
 
 std::future<void> Env::commit(Changes changes) {
+  if (changes.has_hooks())
+    throw std::invalid_argument("store: a Changes with hooks is committed with commit_now");
   auto shared = std::make_shared<Changes>(std::move(changes));
   return write([shared](WriteTxn& txn) { shared->apply(txn); });
+}
+
+void Env::commit_now(Changes changes) {
+  auto hooks = changes.take_hooks();
+  try {
+    if (!changes.empty()) commit(std::move(changes)).get();
+  } catch (...) {
+    for (auto& [owner, hook] : hooks.abandoned) {
+      try {
+        hook();
+      } catch (...) {
+        // The commit's own error is the one to report.
+      }
+    }
+    throw;
+  }
+  for (auto& [owner, hook] : hooks.committed) hook();
 }
 
 std::future<void> Env::write(std::function<void(WriteTxn&)> step) {

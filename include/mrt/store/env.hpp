@@ -94,7 +94,12 @@ class Env {
 
   // Queues `changes`; the future is ready when they are durable (Durability::full), or holds
   // the exception that stopped them (then none of them was applied).
+  // std::invalid_argument for a Changes with hooks: those commit with commit_now.
   std::future<void> commit(Changes changes);
+  // Commits `changes` and waits until they are durable, then runs their after_commit hooks on
+  // this thread; if they fail, runs their on_abandon hooks and rethrows. Nothing is waited for
+  // when `changes` is empty (the after_commit hooks run at once).
+  void commit_now(Changes changes);
   // The same for a step that reads and writes in one transaction. `step` may run more than
   // once (when the map grows), so it must only act through the transaction.
   std::future<void> write(std::function<void(WriteTxn&)> step);
