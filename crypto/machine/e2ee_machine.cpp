@@ -170,7 +170,62 @@ std::int64_t E2eeMachine::Impl::now() const {
 }
 
 void E2eeMachine::Impl::commit(store::Changes&& changes) {
-  if (!changes.empty()) env.commit(std::move(changes)).get();
+  if (step) {
+    step->append(std::move(changes));
+  } else if (!changes.empty()) {
+    env.commit_now(std::move(changes));
+  }
+}
+
+E2eeMachine::Impl::StepScope::StepScope(Impl& machine, store::Changes& changes)
+    : machine_(machine), outer_(machine.step) {
+  machine.step = &changes;
+  changes.on_abandon(&machine, [&machine] { machine.reload(); });
+}
+
+E2eeMachine::Impl::StepScope::~StepScope() {
+  machine_.step = outer_;
+}
+
+// The account and its pickle key as stored; nullopt when they load (or there is none yet).
+std::optional<MachineOpenError> E2eeMachine::Impl::load_account() {
+  auto txn = env.read();
+  auto stored_key = secrets.get(txn, "pickle_key");
+  auto meta = account_table.get(txn, "account");
+  if (stored_key) pickle_key = std::move(*stored_key);
+  if (!meta) return std::nullopt;
+  if (meta->at("device_id") != device_id) return MachineOpenError::other_device;
+  auto stored = OlmAccount::unpickle(meta->at("pickle").get<std::string>(), pickle_key.view());
+  if (!stored) return MachineOpenError::corrupt_account;
+  account = std::move(*stored);
+  device_keys = meta->at("device_keys");
+  meta->erase("pickle");
+  account_meta = std::move(*meta);
+  identity = account->identity_keys();
+  return std::nullopt;
+}
+
+// Forgets what memory holds beyond the store (a step that was never committed) and reads it all
+// again. Requests that were in flight are asked for again under new ids.
+void E2eeMachine::Impl::reload() {
+  account.reset();
+  olm_sessions.clear();
+  next_seq = 1;
+  devices.clear();
+  tracked.clear();
+  inbound.clear();
+  outbound.clear();
+  settings.clear();
+  wedged.clear();
+  requests.clear();
+  upload_request.reset();
+  query_request.reset();
+  querying.clear();
+  claiming.clear();
+  needs_dummy.clear();
+  if (load_account() || !account)
+    throw std::runtime_error("e2ee: the stored account does not load");
+  load();
 }
 
 std::string E2eeMachine::Impl::new_request_id() const {
@@ -260,24 +315,8 @@ Result<E2eeMachine, MachineOpenError> E2eeMachine::open(store::Env& env, const P
   }
   auto impl = std::make_unique<Impl>(env, key, std::move(user_id), std::move(device_id),
                                      std::move(options));
+  if (auto problem = impl->load_account()) return fail(*problem);
   store::Changes changes;
-  {
-    auto txn = env.read();
-    auto pickle_key = impl->secrets.get(txn, "pickle_key");
-    auto meta = impl->account_table.get(txn, "account");
-    if (pickle_key) impl->pickle_key = std::move(*pickle_key);
-    if (meta) {
-      if (meta->at("device_id") != impl->device_id) return fail(MachineOpenError::other_device);
-      auto account =
-          OlmAccount::unpickle(meta->at("pickle").get<std::string>(), impl->pickle_key.view());
-      if (!account) return fail(MachineOpenError::corrupt_account);
-      impl->account = std::move(*account);
-      impl->device_keys = meta->at("device_keys");
-      meta->erase("pickle");
-      impl->account_meta = std::move(*meta);
-      impl->identity = impl->account->identity_keys();
-    }
-  }
   if (!impl->account) {
     if (impl->pickle_key.empty()) {
       impl->pickle_key = SecretBuffer(kPickleKeySize);
@@ -313,15 +352,23 @@ const json& E2eeMachine::device_keys() const {
 }
 
 std::vector<OutgoingRequest> E2eeMachine::outgoing_requests() {
-  impl_->queue_keys_upload();
-  impl_->queue_keys_query();
-  impl_->queue_claim({impl_->needs_dummy.begin(), impl_->needs_dummy.end()});
-  std::vector<OutgoingRequest> out;
-  for (const auto& [id, request] : impl_->requests) out.push_back(request);
-  return out;
+  return impl_->in_own_step([&](store::Changes&) {
+    impl_->queue_keys_upload();
+    impl_->queue_keys_query();
+    impl_->queue_claim({impl_->needs_dummy.begin(), impl_->needs_dummy.end()});
+    std::vector<OutgoingRequest> out;
+    for (const auto& [id, request] : impl_->requests) out.push_back(request);
+    return out;
+  });
 }
 
 void E2eeMachine::mark_request_as_sent(const std::string& id, const json& response) {
+  impl_->in_own_step([&](store::Changes& step) { mark_request_as_sent(id, response, step); });
+}
+
+void E2eeMachine::mark_request_as_sent(const std::string& id, const json& response,
+                                       store::Changes& step) {
+  Impl::StepScope scope(*impl_, step);
   const auto it = impl_->requests.find(id);
   if (it == impl_->requests.end()) return;
   const RequestType type = it->second.type;
@@ -350,6 +397,12 @@ std::optional<std::string> E2eeMachine::olm_session_opener(const json& event) co
 }
 
 SyncOutcome E2eeMachine::receive_sync_changes(const SyncChanges& changes) {
+  return impl_->in_own_step(
+      [&](store::Changes& step) { return receive_sync_changes(changes, step); });
+}
+
+SyncOutcome E2eeMachine::receive_sync_changes(const SyncChanges& changes, store::Changes& step) {
+  Impl::StepScope scope(*impl_, step);
   SyncOutcome outcome;
   {
     store::Changes tracking;
@@ -387,17 +440,21 @@ SyncOutcome E2eeMachine::receive_sync_changes(const SyncChanges& changes) {
 }
 
 void E2eeMachine::update_tracked_users(const std::vector<std::string>& users) {
-  store::Changes changes;
-  for (const auto& user : users) {
-    if (!impl_->tracked.contains(user)) impl_->mark_outdated(user, changes);
-  }
-  impl_->commit(std::move(changes));
+  return impl_->in_own_step([&](store::Changes&) {
+    store::Changes changes;
+    for (const auto& user : users) {
+      if (!impl_->tracked.contains(user)) impl_->mark_outdated(user, changes);
+    }
+    impl_->commit(std::move(changes));
+  });
 }
 
 void E2eeMachine::refresh_devices(const std::vector<std::string>& users) {
-  store::Changes changes;
-  for (const auto& user : users) impl_->mark_outdated(user, changes);
-  impl_->commit(std::move(changes));
+  return impl_->in_own_step([&](store::Changes&) {
+    store::Changes changes;
+    for (const auto& user : users) impl_->mark_outdated(user, changes);
+    impl_->commit(std::move(changes));
+  });
 }
 
 std::vector<DeviceInfo> E2eeMachine::devices_of(const std::string& user) const {
@@ -410,41 +467,73 @@ std::vector<DeviceInfo> E2eeMachine::devices_of(const std::string& user) const {
 }
 
 void E2eeMachine::set_room_encryption(const std::string& room, const json& content) {
-  RoomSettings s;
-  if (content.is_object()) {
-    const auto period = content.find("rotation_period_ms");
-    if (period != content.end() && period->is_number_integer()) {
-      s.period_ms = std::max(period->get<std::int64_t>(), kMinRotationPeriodMs);
+  return impl_->in_own_step([&](store::Changes&) {
+    RoomSettings s;
+    if (content.is_object()) {
+      const auto period = content.find("rotation_period_ms");
+      if (period != content.end() && period->is_number_integer()) {
+        s.period_ms = std::max(period->get<std::int64_t>(), kMinRotationPeriodMs);
+      }
+      const auto msgs = content.find("rotation_period_msgs");
+      if (msgs != content.end() && msgs->is_number_integer() && msgs->get<std::int64_t>() > 0) {
+        s.messages = msgs->get<std::uint64_t>();
+      }
     }
-    const auto msgs = content.find("rotation_period_msgs");
-    if (msgs != content.end() && msgs->is_number_integer() && msgs->get<std::int64_t>() > 0) {
-      s.messages = msgs->get<std::uint64_t>();
-    }
-  }
-  impl_->settings[room] = s;
-  store::Changes changes;
-  changes.put(impl_->settings_table, room,
-              json{{"period_ms", s.period_ms}, {"messages", s.messages}});
-  impl_->commit(std::move(changes));
+    impl_->settings[room] = s;
+    store::Changes changes;
+    changes.put(impl_->settings_table, room,
+                json{{"period_ms", s.period_ms}, {"messages", s.messages}});
+    impl_->commit(std::move(changes));
+  });
 }
 
 ShareOutcome E2eeMachine::share_room_key(const std::string& room,
                                          const std::vector<std::string>& members) {
+  return impl_->in_own_step(
+      [&](store::Changes& step) { return share_room_key(room, members, step); });
+}
+
+ShareOutcome E2eeMachine::share_room_key(const std::string& room,
+                                         const std::vector<std::string>& members,
+                                         store::Changes& step) {
+  Impl::StepScope scope(*impl_, step);
   return impl_->share_room_key(room, members);
 }
 
 Result<json, EncryptError> E2eeMachine::encrypt_room_event(const std::string& room,
                                                            const std::string& type,
                                                            const json& content) {
+  return impl_->in_own_step(
+      [&](store::Changes& step) { return encrypt_room_event(room, type, content, step); });
+}
+
+Result<json, EncryptError> E2eeMachine::encrypt_room_event(const std::string& room,
+                                                           const std::string& type,
+                                                           const json& content,
+                                                           store::Changes& step) {
+  Impl::StepScope scope(*impl_, step);
   return impl_->encrypt_room_event(room, type, content);
 }
 
 Result<DecryptedRoomEvent, RoomEventError> E2eeMachine::decrypt_room_event(const json& event) {
+  return impl_->in_own_step([&](store::Changes& step) { return decrypt_room_event(event, step); });
+}
+
+Result<DecryptedRoomEvent, RoomEventError> E2eeMachine::decrypt_room_event(const json& event,
+                                                                           store::Changes& step) {
+  Impl::StepScope scope(*impl_, step);
   return impl_->decrypt_room_event(event);
 }
 
 ShareOutcome E2eeMachine::encrypt_to_device(const std::string& user, const std::string& type,
                                             const json& content) {
+  return impl_->in_own_step(
+      [&](store::Changes& step) { return encrypt_to_device(user, type, content, step); });
+}
+
+ShareOutcome E2eeMachine::encrypt_to_device(const std::string& user, const std::string& type,
+                                            const json& content, store::Changes& step) {
+  Impl::StepScope scope(*impl_, step);
   return impl_->encrypt_to_device(user, type, content);
 }
 
@@ -454,7 +543,8 @@ std::string E2eeMachine::export_room_keys(ByteView passphrase, std::uint32_t rou
 
 Result<std::size_t, KeyImportError> E2eeMachine::import_room_keys(std::string_view file,
                                                                   ByteView passphrase) {
-  return impl_->import_room_keys(file, passphrase);
+  return impl_->in_own_step(
+      [&](store::Changes&) { return impl_->import_room_keys(file, passphrase); });
 }
 
 }  // namespace mrt

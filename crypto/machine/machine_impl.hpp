@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -122,7 +123,45 @@ struct E2eeMachine::Impl {
   std::optional<std::uint64_t> server_otk_count;
   bool fallback_used = false;
 
+  // The change set of the step in progress (a public call): the caller's, or one the call
+  // commits itself. Writes go into it and reads see them (read()); if it is abandoned, the
+  // machine reloads itself from the store, so that memory is never ahead of disk.
+  store::Changes* step = nullptr;
+  class StepScope {
+   public:
+    StepScope(Impl& machine, store::Changes& changes);
+    ~StepScope();
+    StepScope(const StepScope&) = delete;
+    StepScope& operator=(const StepScope&) = delete;
+
+   private:
+    Impl& machine_;
+    store::Changes* outer_;
+  };
+  // Runs `body(step)` in a step of its own and commits it (the public calls without a step).
+  template <class Body>
+  auto in_own_step(Body&& body) {
+    store::Changes own;
+    StepScope scope(*this, own);
+    if constexpr (std::is_void_v<decltype(body(own))>) {
+      body(own);
+      env.commit_now(std::move(own));
+    } else {
+      auto result = body(own);
+      env.commit_now(std::move(own));
+      return result;
+    }
+  }
+  template <class Table, class Key>
+  auto read(const Table& table, const Key& key) const {
+    auto txn = env.read();
+    return step ? step->get(table, txn, key) : table.get(txn, key);
+  }
+  void reload();
+  std::optional<MachineOpenError> load_account();
+
   std::int64_t now() const;
+  // Into the step in progress; committed at once outside of one (opening the machine).
   void commit(store::Changes&& changes);
   std::string new_request_id() const;
   void load();

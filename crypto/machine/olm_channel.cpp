@@ -218,7 +218,7 @@ Result<DecryptedToDevice, ToDeviceError> E2eeMachine::Impl::receive_to_device(
   // A pre-key message on the fallback key would otherwise build its session again.
   const Bytes seen =
       env.keyed_hash(as_bytes(store::join_key({*curve, std::to_string(type), *body})));
-  if (olm_seen_table.get(env.read(), seen)) return fail(ToDeviceError::replayed);
+  if (read(olm_seen_table, seen)) return fail(ToDeviceError::replayed);
 
   store::Changes changes;
   // Looked up, not inserted: a sender key nobody has a session with must leave no trace.
@@ -262,7 +262,7 @@ Result<DecryptedToDevice, ToDeviceError> E2eeMachine::Impl::receive_to_device(
         first.append(as_chars(created->second.view()));
         const Bytes first_seen = env.keyed_hash(as_bytes(first));
         wipe(first);
-        if (olm_seen_table.get(env.read(), first_seen)) return fail(ToDeviceError::replayed);
+        if (read(olm_seen_table, first_seen)) return fail(ToDeviceError::replayed);
         changes.put(olm_seen_table, first_seen, static_cast<std::uint64_t>(now()));
       }
       std::string id = created->first.session_id();

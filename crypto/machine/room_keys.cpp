@@ -27,7 +27,7 @@ InboundEntry* E2eeMachine::Impl::find_inbound(const std::string& room,
                                               const std::string& session_id) {
   const std::string key = store::join_key({room, session_id});
   if (const auto it = inbound.find(key); it != inbound.end()) return &it->second;
-  auto record = inbound_table.get(env.read(), key);
+  auto record = read(inbound_table, key);
   if (!record) return nullptr;
   auto session =
       MegolmInboundSession::unpickle(record->at("pickle").get<std::string>(), pickle_key.view());
@@ -220,7 +220,7 @@ Result<DecryptedRoomEvent, RoomEventError> E2eeMachine::Impl::decrypt_room_event
 
   const std::string index_key =
       store::join_key({*room, *session_id, std::to_string(decrypted->message_index)});
-  const auto first_seen = index_table.get(env.read(), index_key);
+  const auto first_seen = read(index_table, index_key);
   if (first_seen && *first_seen != *event_id) return fail(RoomEventError::replayed);
 
   auto parsed = parse_json_strict(as_chars(decrypted->plaintext.view()));

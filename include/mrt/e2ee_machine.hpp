@@ -5,8 +5,12 @@
 // talks to (each attested for an address, not attested, or invalid), Olm sessions with them,
 // and Megolm sessions for DM rooms. It is sans-I/O, like matrix-sdk-crypto's OlmMachine: sync
 // data goes in, HTTP requests come out as values with ids, and the transport reports each
-// response back. Every step's state changes are committed to the store as one Changes set
-// before the step returns, so a crash never loses a ratchet step that already left.
+// response back. Each step writes its state changes into one store::Changes: the caller's,
+// when it passes one (the node commits a whole /sync, the machine's writes and its own, at
+// once), or one the machine commits before the call returns. Nothing a step produced (a
+// request, a ciphertext) may leave before its Changes is durable, so a crash never loses a
+// ratchet step that already left; a Changes dropped or failing to commit makes the machine
+// reload itself from the store.
 //
 //   auto env = mrt::store::Env::open({.dir = dir, .tables = mrt::E2eeMachine::tables()}, key);
 //   auto machine = mrt::E2eeMachine::open(*env, key, "@0xab…:hs", "DEVICEID").value();
@@ -15,6 +19,9 @@
 //     machine.mark_request_as_sent(request.id, response);
 //   }
 //   auto received = machine.receive_sync_changes(changes_from(sync_response));
+//   store::Changes step;                                   // or, a step the caller commits:
+//   auto event = machine.decrypt_room_event(timeline_event, step);
+//   env.commit_now(std::move(step));
 //   machine.share_room_key(room_id, members);          // queues m.room_key to attested devices
 //   auto content = machine.encrypt_room_event(room_id, "network.raiden.envelopes", payload);
 //   auto event = machine.decrypt_room_event(timeline_event);  // plaintext + sender's address
@@ -230,8 +237,11 @@ class E2eeMachine {
   std::vector<OutgoingRequest> outgoing_requests();
   // `response` is the homeserver's JSON body of a successful call. Unknown ids are ignored.
   void mark_request_as_sent(const std::string& request_id, const nlohmann::json& response);
+  void mark_request_as_sent(const std::string& request_id, const nlohmann::json& response,
+                            store::Changes& step);
 
   SyncOutcome receive_sync_changes(const SyncChanges& changes);
+  SyncOutcome receive_sync_changes(const SyncChanges& changes, store::Changes& step);
   // The sender's Curve25519 key when `event`, a to-device event as /sync delivers it, is an Olm
   // pre-key message for this device that none of the sessions with that key matches: one that
   // receive_sync_changes would try to open a new inbound session with. nullopt for anything
@@ -253,15 +263,24 @@ class E2eeMachine {
   // Makes sure every attested device of `members` holds the room's current Megolm session,
   // rotating it first when it is due or a member or device left.
   ShareOutcome share_room_key(const std::string& room_id, const std::vector<std::string>& members);
+  ShareOutcome share_room_key(const std::string& room_id, const std::vector<std::string>& members,
+                              store::Changes& step);
   // The content of the m.room.encrypted event to send into the room.
   [[nodiscard]] Result<nlohmann::json, EncryptError> encrypt_room_event(
       const std::string& room_id, const std::string& type, const nlohmann::json& content);
+  [[nodiscard]] Result<nlohmann::json, EncryptError> encrypt_room_event(
+      const std::string& room_id, const std::string& type, const nlohmann::json& content,
+      store::Changes& step);
   [[nodiscard]] Result<DecryptedRoomEvent, RoomEventError> decrypt_room_event(
       const nlohmann::json& event);
+  [[nodiscard]] Result<DecryptedRoomEvent, RoomEventError> decrypt_room_event(
+      const nlohmann::json& event, store::Changes& step);
 
   // Olm-encrypts an event to every attested device of `user_id` (PROTOCOL.md §5 to_device).
   ShareOutcome encrypt_to_device(const std::string& user_id, const std::string& type,
                                  const nlohmann::json& content);
+  ShareOutcome encrypt_to_device(const std::string& user_id, const std::string& type,
+                                 const nlohmann::json& content, store::Changes& step);
 
   // The inbound Megolm sessions in the Matrix key-export file format, and back.
   std::string export_room_keys(ByteView passphrase, std::uint32_t rounds = 500'000) const;

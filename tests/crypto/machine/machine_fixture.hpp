@@ -98,6 +98,7 @@ class Peer {
     return machine->receive_sync_changes(changes);
   }
 
+  store::Env& env() { return *env_; }
   const std::string& user() const { return user_; }
   const std::string& device() const { return device_; }
   const PrivateKey& key() const { return key_; }
