@@ -280,6 +280,8 @@ json stats_json(const NodeStats& s) {
           {"id_lookups_failed", s.id_lookups_failed},
           {"ids_refused", s.ids_refused},
           {"squatted", s.squatted},
+          {"store_commits", s.store_commits},
+          {"store_transactions", s.store_transactions},
           {"http_retries", s.http_retries}};
 }
 

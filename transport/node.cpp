@@ -515,6 +515,9 @@ void Node::consumed(const NodeEvent& event) {
 
 NodeStats Node::stats() const {
   NodeStats s = impl_->counters.snapshot();
+  const store::Stats store = impl_->env.stats();
+  s.store_commits = store.writes;
+  s.store_transactions = store.group_commits;
   std::lock_guard lock(impl_->mutex);
   for (const auto* list : {&impl_->homes, &impl_->retired}) {
     for (const auto& h : *list) {

@@ -20,8 +20,8 @@ void merge(SyncOutcome& into, SyncOutcome&& step) {
 
 }  // namespace
 
-SyncOutcome NodeWorker::receive_e2ee(SyncChanges changes) {
-  if (!changes.to_device_events.is_array()) return machine_.receive_sync_changes(changes);
+SyncOutcome NodeWorker::receive_e2ee(SyncChanges changes, store::Changes& step) {
+  if (!changes.to_device_events.is_array()) return machine_.receive_sync_changes(changes, step);
   const std::int64_t now = steady_ms();
   if (now >= next_window_prune_) {
     olm_sessions_opened_.prune(now);
@@ -40,7 +40,7 @@ SyncOutcome NodeWorker::receive_e2ee(SyncChanges changes) {
       // A sender's second pre-key message in a row usually belongs to the session its first
       // opens (a sender repeats pre-key messages until we answer): the machine takes the
       // first before this one is judged, so that it is not counted as another new session.
-      merge(outcome, machine_.receive_sync_changes(changes));
+      merge(outcome, machine_.receive_sync_changes(changes, step));
       changes = SyncChanges{};
       opening.clear();
       opener = machine_.olm_session_opener(event);
@@ -54,7 +54,7 @@ SyncOutcome NodeWorker::receive_e2ee(SyncChanges changes) {
     }
     changes.to_device_events.push_back(std::move(event));
   }
-  merge(outcome, machine_.receive_sync_changes(changes));
+  merge(outcome, machine_.receive_sync_changes(changes, step));
   if (dropped > 0) ctx_.counters.update([&](NodeStats& s) { s.olm_sessions_throttled += dropped; });
   return outcome;
 }

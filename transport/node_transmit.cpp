@@ -2,6 +2,7 @@
 // the peer's validated user ids on whatever homeserver they are (PROTOCOL §8); and the E2EE
 // machine's requests sent and marked.
 #include <algorithm>
+#include <utility>
 
 #include <mrt/matrix_identity.hpp>
 
@@ -32,6 +33,18 @@ void NodeWorker::transmit_all() {
     draining = draining_;
   }
   for (auto& [address, p] : peers_) transmit(*p, draining);
+  // Durable before anything the batch encrypted leaves: a ratchet step is never sent twice.
+  if (send_step_.empty() && room_sends_.empty()) return;
+  auto sends = std::exchange(room_sends_, {});
+  store::Changes batch = std::exchange(answered_, {});
+  batch.append(std::exchange(send_step_, {}));  // after the answers: it may update what they wrote
+  try {
+    ctx_.env.commit_now(std::move(batch));
+  } catch (...) {
+    for (const auto& send : sends) on_carrier_done(send.to, false);
+    throw;
+  }
+  for (auto& send : sends) send.go();
 }
 
 void NodeWorker::transmit(Peer& p, bool draining) {
@@ -130,18 +143,23 @@ bool NodeWorker::send_over_room(Peer& p, const Room& room, const std::string& ro
     machine_.set_room_encryption(room_id, *room.state.encryption);
     rooms_.at(room_id)->encryption_set = true;
   }
-  const ShareOutcome share = machine_.share_room_key(room_id, room.state.members());
+  const ShareOutcome share = machine_.share_room_key(room_id, room.state.members(), send_step_);
   attribute_new_requests(p);
   // The room key must reach the partner before the event it opens.
   if (!share.complete() || !p.requests.empty()) return false;
-  auto content = machine_.encrypt_room_event(room_id, kEnvelopesEventType, payload);
+  auto content = machine_.encrypt_room_event(room_id, kEnvelopesEventType, payload, send_step_);
   if (!content) return false;  // rotation due: the next attempt shares a new key first
   ++p.sends_in_flight;
   ctx_.counters.update([](NodeStats& st) { ++st.payloads; });
   const Address to = p.address;
-  ctx_.client.call(
-      calls::send_room_event(room_id, "m.room.encrypted", new_transaction_id(), *content),
-      [this, to](MatrixResult r) { post([this, to, ok = bool(r)] { on_carrier_done(to, ok); }); });
+  room_sends_.push_back(
+      {to, [this, to,
+            call = calls::send_room_event(room_id, "m.room.encrypted", new_transaction_id(),
+                                          *content)]() mutable {
+         ctx_.client.call(std::move(call), [this, to](MatrixResult r) {
+           post([this, to, ok = bool(r)] { on_carrier_done(to, ok); });
+         });
+       }});
   return true;
 }
 
@@ -153,7 +171,8 @@ NodeWorker::ToDeviceSend NodeWorker::send_over_to_device(Peer& p, const json& pa
   bool waiting = false;
   std::vector<std::string> without_devices;
   for (const auto& user_id : ids_.ids(p.address)) {
-    const ShareOutcome share = machine_.encrypt_to_device(user_id, kEnvelopesEventType, payload);
+    const ShareOutcome share =
+        machine_.encrypt_to_device(user_id, kEnvelopesEventType, payload, send_step_);
     attribute_new_requests(p);
     if (!share.complete()) {
       waiting = true;  // sent again once its keys are in (some devices may have it already)
@@ -188,6 +207,7 @@ void NodeWorker::attribute_new_requests(Peer& p) {
 
 void NodeWorker::pump_requests() {
   const std::int64_t now = steady_ms();
+  std::vector<OutgoingRequest> due;
   for (auto& r : machine_.outgoing_requests()) {
     known_requests_.insert(r.id);
     if (requests_in_flight_.count(r.id)) continue;
@@ -195,6 +215,12 @@ void NodeWorker::pump_requests() {
       if (retry->second > now) continue;
       request_retry_at_.erase(retry);
     }
+    due.push_back(std::move(r));
+  }
+  // A request an answer made (an m.dummy on a session a claim opened) leaves only once the
+  // answer's writes are durable.
+  if (!due.empty() && !answered_.empty()) ctx_.env.commit_now(std::exchange(answered_, {}));
+  for (auto& r : due) {
     requests_in_flight_.insert(r.id);
     ctx_.client.call(calls::request(r.method, r.path, r.body),
                      [this, id = r.id](MatrixResult result) {
@@ -213,13 +239,13 @@ void NodeWorker::on_request_done(const std::string& id, MatrixResult result) {
     if (result.error().kind == MatrixErrorKind::http && status < 500 && status != 429 &&
         status != 401) {
       // Refused for good (the request is wrong for this server): do not repeat it forever.
-      machine_.mark_request_as_sent(id, json::object());
+      machine_.mark_request_as_sent(id, json::object(), answered_);
     } else {
       request_retry_at_[id] = steady_ms() + kRequestRetryMs;
       return;
     }
   } else {
-    machine_.mark_request_as_sent(id, *result);
+    machine_.mark_request_as_sent(id, *result, answered_);
   }
   known_requests_.erase(id);
   if (auto it = request_peer_.find(id); it != request_peer_.end()) {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <future>
 #include <limits>
+#include <utility>
 
 #include <mrt/matrix_identity.hpp>
 
@@ -98,6 +99,12 @@ void NodeWorker::stop() {
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
+  // Answers the machine took since the last commit (an erased to-device request, at most).
+  try {
+    ctx_.env.commit_now(std::exchange(answered_, {}));
+  } catch (const std::exception&) {
+    // Stopping: the requests are sent again after a restart, under the same transaction ids.
+  }
 }
 
 void NodeWorker::stop_syncing() {
@@ -253,8 +260,9 @@ void NodeWorker::handle_sync(const json& body) {
     return;
   }
   Intake intake;
+  intake.changes.append(std::exchange(answered_, {}));
 
-  const SyncOutcome outcome = receive_e2ee(std::move(batch->e2ee));
+  const SyncOutcome outcome = receive_e2ee(std::move(batch->e2ee), intake.changes);
   if (!outcome.rejected.empty())
     ctx_.counters.update([&](NodeStats& s) { s.undecryptable += outcome.rejected.size(); });
   for (const auto& event : outcome.events) {
@@ -302,7 +310,7 @@ void NodeWorker::handle_sync(const json& body) {
       if (type == "m.room.encrypted") {
         json with_room = event;
         with_room["room_id"] = joined.room_id;
-        auto decrypted = machine_.decrypt_room_event(with_room);
+        auto decrypted = machine_.decrypt_room_event(with_room, intake.changes);
         if (!decrypted) {
           ctx_.counters.update([](NodeStats& s) { ++s.undecryptable; });
           continue;
@@ -342,9 +350,10 @@ void NodeWorker::handle_sync(const json& body) {
 }
 
 void NodeWorker::finish_intake(Intake& intake) {
-  // Durable before any ack leaves and before the application sees anything.
+  // Durable before any ack leaves and before the application sees anything: the machine's
+  // writes (sessions, replay marks), the envelopes, the acks owed and next_batch, at once.
   try {
-    ctx_.env.commit(std::move(intake.changes)).get();
+    ctx_.env.commit_now(std::move(intake.changes));
   } catch (...) {
     ctx_.homes.release(intake.claims);  // not accepted after all: a resend may be
     throw;

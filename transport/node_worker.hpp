@@ -235,12 +235,15 @@ class NodeWorker {
   // The spam policy's hourly caps (node_policy.cpp).
   // The machine's part of a /sync answer, less the Olm pre-key messages that would open a
   // session over their sender key's budget.
-  SyncOutcome receive_e2ee(SyncChanges changes);
+  SyncOutcome receive_e2ee(SyncChanges changes, store::Changes& step);
   // Whether one more DM room invite may be joined this hour; `count`: and counts it if so.
   bool admit_dm_invite(bool count);
 
   // Envelopes out.
   Peer& peer(const Address& address);
+  // One send batch: a payload per peer that has something to send, the machine's writes for
+  // all of them (and for the requests answered since the last batch) committed at once, then
+  // the room events sent (the machine's to-device requests go with pump_requests).
   void transmit_all();
   // `draining`: the node is stopping, so acks go at once instead of waiting for a message.
   void transmit(Peer& peer, bool draining);
@@ -294,6 +297,17 @@ class NodeWorker {
   std::set<std::string> requests_in_flight_;
   std::map<std::string, std::int64_t> request_retry_at_;
   std::set<std::string> known_requests_;
+  // What the machine made of answers to its requests: not urgent (a to-device request sent
+  // again keeps its transaction id), so it rides, first, with the next commit of either kind.
+  store::Changes answered_;
+  // The send batch being built (transmit_all): the machine's writes, and the room events that
+  // leave once they are durable.
+  store::Changes send_step_;
+  struct RoomSend {
+    Address to;
+    std::function<void()> go;
+  };
+  std::vector<RoomSend> room_sends_;
   std::set<std::string> invites_handled_;
   // Invites whose inviter could not be looked up yet (room id -> invite state), retried.
   std::map<std::string, nlohmann::json> pending_invites_;

@@ -227,6 +227,10 @@ struct NodeStats {
   std::uint64_t id_lookups_failed = 0;
   std::uint64_t ids_refused = 0;
   std::uint64_t squatted = 0;  // broadcast rooms found breaking PROTOCOL §6 (`squatted` events)
+  // The store's commits (each a step's writes, all or none) and its transactions (fsyncs with
+  // durability full; one may carry many commits): a /sync is one commit, a send batch one.
+  std::uint64_t store_commits = 0;
+  std::uint64_t store_transactions = 0;
 };
 
 // One homeserver the node has an account on (Node::homes()).
