@@ -98,14 +98,83 @@ MatrixCall invite(const std::string& room_id, const std::string& user_id) {
               /*idempotent=*/false);
 }
 
+MatrixCall leave(const std::string& room_id) {
+  return make("POST", "/rooms/" + url_encode(room_id) + "/leave", json::object());
+}
+
+MatrixCall room_state(const std::string& room_id) {
+  MatrixCall c = make("GET", "/rooms/" + url_encode(room_id) + "/state", std::nullopt);
+  c.array_answer = true;
+  return c;
+}
+
+MatrixCall room_state_event(const std::string& room_id, const std::string& type,
+                            const std::string& state_key) {
+  return make(
+      "GET",
+      "/rooms/" + url_encode(room_id) + "/state/" + url_encode(type) + "/" + url_encode(state_key),
+      std::nullopt);
+}
+
+MatrixCall presence(const std::string& user_id) {
+  return make("GET", "/presence/" + url_encode(user_id) + "/status", std::nullopt);
+}
+
+MatrixCall set_presence(const std::string& user_id, const std::string& presence) {
+  return make("PUT", "/presence/" + url_encode(user_id) + "/status", json{{"presence", presence}});
+}
+
+MatrixCall displayname(const std::string& user_id) {
+  return make("GET", "/profile/" + url_encode(user_id) + "/displayname", std::nullopt);
+}
+
+MatrixCall set_displayname(const std::string& user_id, const std::string& displayname) {
+  return make("PUT", "/profile/" + url_encode(user_id) + "/displayname",
+              json{{"displayname", displayname}});
+}
+
+MatrixCall user_directory_search(const std::string& term, std::size_t limit) {
+  return make("POST", "/user_directory/search", json{{"search_term", term}, {"limit", limit}});
+}
+
+MatrixCall devices() {
+  return make("GET", "/devices", std::nullopt);
+}
+
+MatrixCall delete_device(const std::string& device_id, const std::optional<json>& auth) {
+  return make("DELETE", "/devices/" + url_encode(device_id),
+              auth ? json{{"auth", *auth}} : json::object());
+}
+
+MatrixCall versions() {
+  MatrixCall c;
+  c.method = "GET";
+  c.path = "/_matrix/client/versions";
+  c.authenticated = false;
+  return c;
+}
+
+MatrixCall machine_request(const OutgoingRequest& r) {
+  switch (r.type) {
+    case RequestType::keys_upload:
+      return make("POST", "/keys/upload", r.body);
+    case RequestType::keys_query:
+      return make("POST", "/keys/query", r.body);
+    case RequestType::keys_claim:
+      // Hands out one-time keys: a lost answer would waste one per retry.
+      return make("POST", "/keys/claim", r.body, /*idempotent=*/false);
+    case RequestType::to_device:
+      return make("PUT", "/sendToDevice/" + url_encode(r.event_type) + "/" + url_encode(r.id),
+                  r.body);
+  }
+  throw std::invalid_argument("matrix client: a machine request of no known type");
+}
+
 MatrixCall request(const std::string& method, const std::string& path, const json& body) {
   MatrixCall c;
   c.method = method;
   c.path = path;
   if (method != "GET" || !body.empty()) c.body = body;
-  // keys/claim hands out one-time keys: a lost answer would waste one per retry.
-  c.idempotent =
-      method == "GET" || method == "PUT" || path.find("/keys/claim") == std::string::npos;
   return c;
 }
 

@@ -28,6 +28,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <mrt/e2ee_machine.hpp>
 #include <mrt/eth.hpp>
 
 #include "http_io.hpp"
@@ -37,7 +38,7 @@ namespace mrt::transport {
 
 struct MatrixCall {
   std::string method;  // GET, POST, PUT, DELETE
-  std::string path;    // "/_matrix/client/v3/…" with %-encoded segments and query
+  std::string path;    // from the API root on, with %-encoded segments and query
   std::optional<nlohmann::json> body;
   // Safe to send again after an answer may have been lost (the server deduplicates it, or doing
   // it twice is harmless). Not for createRoom, invite, keys/claim.
@@ -62,7 +63,26 @@ MatrixCall send_room_event(const std::string& room_id, const std::string& type,
 MatrixCall create_room(const nlohmann::json& body);
 MatrixCall join(const std::string& room_id_or_alias);
 MatrixCall invite(const std::string& room_id, const std::string& user_id);
-// Any other endpoint, e.g. the E2EE machine's OutgoingRequest{method, path, body} as it is.
+MatrixCall leave(const std::string& room_id);
+// GET /rooms/{id}/state: every state event (a JSON array).
+MatrixCall room_state(const std::string& room_id);
+// GET /rooms/{id}/state/{type}/{state_key}: one state event's content.
+MatrixCall room_state_event(const std::string& room_id, const std::string& type,
+                            const std::string& state_key = "");
+MatrixCall presence(const std::string& user_id);
+MatrixCall set_presence(const std::string& user_id, const std::string& presence);
+MatrixCall displayname(const std::string& user_id);
+MatrixCall set_displayname(const std::string& user_id, const std::string& displayname);
+MatrixCall user_directory_search(const std::string& term, std::size_t limit);
+MatrixCall devices();
+// `auth`: the user-interactive auth object, once the server asked for it (401).
+MatrixCall delete_device(const std::string& device_id,
+                         const std::optional<nlohmann::json>& auth = std::nullopt);
+// GET /_matrix/client/versions (unauthenticated; a homeserver's cheapest answer).
+MatrixCall versions();
+// The E2EE machine's request (keys upload, query, claim, to-device) as its endpoint takes it.
+MatrixCall machine_request(const OutgoingRequest& request);
+// Any endpoint, `path` from "/_matrix" on (tests and tools; idempotent: set it if not).
 MatrixCall request(const std::string& method, const std::string& path, const nlohmann::json& body);
 }  // namespace calls
 

@@ -127,10 +127,7 @@ void NodeWorker::load_broadcast_state(const std::string& room_id) {
   auto load = std::make_shared<Load>();
   for (const char* type : kJudgedTypes) {
     ctx_.client.call(
-        calls::request("GET",
-                       "/_matrix/client/v3/rooms/" + url_encode(room_id) + "/state/" + type + "/",
-                       json::object()),
-        [this, room_id, type, load](MatrixResult r) {
+        calls::room_state_event(room_id, type), [this, room_id, type, load](MatrixResult r) {
           post([this, room_id, type, load, r = std::move(r)] {
             if (r) {
               load->state.apply(type, *r);

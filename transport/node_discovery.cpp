@@ -56,36 +56,35 @@ void NodeWorker::discover(const Address& address, DiscoverCallback done) {
       *looked_up = true;
       answer();
     });
-    ctx_.client.call(
-        calls::request("POST", "/_matrix/client/v3/user_directory/search",
-                       json{{"search_term", address.to_hex()}, {"limit", kDirectoryLimit}}),
-        [this, address, from_directory, answer](MatrixResult r) {
-          post([this, address, from_directory, answer, r = std::move(r)] {
-            if (!r) {
-              *from_directory = fail(r.error());
-              return answer();
-            }
-            std::vector<std::string> found;
-            store::Changes c;
-            const json results = r->value("results", json::array());
-            for (const auto& entry : results.is_array() ? results : json::array()) {
-              if (!entry.is_object() || !entry.contains("user_id") ||
-                  !entry["user_id"].is_string() || !entry.contains("display_name") ||
-                  !entry["display_name"].is_string())
-                continue;
-              const std::string user_id = entry["user_id"].get<std::string>();
-              // The displayname must be the address's signature over this very user id.
-              auto proven =
-                  displayname_proves_user_id(user_id, entry["display_name"].get<std::string>());
-              if (!proven || *proven != address) continue;
-              found.push_back(user_id);
-              remember_validated(user_id, address, c);
-            }
-            ctx_.env.commit(std::move(c));
-            *from_directory = std::move(found);
-            answer();
-          });
-        });
+    ctx_.client.call(calls::user_directory_search(address.to_hex(), kDirectoryLimit),
+                     [this, address, from_directory, answer](MatrixResult r) {
+                       post([this, address, from_directory, answer, r = std::move(r)] {
+                         if (!r) {
+                           *from_directory = fail(r.error());
+                           return answer();
+                         }
+                         std::vector<std::string> found;
+                         store::Changes c;
+                         const json results = r->value("results", json::array());
+                         for (const auto& entry : results.is_array() ? results : json::array()) {
+                           if (!entry.is_object() || !entry.contains("user_id") ||
+                               !entry["user_id"].is_string() || !entry.contains("display_name") ||
+                               !entry["display_name"].is_string())
+                             continue;
+                           const std::string user_id = entry["user_id"].get<std::string>();
+                           // The displayname must be the address's signature over this very user
+                           // id.
+                           auto proven = displayname_proves_user_id(
+                               user_id, entry["display_name"].get<std::string>());
+                           if (!proven || *proven != address) continue;
+                           found.push_back(user_id);
+                           remember_validated(user_id, address, c);
+                         }
+                         ctx_.env.commit(std::move(c));
+                         *from_directory = std::move(found);
+                         answer();
+                       });
+                     });
   });
 }
 

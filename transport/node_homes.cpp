@@ -21,9 +21,7 @@ constexpr std::int64_t kRttStepMs = 10;
 }  // namespace
 
 std::future<MatrixResult> Node::Impl::set_presence(Home& home, const char* presence) {
-  return home.client->call(transport::calls::request(
-      "PUT", "/_matrix/client/v3/presence/" + transport::url_encode(home.user_id) + "/status",
-      json{{"presence", presence}}));
+  return home.client->call(transport::calls::set_presence(home.user_id, presence));
 }
 
 // The best of a few GET /versions per homeserver; no retries, so that a dead one costs
@@ -41,10 +39,7 @@ std::vector<Node::Impl::Candidate> Node::Impl::rank_homeservers() {
     // One at a time, so that no answer waits behind another's.
     for (std::size_t i = 0; i < probes.size(); ++i) {
       const std::int64_t sent = transport::steady_ms();
-      auto answer =
-          probes[i]
-              ->call(transport::calls::request("GET", "/_matrix/client/versions", json::object()))
-              .get();
+      auto answer = probes[i]->call(transport::calls::versions()).get();
       if (answer) ranked[i].rtt_ms = std::min(ranked[i].rtt_ms, transport::steady_ms() - sent);
     }
   }
@@ -73,21 +68,20 @@ std::vector<transport::OutboxEntry> Node::Impl::pending_outbox() {
 // stop going to them. User-interactive auth with the Ethereum login; best effort (a failure
 // leaves devices that peers still encrypt to, which costs them, not us).
 void Node::Impl::delete_stale_devices(Home& home, const MatrixIdentity& identity) {
-  using transport::calls::request;
+  namespace calls = transport::calls;
   auto& client = *home.client;
-  auto list = client.call(request("GET", "/_matrix/client/v3/devices", json::object())).get();
+  auto list = client.call(calls::devices()).get();
   if (!list || !list->contains("devices") || !(*list)["devices"].is_array()) return;
   for (const auto& d : (*list)["devices"]) {
     const std::string id = d.is_object() ? d.value("device_id", "") : "";
     if (id.empty() || id == home.device_id) continue;
-    const std::string path = "/_matrix/client/v3/devices/" + transport::url_encode(id);
-    auto first = client.call(request("DELETE", path, json::object())).get();
+    auto first = client.call(calls::delete_device(id)).get();
     if (first || first.error().http_status != 401) continue;
     json auth = {{"type", "m.login.password"},
                  {"identifier", {{"type", "m.id.user"}, {"user", address.to_hex()}}},
                  {"password", identity.password.to_hex()}};
     if (!first.error().uia_session.empty()) auth["session"] = first.error().uia_session;
-    (void)client.call(request("DELETE", path, json{{"auth", auth}})).get();
+    (void)client.call(calls::delete_device(id, auth)).get();
   }
 }
 
@@ -97,10 +91,11 @@ Result<Unit, NodeError> Node::Impl::send_requests_now(Home& home, E2eeMachine& m
     auto requests = machine.outgoing_requests();
     if (requests.empty()) return Unit{};
     for (const auto& r : requests) {
-      auto answer = home.client->call(transport::calls::request(r.method, r.path, r.body)).get();
+      const auto call = transport::calls::machine_request(r);
+      auto answer = home.client->call(call).get();
       if (!answer)
-        return fail(node_error(NodeErrorKind::login, home.server.url + " refused " + r.path + ": " +
-                                                         describe(answer.error())));
+        return fail(node_error(NodeErrorKind::login, home.server.url + " refused " + call.path +
+                                                         ": " + describe(answer.error())));
       machine.mark_request_as_sent(r.id, *answer);
     }
   }
@@ -161,10 +156,7 @@ Result<std::unique_ptr<Node::Impl::Home>, NodeError> Node::Impl::start_home(
   // The displayname proves the user id to anyone (PROTOCOL §2).
   auto named =
       home->client
-          ->call(transport::calls::request(
-              "PUT",
-              "/_matrix/client/v3/profile/" + transport::url_encode(home->user_id) + "/displayname",
-              json{{"displayname", identity.displayname.to_hex()}}))
+          ->call(transport::calls::set_displayname(home->user_id, identity.displayname.to_hex()))
           .get();
   if (!named)
     return fail(node_error(

@@ -22,7 +22,7 @@ void NodeWorker::add_user_ids(const Address& address, std::vector<std::string> u
 
 void NodeWorker::send_look_up(const std::string& user_id) {
   ctx_.counters.update([](NodeStats& s) { ++s.id_lookups; });
-  MatrixCall call = calls::request("GET", displayname_path(user_id), json::object());
+  MatrixCall call = calls::displayname(user_id);
   // A remote server that never answers fails this look-up soon (it backs off), not in 30 s.
   call.timeout = std::chrono::milliseconds(kLookUpTimeoutMs);
   ctx_.client.call(std::move(call), [this, user_id](MatrixResult r) {

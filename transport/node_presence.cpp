@@ -48,20 +48,18 @@ void NodeWorker::reachability(const Address& address, std::function<void(Reachab
       if (ids.empty()) return done(Reachability::unknown);
       auto pending = std::make_shared<std::size_t>(ids.size());
       for (const auto& user_id : ids) {
-        ctx_.client.call(
-            calls::request("GET", "/_matrix/client/v3/presence/" + url_encode(user_id) + "/status",
-                           json::object()),
-            [this, address, user_id, done, pending](MatrixResult r) {
-              post([this, address, user_id, done, pending, r = std::move(r)] {
-                if (r && r->contains("presence") && (*r)["presence"].is_string()) {
-                  presence_of_[user_id] = (*r)["presence"].get<std::string>();
-                  recompute_reachability(user_id);
-                }
-                if (--*pending > 0) return;
-                auto it = reachability_.find(address);
-                done(it == reachability_.end() ? Reachability::unknown : it->second);
-              });
-            });
+        ctx_.client.call(calls::presence(user_id),
+                         [this, address, user_id, done, pending](MatrixResult r) {
+                           post([this, address, user_id, done, pending, r = std::move(r)] {
+                             if (r && r->contains("presence") && (*r)["presence"].is_string()) {
+                               presence_of_[user_id] = (*r)["presence"].get<std::string>();
+                               recompute_reachability(user_id);
+                             }
+                             if (--*pending > 0) return;
+                             auto it = reachability_.find(address);
+                             done(it == reachability_.end() ? Reachability::unknown : it->second);
+                           });
+                         });
       }
     });
   });

@@ -29,10 +29,7 @@ void NodeWorker::handle_invite(const std::string& room_id, const json& invite_st
     pending_invites_.erase(room_id);
     invites_handled_.insert(room_id);
     ctx_.counters.update([counter](NodeStats& s) { ++(s.*counter); });
-    ctx_.client.call(
-        calls::request("POST", "/_matrix/client/v3/rooms/" + url_encode(room_id) + "/leave",
-                       json::object()),
-        [](MatrixResult) {});
+    ctx_.client.call(calls::leave(room_id), [](MatrixResult) {});
   };
   // Only the lower address of a pair invites (PROTOCOL §5); anything else is refused.
   if (inviter.empty() || !inviter_address || !(*inviter_address < me_)) {
@@ -83,10 +80,7 @@ void NodeWorker::join_room(const std::string& room_id, const Address& partner) {
       if (!ok) {
         // An invite that cannot be joined is rejected (PROTOCOL §5); the creator invites again
         // or makes a new room.
-        ctx_.client.call(
-            calls::request("POST", "/_matrix/client/v3/rooms/" + url_encode(room_id) + "/leave",
-                           json::object()),
-            [](MatrixResult) {});
+        ctx_.client.call(calls::leave(room_id), [](MatrixResult) {});
         return;
       }
       // Judged on its whole state, loaded now: the sync loads members lazily (broadcast rooms
@@ -102,10 +96,7 @@ void NodeWorker::join_room(const std::string& room_id, const Address& partner) {
 }
 
 void NodeWorker::load_state(const std::string& room_id) {
-  MatrixCall call =
-      calls::request("GET", "/_matrix/client/v3/rooms/" + url_encode(room_id) + "/state", {});
-  call.array_answer = true;
-  ctx_.client.call(std::move(call), [this, room_id](MatrixResult r) {
+  ctx_.client.call(calls::room_state(room_id), [this, room_id](MatrixResult r) {
     post([this, room_id, r = std::move(r)] {
       auto it = rooms_.find(room_id);
       if (it == rooms_.end() || it->second->left) return;
@@ -174,10 +165,7 @@ void NodeWorker::judge_room(const std::string& room_id, Intake* intake) {
 void NodeWorker::leave_room(const std::string& room_id, DmRoomVerdict /*why*/) {
   Room& room = *rooms_.at(room_id);
   room.left = true;
-  ctx_.client.call(
-      calls::request("POST", "/_matrix/client/v3/rooms/" + url_encode(room_id) + "/leave",
-                     json::object()),
-      [](MatrixResult) {});
+  ctx_.client.call(calls::leave(room_id), [](MatrixResult) {});
 }
 
 const std::string* NodeWorker::ready_room(const Address& partner) const {

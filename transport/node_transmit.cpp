@@ -222,12 +222,11 @@ void NodeWorker::pump_requests() {
   if (!due.empty() && !answered_.empty()) ctx_.env.commit_now(std::exchange(answered_, {}));
   for (auto& r : due) {
     requests_in_flight_.insert(r.id);
-    ctx_.client.call(calls::request(r.method, r.path, r.body),
-                     [this, id = r.id](MatrixResult result) {
-                       post([this, id, result = std::move(result)]() mutable {
-                         on_request_done(id, std::move(result));
-                       });
-                     });
+    ctx_.client.call(calls::machine_request(r), [this, id = r.id](MatrixResult result) {
+      post([this, id, result = std::move(result)]() mutable {
+        on_request_done(id, std::move(result));
+      });
+    });
   }
 }
 
@@ -239,7 +238,7 @@ void NodeWorker::on_request_done(const std::string& id, MatrixResult result) {
     if (result.error().kind == MatrixErrorKind::http && status < 500 && status != 429 &&
         status != 401) {
       // Refused for good (the request is wrong for this server): do not repeat it forever.
-      machine_.mark_request_as_sent(id, json::object(), answered_);
+      machine_.mark_request_as_failed(id, RequestFailure::permanent, answered_);
     } else {
       request_retry_at_[id] = steady_ms() + kRequestRetryMs;
       return;

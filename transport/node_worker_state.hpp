@@ -59,11 +59,6 @@ inline std::string validated_key(const std::string& user_id) {
   return store::join_key({"validated", user_id});
 }
 
-// The profile look-up of PROTOCOL §2 and §8.
-inline std::string displayname_path(const std::string& user_id) {
-  return "/_matrix/client/v3/profile/" + url_encode(user_id) + "/displayname";
-}
-
 }  // namespace worker
 
 struct NodeWorker::Peer {

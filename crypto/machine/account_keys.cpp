@@ -44,6 +44,7 @@ void E2eeMachine::Impl::save_account(store::Changes& changes) {
 
 void E2eeMachine::Impl::queue_keys_upload() {
   if (upload_request) return;
+  if (upload_refused_at != 0 && now() - upload_refused_at < kRefusedRequestRetryMs) return;
   json body = json::object();
   store::Changes changes;
   if (!account_meta.at("keys_published").get<bool>()) body["device_keys"] = device_keys;
@@ -87,8 +88,7 @@ void E2eeMachine::Impl::queue_keys_upload() {
   save_account(changes);
   commit(std::move(changes));
   const std::string id = new_request_id();
-  requests[id] = {id, RequestType::keys_upload, "POST", "/_matrix/client/v3/keys/upload",
-                  std::move(body)};
+  requests[id] = {id, RequestType::keys_upload, std::move(body), ""};
   upload_request = id;
 }
 

@@ -67,11 +67,8 @@ void E2eeMachine::Impl::queue_keys_query() {
   querying.clear();
   for (const auto& [user, _] : users.items()) querying.insert(user);
   const std::string id = new_request_id();
-  requests[id] = {id,
-                  RequestType::keys_query,
-                  "POST",
-                  "/_matrix/client/v3/keys/query",
-                  {{"device_keys", std::move(users)}, {"timeout", 10000}}};
+  requests[id] = {
+      id, RequestType::keys_query, {{"device_keys", std::move(users)}, {"timeout", 10000}}, ""};
   query_request = id;
 }
 

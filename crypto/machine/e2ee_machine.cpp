@@ -235,6 +235,22 @@ std::string E2eeMachine::Impl::new_request_id() const {
   return "mrt" + to_hex(random);
 }
 
+namespace {
+
+// A queued to-device request's event type. Stores written before requests were typed kept the
+// HTTP path instead: ".../sendToDevice/{event type}/{transaction id}".
+std::string stored_event_type(const json& record) {
+  if (const auto* type = json_string(record, "event_type")) return *type;
+  const std::string path = record.at("path").get<std::string>();
+  const std::string marker = "/sendToDevice/";
+  const auto start = path.find(marker);
+  if (start == std::string::npos) throw std::runtime_error("e2ee: a queued request has no type");
+  const auto from = start + marker.size();
+  return path.substr(from, path.find('/', from) - from);
+}
+
+}  // namespace
+
 // Reads everything but the inbound Megolm sessions, which are loaded when first needed.
 void E2eeMachine::Impl::load() {
   auto txn = env.read();
@@ -278,8 +294,7 @@ void E2eeMachine::Impl::load() {
     return true;
   });
   outgoing_table.for_each(txn, {}, [&](const std::string& id, json value) {
-    requests[id] = {id, RequestType::to_device, "PUT", value.at("path").get<std::string>(),
-                    value.at("body")};
+    requests[id] = {id, RequestType::to_device, value.at("body"), stored_event_type(value)};
     return true;
   });
   wedged_table.for_each(txn, {}, [&](const std::string& key, json value) {
@@ -390,6 +405,24 @@ void E2eeMachine::mark_request_as_sent(const std::string& id, const json& respon
     }
   }
   impl_->requests.erase(id);
+}
+
+void E2eeMachine::mark_request_as_failed(const std::string& id, RequestFailure failure) {
+  impl_->in_own_step([&](store::Changes& step) { mark_request_as_failed(id, failure, step); });
+}
+
+void E2eeMachine::mark_request_as_failed(const std::string& id, RequestFailure failure,
+                                         store::Changes& step) {
+  const auto it = impl_->requests.find(id);
+  if (it == impl_->requests.end() || failure == RequestFailure::transient) return;
+  if (it->second.type == RequestType::keys_upload) {
+    // Not published: the keys stay queued for the next upload, which waits a while.
+    impl_->upload_request.reset();
+    impl_->upload_refused_at = impl_->now();
+    impl_->requests.erase(it);
+    return;
+  }
+  mark_request_as_sent(id, json::object(), step);
 }
 
 std::optional<std::string> E2eeMachine::olm_session_opener(const json& event) const {

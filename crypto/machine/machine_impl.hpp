@@ -117,9 +117,10 @@ struct E2eeMachine::Impl {
   std::map<std::string, OutgoingRequest> requests;  // by id
   std::optional<std::string> upload_request;
   std::optional<std::string> query_request;
-  std::set<std::string> querying;   // users in the query in flight
-  std::set<DeviceRef> claiming;     // devices in a claim in flight
-  std::set<DeviceRef> needs_dummy;  // wedged: claim, then m.dummy on the new session
+  std::set<std::string> querying;      // users in the query in flight
+  std::set<DeviceRef> claiming;        // devices in a claim in flight
+  std::set<DeviceRef> needs_dummy;     // wedged: claim, then m.dummy on the new session
+  std::int64_t upload_refused_at = 0;  // now() of the last keys upload the server refused
   std::optional<std::uint64_t> server_otk_count;
   bool fallback_used = false;
 

@@ -50,11 +50,8 @@ void E2eeMachine::Impl::queue_claim(const std::vector<DeviceRef>& wanted) {
   }
   if (body.empty()) return;
   const std::string id = new_request_id();
-  requests[id] = {id,
-                  RequestType::keys_claim,
-                  "POST",
-                  "/_matrix/client/v3/keys/claim",
-                  {{"one_time_keys", std::move(body)}, {"timeout", 10000}}};
+  requests[id] = {
+      id, RequestType::keys_claim, {{"one_time_keys", std::move(body)}, {"timeout", 10000}}, ""};
 }
 
 void E2eeMachine::Impl::on_keys_claimed(const std::string& id, const json& response) {
@@ -133,13 +130,10 @@ std::optional<json> E2eeMachine::Impl::olm_encrypt(store::Changes& changes,
 std::string E2eeMachine::Impl::queue_to_device(store::Changes& changes,
                                                const std::string& event_type, json messages) {
   const std::string id = new_request_id();
-  OutgoingRequest request{id,
-                          RequestType::to_device,
-                          "PUT",
-                          "/_matrix/client/v3/sendToDevice/" + event_type + "/" + id,
-                          {{"messages", std::move(messages)}}};
+  OutgoingRequest request{
+      id, RequestType::to_device, {{"messages", std::move(messages)}}, event_type};
   // Persisted with the state change that produced it: a room key recorded as given must leave.
-  changes.put(outgoing_table, id, json{{"path", request.path}, {"body", request.body}});
+  changes.put(outgoing_table, id, json{{"event_type", event_type}, {"body", request.body}});
   requests[id] = std::move(request);
   return id;
 }

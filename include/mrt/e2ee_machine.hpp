@@ -80,17 +80,20 @@ struct DeviceInfo {
 };
 
 enum class RequestType : int { keys_upload = 1, keys_query = 2, keys_claim = 3, to_device = 4 };
+enum class RequestFailure : int { transient = 1, permanent = 2 };
+// A keys upload the server refused is not asked for again sooner.
+inline constexpr std::int64_t kRefusedRequestRetryMs = 60'000;
 std::string_view to_string(RequestType t);
 
-// One Matrix client-server API call the transport makes for the machine. `path` is relative
-// to the homeserver's base URL; a to-device request's transaction id is its `id`, so a retry
-// of the same request is idempotent on the server.
+// One Matrix client-server API call the transport makes for the machine, by what it is: the
+// machine knows no HTTP (the transport's Matrix client maps `type` to its endpoint). `body` is
+// the endpoint's JSON body; a to-device request's transaction id is its `id`, so a retry of
+// the same request is idempotent on the server.
 struct OutgoingRequest {
   std::string id;
   RequestType type;
-  std::string method;
-  std::string path;
   nlohmann::json body;
+  std::string event_type;  // to_device: the type of the events in body.messages
 };
 
 // The parts of a /sync response the machine reads.
@@ -240,6 +243,14 @@ class E2eeMachine {
   void mark_request_as_sent(const std::string& request_id, const nlohmann::json& response,
                             store::Changes& step);
 
+  // The homeserver did not carry out the request. `transient` (5xx, 429, a lost connection):
+  // it stays queued under the same id, to be sent again later. `permanent` (another 4xx): it
+  // is dropped; a refused keys upload leaves the keys unpublished and is tried again after
+  // kRefusedRequestRetryMs, a refused query or claim counts as an answer without keys, a
+  // refused to-device request is forgotten (the transport's resends cover its payload).
+  void mark_request_as_failed(const std::string& request_id, RequestFailure failure);
+  void mark_request_as_failed(const std::string& request_id, RequestFailure failure,
+                              store::Changes& step);
   SyncOutcome receive_sync_changes(const SyncChanges& changes);
   SyncOutcome receive_sync_changes(const SyncChanges& changes, store::Changes& step);
   // The sender's Curve25519 key when `event`, a to-device event as /sync delivers it, is an Olm

@@ -35,6 +35,8 @@
 #include <mrt/eth.hpp>
 #include <mrt/store/env.hpp>
 
+#include "matrix_client.hpp"
+
 namespace {
 
 using json = nlohmann::json;
@@ -135,10 +137,11 @@ class Peer {
     if (cmd == "outgoing_requests") {
       json out = json::array();
       for (const auto& r : m.outgoing_requests()) {
+        const auto call = mrt::transport::calls::machine_request(r);
         out.push_back({{"id", r.id},
                        {"type", std::string(mrt::to_string(r.type))},
-                       {"method", r.method},
-                       {"path", r.path},
+                       {"method", call.method},
+                       {"path", call.path},
                        {"body", r.body}});
       }
       return {{"requests", out}};

@@ -144,9 +144,26 @@ TEST(MatrixCallsTest, PathSegmentsAreEncodedAndTransactionIdsAreFresh) {
   EXPECT_EQ(calls::sync("s 1", 500, "{}").path,
             "/_matrix/client/v3/sync?timeout=500&since=s%201&filter=%7B%7D");
   EXPECT_FALSE(calls::create_room(json::object()).idempotent);
-  EXPECT_FALSE(calls::request("POST", "/_matrix/client/v3/keys/claim", json::object()).idempotent);
-  EXPECT_TRUE(calls::request("POST", "/_matrix/client/v3/keys/query", json::object()).idempotent);
   EXPECT_NE(new_transaction_id(), new_transaction_id());
+}
+
+TEST(MatrixCallsTest, MachineRequestsGoToTheirEndpoints) {
+  const json body = {{"k", 1}};
+  const auto claim = calls::machine_request({"c1", RequestType::keys_claim, body, ""});
+  EXPECT_EQ(claim.method, "POST");
+  EXPECT_EQ(claim.path, "/_matrix/client/v3/keys/claim");
+  EXPECT_FALSE(claim.idempotent) << "a lost answer would waste one-time keys";
+  const auto query = calls::machine_request({"q1", RequestType::keys_query, body, ""});
+  EXPECT_EQ(query.path, "/_matrix/client/v3/keys/query");
+  EXPECT_TRUE(query.idempotent);
+  EXPECT_EQ(calls::machine_request({"u1", RequestType::keys_upload, body, ""}).path,
+            "/_matrix/client/v3/keys/upload");
+  const auto to_device = calls::machine_request(
+      {"txn/1", RequestType::to_device, {{"messages", json::object()}}, "m.room.encrypted"});
+  EXPECT_EQ(to_device.method, "PUT");
+  EXPECT_EQ(to_device.path, "/_matrix/client/v3/sendToDevice/m.room.encrypted/txn%2F1")
+      << "the transaction id is the request id";
+  EXPECT_EQ(to_device.body, json({{"messages", json::object()}}));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -337,7 +354,7 @@ TEST_F(MatrixClientTest, TheE2eeMachinesOutgoingRequestsAreSentAsTheyAre) {
     auto requests = machine->outgoing_requests();
     ASSERT_FALSE(requests.empty());
     for (const OutgoingRequest& r : requests) {
-      auto answer = wait(alice->request(r.method, r.path, r.body));
+      auto answer = wait(alice->call(calls::machine_request(r)));
       ASSERT_TRUE(answer) << to_string(r.type) << ": " << describe(answer.error());
       machine->mark_request_as_sent(r.id, *answer);
     }

@@ -46,8 +46,10 @@ void RawPeer::flush() {
     auto requests = machine_->outgoing_requests();
     if (requests.empty()) return;
     for (const auto& r : requests) {
-      auto answer = client_->call(transport::calls::request(r.method, r.path, r.body)).get();
-      if (!answer) throw std::runtime_error("raw peer " + r.path + ": " + describe(answer.error()));
+      const auto call = transport::calls::machine_request(r);
+      auto answer = client_->call(call).get();
+      if (!answer)
+        throw std::runtime_error("raw peer " + call.path + ": " + describe(answer.error()));
       machine_->mark_request_as_sent(r.id, *answer);
     }
   }

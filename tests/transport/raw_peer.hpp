@@ -1,6 +1,7 @@
 // A hostile or careless peer for the node tests: a Matrix device with an attested E2EE machine
-// (and a displayname that proves its user id) that sends whatever payload it is given, byte for byte, over Olm to-device or as a plaintext
-// room event, with none of mrt::Node's rules applied. It drives its machine synchronously.
+// (and a displayname that proves its user id) that sends whatever payload it is given, byte for
+// byte, over Olm to-device or as a plaintext room event, with none of mrt::Node's rules applied. It
+// drives its machine synchronously.
 //
 //   RawPeer eve(server.base_url(), "localhost", key, dir);
 //   json envelope = mrt::Envelope::message(key, node.address(), "x", now).to_json();

@@ -31,6 +31,42 @@ TEST(AccountKeys, OneTimeKeysAreToppedUpToFiftyFromTheSyncedCount) {
   EXPECT_EQ(otks.size(), kOneTimeKeyTarget);
 }
 
+// What the next outgoing_requests() holds of `type`.
+std::vector<OutgoingRequest> requests_of(E2eeMachine& machine, RequestType type) {
+  std::vector<OutgoingRequest> out;
+  for (auto& r : machine.outgoing_requests())
+    if (r.type == type) out.push_back(std::move(r));
+  return out;
+}
+
+TEST(AccountKeys, ARefusedUploadLeavesTheKeysUnpublishedAndIsTriedAgainLater) {
+  KeyHub hub;
+  Clock clock;
+  Peer alice("ALICE", hub, clock);
+  auto uploads = requests_of(*alice.machine, RequestType::keys_upload);
+  ASSERT_EQ(uploads.size(), 1u);
+  alice.machine->mark_request_as_failed(uploads[0].id, RequestFailure::permanent);
+  EXPECT_TRUE(requests_of(*alice.machine, RequestType::keys_upload).empty())
+      << "not hammered again at once";
+  clock.now += kRefusedRequestRetryMs;
+  uploads = requests_of(*alice.machine, RequestType::keys_upload);
+  ASSERT_EQ(uploads.size(), 1u);
+  EXPECT_EQ(uploads[0].body.at("device_keys"), alice.machine->device_keys())
+      << "a refused upload did not publish the device keys";
+}
+
+TEST(AccountKeys, ATransientFailureKeepsTheRequestUnderItsId) {
+  KeyHub hub;
+  Clock clock;
+  Peer alice("ALICE", hub, clock);
+  const auto uploads = requests_of(*alice.machine, RequestType::keys_upload);
+  ASSERT_EQ(uploads.size(), 1u);
+  alice.machine->mark_request_as_failed(uploads[0].id, RequestFailure::transient);
+  const auto again = requests_of(*alice.machine, RequestType::keys_upload);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].id, uploads[0].id);
+}
+
 TEST(AccountKeys, NothingIsUploadedWhileTheServerHoldsEnough) {
   KeyHub hub;
   Clock clock;

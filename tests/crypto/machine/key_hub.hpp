@@ -47,9 +47,7 @@ class KeyHub {
         return {{"one_time_keys", out}, {"failures", json::object()}};
       }
       case RequestType::to_device: {
-        // PUT /sendToDevice/{type}/{txnId}
-        const auto tail = r.path.substr(std::string("/_matrix/client/v3/sendToDevice/").size());
-        const std::string type = tail.substr(0, tail.find('/'));
+        const std::string& type = r.event_type;
         for (const auto& [u, per_device] : r.body.at("messages").items()) {
           for (const auto& [d, content] : per_device.items()) {
             inbox[u][d].push_back({{"type", type}, {"sender", user}, {"content", content}});

@@ -338,5 +338,23 @@ TEST_F(OlmChannel, AnEventThatIsNotOlmForThisDeviceOpensNothing) {
   EXPECT_EQ(bob.machine->olm_session_opener(json("not an event")), std::nullopt);
 }
 
+// Stores written before requests were typed kept a queued to-device request's HTTP path.
+TEST_F(OlmChannel, AQueuedToDeviceRequestStoredWithItsPathLoadsWithItsEventType) {
+  const auto table = bob.env().table<store::StringKey, store::JsonValue>("e2ee_outgoing");
+  store::Changes old;
+  old.put(table, "old1",
+          json{{"path", "/_matrix/client/v3/sendToDevice/m.room.encrypted/old1"},
+               {"body", {{"messages", json::object()}}}});
+  bob.env().commit_now(std::move(old));
+  bob.restart();
+  const auto requests = bob.machine->outgoing_requests();
+  const auto it = std::find_if(requests.begin(), requests.end(),
+                               [](const OutgoingRequest& r) { return r.id == "old1"; });
+  ASSERT_NE(it, requests.end());
+  EXPECT_EQ(it->type, RequestType::to_device);
+  EXPECT_EQ(it->event_type, "m.room.encrypted");
+  EXPECT_EQ(it->body, json({{"messages", json::object()}}));
+}
+
 }  // namespace
 }  // namespace mrt::testing
