@@ -257,6 +257,11 @@ json stats_json(const NodeStats& s) {
     rejected[std::string(to_string(static_cast<RejectReason>(r)))] = 0;
   }
   for (const auto& [reason, count] : s.rejected) rejected[std::string(to_string(reason))] = count;
+  json to_device = json::object(), room = json::object();
+  for (const auto& [reason, count] : s.undecryptable_to_device)
+    to_device[std::string(to_string(reason))] = count;
+  for (const auto& [reason, count] : s.undecryptable_room)
+    room[std::string(to_string(reason))] = count;
   return {{"event", "stats"},
           {"sent", s.sent},
           {"transmitted", s.transmitted},
@@ -268,6 +273,7 @@ json stats_json(const NodeStats& s) {
           {"acks_sent", s.acks_sent},
           {"rejected", rejected},
           {"undecryptable", s.undecryptable},
+          {"undecryptable_by_reason", {{"to_device", to_device}, {"room", room}}},
           {"olm_sessions_throttled", s.olm_sessions_throttled},
           {"invites_refused", s.invites_refused},
           {"invites_over_limit", s.invites_over_limit},

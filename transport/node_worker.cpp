@@ -263,8 +263,12 @@ void NodeWorker::handle_sync(const json& body) {
   intake.changes.append(std::exchange(answered_, {}));
 
   const SyncOutcome outcome = receive_e2ee(std::move(batch->e2ee), intake.changes);
-  if (!outcome.rejected.empty())
-    ctx_.counters.update([&](NodeStats& s) { s.undecryptable += outcome.rejected.size(); });
+  if (!outcome.rejected.empty()) {
+    ctx_.counters.update([&](NodeStats& s) {
+      s.undecryptable += outcome.rejected.size();
+      for (const auto& r : outcome.rejected) ++s.undecryptable_to_device[r.reason];
+    });
+  }
   for (const auto& event : outcome.events) {
     if (event.type != kEnvelopesEventType) continue;
     const std::optional<Address> device =
@@ -312,7 +316,10 @@ void NodeWorker::handle_sync(const json& body) {
         with_room["room_id"] = joined.room_id;
         auto decrypted = machine_.decrypt_room_event(with_room, intake.changes);
         if (!decrypted) {
-          ctx_.counters.update([](NodeStats& s) { ++s.undecryptable; });
+          ctx_.counters.update([&](NodeStats& s) {
+            ++s.undecryptable;
+            ++s.undecryptable_room[decrypted.error()];
+          });
           continue;
         }
         if (decrypted->type != kEnvelopesEventType) continue;

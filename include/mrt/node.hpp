@@ -39,6 +39,7 @@
 #include <string>
 #include <vector>
 
+#include <mrt/e2ee_machine.hpp>
 #include <mrt/envelope.hpp>
 #include <mrt/eth.hpp>
 #include <mrt/result.hpp>
@@ -207,6 +208,9 @@ struct NodeStats {
   std::uint64_t acks_sent = 0;  // ack envelopes (each acknowledges up to 256 messages)
   std::map<RejectReason, std::uint64_t> rejected;
   std::uint64_t undecryptable = 0;  // Olm or Megolm payloads the E2EE machine refused
+  // The same, by the machine's reason: to-device events and DM room events.
+  std::map<ToDeviceError, std::uint64_t> undecryptable_to_device;
+  std::map<RoomEventError, std::uint64_t> undecryptable_room;
   // Olm pre-key messages dropped before the E2EE machine: over the sender key's budget of new
   // sessions (Policy::olm_sessions_per_device_per_hour).
   std::uint64_t olm_sessions_throttled = 0;

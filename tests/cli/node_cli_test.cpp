@@ -184,13 +184,15 @@ TEST_P(NodePair, ExchangeMessagesBothWaysWithAcks) {
   EXPECT_GE((*stats)["received"], 3);
   EXPECT_EQ((*stats)["outbox"], 0);
   EXPECT_EQ((*stats)["inbox"], 0) << "every message written out was consumed";
-  for (const char* field :
-       {"transmitted", "resent", "failed", "acks_sent", "undecryptable", "olm_sessions_throttled",
-        "invites_refused", "invites_over_limit", "syncs", "http_retries"}) {
+  for (const char* field : {"transmitted", "resent", "failed", "acks_sent", "undecryptable",
+                            "olm_sessions_throttled", "invites_refused", "invites_over_limit",
+                            "syncs", "http_retries", "store_commits", "store_transactions"}) {
     EXPECT_TRUE((*stats)[field].is_number_unsigned()) << field;
   }
   EXPECT_EQ((*stats)["rejected"]["malformed"], 0);
   EXPECT_TRUE((*stats)["rejected"].contains("replay"));
+  EXPECT_TRUE((*stats)["undecryptable_by_reason"]["to_device"].is_object());
+  EXPECT_TRUE((*stats)["undecryptable_by_reason"]["room"].is_object());
 
   // stop op, then EOF: both end with "stopped" and exit 0.
   a->write({{"op", "stop"}});

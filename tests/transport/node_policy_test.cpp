@@ -313,8 +313,12 @@ TEST_F(NodePolicyTest, OlmSessionsBeyondTheBudgetOfOneDeviceAreDroppedAndCounted
   }
   ASSERT_TRUE(handled(node, 5));
   // Two reached the machine (which refused their plaintext), three never did.
-  EXPECT_EQ(node.stats().olm_sessions_throttled, 3u);
-  EXPECT_EQ(node.stats().undecryptable, 2u);
+  const NodeStats s = node.stats();
+  EXPECT_EQ(s.olm_sessions_throttled, 3u);
+  EXPECT_EQ(s.undecryptable, 2u);
+  EXPECT_EQ(s.undecryptable_to_device,
+            (std::map<ToDeviceError, std::uint64_t>{{ToDeviceError::bad_plaintext, 2}}))
+      << "counted by the machine's reason";
 }
 
 TEST_F(NodePolicyTest, PreKeyMessagesOfAnExistingOlmSessionAreNotThrottled) {
