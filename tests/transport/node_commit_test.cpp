@@ -52,8 +52,11 @@ TEST_P(NodeCommitTest, EachSyncAndEachSendBatchIsOneCommit) {
   const std::uint64_t b_commits = b1.store_commits - b0.store_commits;
   std::cout << "commits per message and its ack: sender "
             << static_cast<double>(a_commits) / kMessages << ", receiver "
-            << static_cast<double>(b_commits) / kMessages << " (syncs " << (a1.syncs - a0.syncs)
-            << " / " << (b1.syncs - b0.syncs) << ")\n";
+            << static_cast<double>(b_commits) / kMessages << "; transactions (fsyncs) per message "
+            << static_cast<double>(a1.store_transactions - a0.store_transactions) / kMessages
+            << " / "
+            << static_cast<double>(b1.store_transactions - b0.store_transactions) / kMessages
+            << " (syncs " << (a1.syncs - a0.syncs) << " / " << (b1.syncs - b0.syncs) << ")\n";
   EXPECT_LE(a_commits, commit_budget(a0, a1, kMessages, kMessages));
   EXPECT_LE(b_commits, commit_budget(b0, b1, 0, kMessages));
 }
