@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cstring>
 #include <fcntl.h>
+#include <iostream>
+#include <map>
 #include <poll.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -31,14 +33,16 @@ const std::set<std::string> kNodeOptions = {"--keystore",
                                             "--failover-after-ms",
                                             "--known-servers",
                                             "--broadcast-server",
-                                            "--broadcast-operators"};
+                                            "--broadcast-operators",
+                                            "--log"};
 const std::set<std::string> kNodeSwitches = {"--no-fsync", "--json"};
 const char* const kNodeUsage =
     "(--keystore FILE [--password-file F] | --key-file F) --homeserver URL --data DIR\n"
     "          [--server-name S] [--carrier room|to_device] [--max-age-ms N] [--no-fsync]\n"
     "          [--also-homeservers NAME=URL,... [--homes K] [--failover-after-ms N]]\n"
     "          [--known-servers NAME,... [--broadcast-server NAME]] [--broadcast-operators "
-    "0x...,...]";
+    "0x...,...]\n"
+    "          [--log debug|info|warning|error]";
 
 namespace {
 
@@ -180,6 +184,24 @@ NodeConfig node_config(const Args& args) {
     }
   }
   if (args.has("--no-fsync")) config.durability = store::Durability::off;
+  if (auto level = args.get("--log")) {
+    static const std::map<std::string, LogLevel> kLevels = {{"debug", LogLevel::debug},
+                                                            {"info", LogLevel::info},
+                                                            {"warning", LogLevel::warning},
+                                                            {"error", LogLevel::error}};
+    const auto it = kLevels.find(*level);
+    if (it == kLevels.end()) throw UsageError("--log is debug, info, warning or error");
+    config.log_level = it->second;
+    // On stderr, one JSON object per line: stdout is the event stream.
+    config.on_log = [](const LogRecord& r) {
+      std::cerr << json{{"log", std::string(to_string(r.level))},
+                        {"component", r.component},
+                        {"event", r.event},
+                        {"fields", r.fields}}
+                       .dump(-1, ' ', false, json::error_handler_t::replace)
+                << std::endl;
+    };
+  }
   return config;
 }
 
@@ -286,6 +308,8 @@ json stats_json(const NodeStats& s) {
           {"id_lookups_failed", s.id_lookups_failed},
           {"ids_refused", s.ids_refused},
           {"squatted", s.squatted},
+          {"store_errors", s.store_errors},
+          {"step_failures", s.step_failures},
           {"store_commits", s.store_commits},
           {"store_transactions", s.store_transactions},
           {"http_retries", s.http_retries}};

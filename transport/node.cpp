@@ -43,6 +43,31 @@ std::string_view to_string(Carrier c) {
   return "unknown";
 }
 
+std::string_view to_string(LogLevel l) {
+  switch (l) {
+    case LogLevel::debug:
+      return "debug";
+    case LogLevel::info:
+      return "info";
+    case LogLevel::warning:
+      return "warning";
+    case LogLevel::error:
+      return "error";
+  }
+  return "unknown";
+}
+
+void Node::Impl::log(LogLevel level, const char* component, const char* event, json fields) {
+  if (!config.on_log || level < config.log_level) return;
+  LogRecord record{level, component, event, std::move(fields)};
+  std::lock_guard lock(log_mutex);
+  try {
+    config.on_log(record);
+  } catch (...) {
+    // A log that fails must not take the node with it.
+  }
+}
+
 std::string_view to_string(NodeEventType t) {
   switch (t) {
     case NodeEventType::message:

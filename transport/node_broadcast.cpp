@@ -179,6 +179,8 @@ void NodeWorker::judge_broadcast(const std::string& room_id) {
       e.type = NodeEventType::squatted;
       e.topic = room.topic;
       e.detail = explain(*room.verdict, room.state);
+      ctx_.log(LogLevel::warning, "broadcast", "squatted",
+               {{"topic", room.topic}, {"room_id", room_id}, {"reason", e.detail}});
       ctx_.emit(std::move(e));
     }
   }

@@ -177,9 +177,18 @@ Result<std::unique_ptr<Node::Impl::Home>, NodeError> Node::Impl::start_home(
     });
   }
   transport::NodeWorkerContext context{
-      config,       key,      env,
-      tables,       home->ns, *home->client,
-      *home_set,    counters, [this](NodeEvent e) { emit(std::move(e)); },
+      config,
+      key,
+      env,
+      tables,
+      home->ns,
+      *home->client,
+      *home_set,
+      counters,
+      [this](NodeEvent e) { emit(std::move(e)); },
+      [this](LogLevel level, const char* component, const char* event, json fields) {
+        log(level, component, event, std::move(fields));
+      },
       config.now_ms};
   home->worker = std::make_unique<transport::NodeWorker>(std::move(context), std::move(*machine),
                                                          std::move(since));
@@ -355,6 +364,8 @@ bool Node::Impl::replace_home(const std::string& failing) {
       retired.push_back(std::move(old));
     }
     counters.update([](NodeStats& s) { ++s.failovers; });
+    log(LogLevel::warning, "homes", "failover",
+        {{"from", failing}, {"to", candidate.server.server_name}});
     return true;
   }
   return false;

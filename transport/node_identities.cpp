@@ -59,11 +59,15 @@ void NodeWorker::on_looked_up(const std::string& user_id, MatrixResult r) {
     // an answer without a displayname: ask again after the backoff.
     ids_.failed(user_id, now);
     ctx_.counters.update([](NodeStats& s) { ++s.id_lookups_failed; });
+    ctx_.log(LogLevel::debug, "ids", "lookup_failed",
+             {{"user_id", user_id}, {"http_status", r ? 0L : r.error().http_status}});
   } else if (auto proven = displayname_proves_user_id(user_id, *name); !proven) {
     // A displayname that does not prove the id (Synapse gives a new account its localpart until
     // the node sets its own): nothing is sent to it; checked again after the backoff.
     const bool was = ids_.refused(user_id, now);
     ctx_.counters.update([](NodeStats& s) { ++s.ids_refused; });
+    ctx_.log(LogLevel::info, "ids", "id_refused",
+             {{"user_id", user_id}, {"why", "its displayname does not prove it"}});
     if (was) {
       store::Changes c;
       c.erase(ctx_.tables.meta, validated_key(user_id));

@@ -90,6 +90,9 @@ struct Node::Impl {
 
   void stop();
   void emit(NodeEvent e) { events.push(std::move(e)); }
+  // NodeConfig::on_log, one record at a time.
+  void log(LogLevel level, const char* component, const char* event, nlohmann::json fields);
+  std::mutex log_mutex;
   void consumed(const NodeEvent& e);
 
   // node_homes.cpp

@@ -239,6 +239,11 @@ void NodeWorker::on_request_done(const std::string& id, MatrixResult result) {
         status != 401) {
       // Refused for good (the request is wrong for this server): do not repeat it forever.
       machine_.mark_request_as_failed(id, RequestFailure::permanent, answered_);
+      ctx_.log(LogLevel::warning, "e2ee", "request_refused",
+               {{"server", server_name_},
+                {"request_id", id},
+                {"http_status", status},
+                {"errcode", result.error().errcode}});
     } else {
       request_retry_at_[id] = steady_ms() + kRequestRetryMs;
       return;

@@ -200,9 +200,18 @@ void NodeWorker::run() {
         draining_ = false;
         drained_.notify_all();
       }
-    } catch (const std::exception&) {
-      // A storage failure: the step's changes were not applied. Counted by the caller's next
-      // attempt; the worker keeps running so that stop() stays clean.
+    } catch (const store::Error& e) {
+      // A storage failure (disk full, I/O): the step's changes were not applied, and what it
+      // was about comes again (the /sync from the old next_batch, the outbox's resends).
+      ctx_.counters.update([](NodeStats& s) { ++s.store_errors; });
+      ctx_.log(LogLevel::error, "worker", "store_error",
+               {{"server", server_name_}, {"code", e.code()}, {"what", e.what()}});
+    } catch (const std::exception& e) {
+      // Anything else is a fault of mrt's, not of the network: counted and logged, and the
+      // worker goes on (a peer must not be able to stop a node by finding such a fault).
+      ctx_.counters.update([](NodeStats& s) { ++s.step_failures; });
+      ctx_.log(LogLevel::error, "worker", "step_failed",
+               {{"server", server_name_}, {"what", e.what()}});
     }
   }
 }
@@ -225,6 +234,11 @@ void NodeWorker::on_sync(MatrixResult result) {
     if (result.error().kind == MatrixErrorKind::cancelled) return;
     ctx_.homes.sync_failed(server_name_, steady_ms());
     sync_backoff_ms_ = std::clamp<std::int64_t>(sync_backoff_ms_ * 2, 500, kMaxSyncBackoffMs);
+    ctx_.log(LogLevel::warning, "sync", "sync_failed",
+             {{"server", server_name_},
+              {"http_status", result.error().http_status},
+              {"errcode", result.error().errcode},
+              {"retry_in_ms", sync_backoff_ms_}});
     if (result.error().http_status == 401 && result.error().errcode == "M_UNKNOWN_TOKEN") {
       // The token was revoked (a login elsewhere, a server reset): log in again as this device.
       relogin();
@@ -242,6 +256,7 @@ void NodeWorker::on_sync(MatrixResult result) {
 
 void NodeWorker::relogin() {
   ctx_.counters.update([](NodeStats& s) { ++s.relogins; });
+  ctx_.log(LogLevel::info, "sync", "relogin", {{"server", server_name_}});
   ctx_.client.login_ethereum(ctx_.key, server_name_, machine_.device_id(),
                              [this](Result<LoginInfo, MatrixError> r) {
                                post([this, ok = bool(r)] {
@@ -268,6 +283,9 @@ void NodeWorker::handle_sync(const json& body) {
       s.undecryptable += outcome.rejected.size();
       for (const auto& r : outcome.rejected) ++s.undecryptable_to_device[r.reason];
     });
+    for (const auto& r : outcome.rejected)
+      ctx_.log(LogLevel::debug, "e2ee", "undecryptable",
+               {{"carrier", "to_device"}, {"sender", r.sender}, {"reason", to_string(r.reason)}});
   }
   for (const auto& event : outcome.events) {
     if (event.type != kEnvelopesEventType) continue;
@@ -320,6 +338,11 @@ void NodeWorker::handle_sync(const json& body) {
             ++s.undecryptable;
             ++s.undecryptable_room[decrypted.error()];
           });
+          ctx_.log(LogLevel::debug, "e2ee", "undecryptable",
+                   {{"carrier", "room"},
+                    {"room_id", joined.room_id},
+                    {"sender", event.value("sender", "")},
+                    {"reason", to_string(decrypted.error())}});
           continue;
         }
         if (decrypted->type != kEnvelopesEventType) continue;

@@ -111,6 +111,9 @@ struct NodeWorkerContext {
   HomeSet& homes;  // what the node's homes share (one home: still the same rules)
   NodeCounters& counters;
   std::function<void(NodeEvent)> emit;  // thread-safe
+  // Thread-safe; cheap when nobody listens at that level.
+  std::function<void(LogLevel, const char* component, const char* event, nlohmann::json fields)>
+      log;
   std::function<std::int64_t()> now_ms;
 };
 

@@ -149,6 +149,17 @@ struct Homeserver {
   std::string server_name;  // its server_name; empty: the URL's host
 };
 
+// What the node tells a log (NodeConfig::on_log): never a secret, only server names, user and
+// room ids, addresses, counts, reasons and HTTP statuses.
+enum class LogLevel : int { debug = 1, info = 2, warning = 3, error = 4 };
+std::string_view to_string(LogLevel l);
+struct LogRecord {
+  LogLevel level = LogLevel::info;
+  std::string component;  // sync, e2ee, ids, broadcast, homes, worker
+  std::string event;  // what happened: sync_failed, relogin, request_refused, undecryptable, …
+  nlohmann::json fields = nlohmann::json::object();
+};
+
 struct NodeConfig {
   std::string homeserver;   // base URL, "http://127.0.0.1:8008"
   std::string server_name;  // the homeserver's server_name; empty: the URL's host
@@ -193,6 +204,11 @@ struct NodeConfig {
   // instead of being queued for next_event(); an event counts as consumed when it returns.
   std::function<void(const NodeEvent&)> on_event;
 
+  // When set, records at `log_level` or above are handed to it, one at a time, on whichever of
+  // the node's threads saw the thing happen: it must return quickly and not call the node.
+  std::function<void(const LogRecord&)> on_log;
+  LogLevel log_level = LogLevel::info;
+
   // Milliseconds since the epoch; tests move time with it. Default: the system clock.
   std::function<std::int64_t()> now_ms;
 };
@@ -231,6 +247,10 @@ struct NodeStats {
   std::uint64_t id_lookups_failed = 0;
   std::uint64_t ids_refused = 0;
   std::uint64_t squatted = 0;  // broadcast rooms found breaking PROTOCOL §6 (`squatted` events)
+  // Worker steps that did not complete: the store failed (their writes were not applied and
+  // what they were about comes again), or a fault of mrt's (logged, see NodeConfig::on_log).
+  std::uint64_t store_errors = 0;
+  std::uint64_t step_failures = 0;
   // The store's commits (each a step's writes, all or none) and its transactions (fsyncs with
   // durability full; one may carry many commits): a /sync is one commit, a send batch one.
   std::uint64_t store_commits = 0;

@@ -497,6 +497,8 @@ TEST_F(NodeCli, HelpAndUsageErrors) {
        "--known-servers", "a,a"},
       {"node", "--key-file", k.file.string(), "--homeserver", "http://127.0.0.1:1", "--data", "d",
        "--broadcast-operators", "0x12"},
+      {"node", "--key-file", k.file.string(), "--homeserver", "http://127.0.0.1:1", "--data", "d",
+       "--log", "verbose"},
   };
   for (const auto& args : usage_errors) {
     auto r = testing::run_mrt(args, dir);
