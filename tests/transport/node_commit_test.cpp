@@ -20,31 +20,31 @@ std::uint64_t commit_budget(const NodeStats& before, const NodeStats& after, std
          slack;
 }
 
+// One message A -> B, its arrival and its `delivered`, both consumed.
+::testing::AssertionResult exchange(Node& a, Node& b, const std::string& body) {
+  if (!a.send(b.address(), body)) return ::testing::AssertionFailure() << "send refused";
+  const auto one = [](NodeEventType type) {
+    return [type](const std::vector<NodeEvent>& ev) { return NodeTest::count(ev, type) == 1; };
+  };
+  if (NodeTest::count(NodeTest::collect(b, one(NodeEventType::message)), NodeEventType::message) !=
+      1)
+    return ::testing::AssertionFailure() << body << " did not arrive";
+  if (NodeTest::count(NodeTest::collect(a, one(NodeEventType::delivered)),
+                      NodeEventType::delivered) != 1)
+    return ::testing::AssertionFailure() << body << " was not acked";
+  return ::testing::AssertionSuccess();
+}
+
 TEST_P(NodeCommitTest, EachSyncAndEachSendBatchIsOneCommit) {
   auto [ka, kb] = ordered_keys();
   Node& a = start("a", ka, GetParam());
   Node& b = start("b", kb, GetParam());
   // Sessions, devices and (room carrier) the DM room first: their setup is not per message.
-  for (int warm = 0; warm < 3; ++warm) {
-    ASSERT_TRUE(a.send(b.address(), "warm-up"));
-    ASSERT_EQ(count(collect(b, [](auto& ev) { return count(ev, NodeEventType::message) == 1; }),
-                    NodeEventType::message),
-              1u);
-    ASSERT_EQ(count(collect(a, [](auto& ev) { return count(ev, NodeEventType::delivered) == 1; }),
-                    NodeEventType::delivered),
-              1u);
-  }
+  for (int warm = 0; warm < 3; ++warm) ASSERT_TRUE(exchange(a, b, "warm-up"));
   constexpr std::uint64_t kMessages = 10;
   const NodeStats a0 = a.stats(), b0 = b.stats();
-  for (std::uint64_t i = 0; i < kMessages; ++i) {
-    ASSERT_TRUE(a.send(b.address(), "m" + std::to_string(i)));
-    ASSERT_EQ(count(collect(b, [](auto& ev) { return count(ev, NodeEventType::message) == 1; }),
-                    NodeEventType::message),
-              1u);
-    ASSERT_EQ(count(collect(a, [](auto& ev) { return count(ev, NodeEventType::delivered) == 1; }),
-                    NodeEventType::delivered),
-              1u);
-  }
+  for (std::uint64_t i = 0; i < kMessages; ++i)
+    ASSERT_TRUE(exchange(a, b, "m" + std::to_string(i)));
   // Let the last ack's batch and the consumptions land.
   std::this_thread::sleep_for(300ms);
   const NodeStats a1 = a.stats(), b1 = b.stats();

@@ -129,6 +129,22 @@ inline SyncOutcome send_to_device(Peer& from, Peer& to, const std::string& type,
   return to.sync();
 }
 
+// The one to-device event `from` sends `to` with `content` (answering key queries and claims on
+// the way), taken out of the hub before `to` syncs.
+inline json intercept_to_device(KeyHub& hub, Peer& from, Peer& to, const std::string& type,
+                                const json& content) {
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    from.flush();
+    if (from.machine->encrypt_to_device(to.user(), type, content).complete()) break;
+  }
+  from.flush();
+  auto& queue = hub.inbox[to.user()][to.device()];
+  EXPECT_EQ(queue.size(), 1u);
+  json event = queue.empty() ? json() : queue.back();
+  queue.clear();
+  return event;
+}
+
 // An m.room.encrypted timeline event as a homeserver would deliver it.
 inline json room_event(const std::string& room, const std::string& sender, const json& content,
                        const std::string& event_id) {

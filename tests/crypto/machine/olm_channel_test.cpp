@@ -21,16 +21,7 @@ class OlmChannel : public ::testing::Test {
   }
   // Alice's next to-device event for bob, taken from the hub before bob syncs.
   json intercept(const json& content = kHello) {
-    for (int attempt = 0; attempt < 4; ++attempt) {
-      alice.flush();
-      if (alice.machine->encrypt_to_device(bob.user(), kEnvelopes, content).complete()) break;
-    }
-    alice.flush();
-    auto& queue = hub.inbox[bob.user()]["BOB"];
-    EXPECT_EQ(queue.size(), 1u);
-    json event = queue.empty() ? json() : queue.back();
-    queue.clear();
-    return event;
+    return intercept_to_device(hub, alice, bob, kEnvelopes, content);
   }
   SyncOutcome deliver(const json& event) {
     hub.inbox[bob.user()]["BOB"].push_back(event);
