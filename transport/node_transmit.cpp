@@ -32,19 +32,25 @@ void NodeWorker::transmit_all() {
     std::lock_guard lock(mutex_);
     draining = draining_;
   }
-  for (auto& [address, p] : peers_) transmit(*p, draining);
-  // Durable before anything the batch encrypted leaves: a ratchet step is never sent twice.
-  if (send_step_.empty() && room_sends_.empty()) return;
-  auto sends = std::exchange(room_sends_, {});
-  store::Changes batch = std::exchange(answered_, {});
-  batch.append(std::exchange(send_step_, {}));  // after the answers: it may update what they wrote
   try {
+    for (auto& [address, p] : peers_) transmit(*p, draining);
+    // Durable before anything the batch encrypted leaves: a ratchet step is never sent twice.
+    if (send_step_.empty() && room_sends_.empty()) return;
+    store::Changes batch = std::exchange(answered_, {});
+    batch.append(std::exchange(send_step_, {}));  // after the answers: it may update them
     ctx_.env.commit_now(std::move(batch));
   } catch (...) {
-    for (const auto& send : sends) on_carrier_done(send.to, false);
+    abandon_pending_steps();
     throw;
   }
-  for (auto& send : sends) send.go();
+  for (auto& send : std::exchange(room_sends_, {})) send.go();
+}
+
+void NodeWorker::abandon_pending_steps() {
+  // Dropping them makes the machine reload what the store holds; their room events never leave.
+  answered_ = store::Changes{};
+  send_step_ = store::Changes{};
+  for (const auto& send : std::exchange(room_sends_, {})) on_carrier_done(send.to, false);
 }
 
 void NodeWorker::transmit(Peer& p, bool draining) {

@@ -101,7 +101,9 @@ void NodeWorker::stop() {
   if (thread_.joinable()) thread_.join();
   // Answers the machine took since the last commit (an erased to-device request, at most).
   try {
-    ctx_.env.commit_now(std::exchange(answered_, {}));
+    store::Changes rest = std::exchange(answered_, {});
+    rest.append(std::exchange(send_step_, {}));  // holds no writes between loops: hooks at most
+    ctx_.env.commit_now(std::move(rest));
   } catch (const std::exception&) {
     // Stopping: the requests are sent again after a restart, under the same transaction ids.
   }
@@ -203,6 +205,7 @@ void NodeWorker::run() {
     } catch (const store::Error& e) {
       // A storage failure (disk full, I/O): the step's changes were not applied, and what it
       // was about comes again (the /sync from the old next_batch, the outbox's resends).
+      abandon_pending_steps();
       ctx_.counters.update([](NodeStats& s) { ++s.store_errors; });
       ctx_.log(LogLevel::error, "worker", "store_error",
                {{"server", server_name_}, {"code", e.code()}, {"what", e.what()}});
