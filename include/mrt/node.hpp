@@ -24,8 +24,9 @@
 // an unconsumed message at the next start and never delivers a consumed one again. The same
 // holds for `delivered` and `failed`: reported again after a restart until consumed.
 //
-// Thread-safe: every member may be called from any thread. The node runs two threads of its
-// own (HTTP I/O and the sync/crypto worker); none of its calls blocks them.
+// Thread-safe: every member may be called from any thread. The node runs threads of its own:
+// HTTP I/O, one sync/crypto worker per homeserver in use, the store's writer, the failover
+// monitor, and the event thread when NodeConfig::on_event is set; none of its calls blocks them.
 #pragma once
 
 #include <chrono>
