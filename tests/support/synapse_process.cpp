@@ -331,8 +331,15 @@ void SynapseProcess::restart() {
   const fs::path log = dir() / "synapse.sh.log";
   if (pid() > 0 && run_script({"stop", name_}, log) != 0)
     throw std::runtime_error("synapse.sh stop " + name_ + " failed\n" + diagnosis(dir()));
-  const int code = run_script(
-      {"start", name_, std::to_string(client_port_), std::to_string(federation_port_)}, log);
+  // The same ports as before (clients know the URL): a port the killed instance held can show as
+  // listening for a moment after it is gone (seen once in 20 runs), so wait for it a little.
+  int code = 0;
+  for (int attempt = 0; attempt < 30; ++attempt) {
+    code = run_script(
+        {"start", name_, std::to_string(client_port_), std::to_string(federation_port_)}, log);
+    if (code != 3) break;  // synapse.sh: "port N is in use"
+    std::this_thread::sleep_for(100ms);
+  }
   if (code != 0) {
     throw std::runtime_error("Synapse " + name_ + " did not start again (synapse.sh exit " +
                              std::to_string(code) + ")\n" + diagnosis(dir()));
