@@ -51,6 +51,20 @@ void NodeWorker::abandon_pending_steps() {
   answered_ = store::Changes{};
   send_step_ = store::Changes{};
   for (const auto& send : std::exchange(room_sends_, {})) on_carrier_done(send.to, false);
+  // The requests the reloaded machine no longer has would hold their peers' payloads back for
+  // good; those in flight are let go by their answers (on_request_done).
+  std::set<std::string> live;
+  try {
+    for (const auto& r : machine_.outgoing_requests()) live.insert(r.id);
+  } catch (const std::exception&) {
+    // The store still fails: every request not in flight is dropped below.
+  }
+  const auto stale = [&](const std::string& id) {
+    return !live.count(id) && !requests_in_flight_.count(id);
+  };
+  for (auto& [address, p] : peers_) std::erase_if(p->requests, stale);
+  std::erase_if(request_peer_, [&](const auto& entry) { return stale(entry.first); });
+  std::erase_if(known_requests_, stale);
 }
 
 void NodeWorker::transmit(Peer& p, bool draining) {
