@@ -8,29 +8,13 @@
 namespace mrt::testing {
 namespace {
 
-const json kHello = {{"envelopes", {{{"hello", "bob"}}}}};
-constexpr const char* kEnvelopes = "network.raiden.envelopes";
-
-class CallerStep : public ::testing::Test {
+class CallerStep : public AliceAndBob {
  protected:
-  void SetUp() override {
-    alice.flush();
-    bob.flush();
-  }
-  // Alice's next to-device event for bob, taken from the hub before bob syncs.
-  json intercept(const json& content = kHello) {
-    return intercept_to_device(hub, alice, bob, kEnvelopes, content);
-  }
   static SyncChanges with_events(std::vector<json> events) {
     SyncChanges changes;
     changes.to_device_events = json(std::move(events));
     return changes;
   }
-
-  KeyHub hub;
-  Clock clock;
-  Peer alice{"ALICE", hub, clock};
-  Peer bob{"BOB", hub, clock};
 };
 
 TEST_F(CallerStep, ADecryptionInTheCallersStepWritesNothingBeforeItIsCommitted) {

@@ -129,21 +129,36 @@ inline SyncOutcome send_to_device(Peer& from, Peer& to, const std::string& type,
   return to.sync();
 }
 
-// The one to-device event `from` sends `to` with `content` (answering key queries and claims on
-// the way), taken out of the hub before `to` syncs.
-inline json intercept_to_device(KeyHub& hub, Peer& from, Peer& to, const std::string& type,
-                                const json& content) {
-  for (int attempt = 0; attempt < 4; ++attempt) {
-    from.flush();
-    if (from.machine->encrypt_to_device(to.user(), type, content).complete()) break;
+// Alice and bob with their keys published; alice's to-device events for bob.
+class AliceAndBob : public ::testing::Test {
+ protected:
+  static inline const json kHello = {{"envelopes", {{{"hello", "bob"}}}}};
+  static constexpr const char* kEnvelopes = "network.raiden.envelopes";
+
+  void SetUp() override {
+    alice.flush();
+    bob.flush();
   }
-  from.flush();
-  auto& queue = hub.inbox[to.user()][to.device()];
-  EXPECT_EQ(queue.size(), 1u);
-  json event = queue.empty() ? json() : queue.back();
-  queue.clear();
-  return event;
-}
+  // Alice's next to-device event for bob (key queries and claims answered on the way), taken
+  // from the hub before bob syncs.
+  json intercept(const json& content = kHello) {
+    for (int attempt = 0; attempt < 4; ++attempt) {
+      alice.flush();
+      if (alice.machine->encrypt_to_device(bob.user(), kEnvelopes, content).complete()) break;
+    }
+    alice.flush();
+    auto& queue = hub.inbox[bob.user()][bob.device()];
+    EXPECT_EQ(queue.size(), 1u);
+    json event = queue.empty() ? json() : queue.back();
+    queue.clear();
+    return event;
+  }
+
+  KeyHub hub;
+  Clock clock;
+  Peer alice{"ALICE", hub, clock};
+  Peer bob{"BOB", hub, clock};
+};
 
 // An m.room.encrypted timeline event as a homeserver would deliver it.
 inline json room_event(const std::string& room, const std::string& sender, const json& content,

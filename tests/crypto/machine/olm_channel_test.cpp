@@ -10,19 +10,8 @@
 namespace mrt::testing {
 namespace {
 
-const json kHello = {{"envelopes", {{{"hello", "bob"}}}}};
-constexpr const char* kEnvelopes = "network.raiden.envelopes";
-
-class OlmChannel : public ::testing::Test {
+class OlmChannel : public AliceAndBob {
  protected:
-  void SetUp() override {
-    alice.flush();
-    bob.flush();
-  }
-  // Alice's next to-device event for bob, taken from the hub before bob syncs.
-  json intercept(const json& content = kHello) {
-    return intercept_to_device(hub, alice, bob, kEnvelopes, content);
-  }
   SyncOutcome deliver(const json& event) {
     hub.inbox[bob.user()]["BOB"].push_back(event);
     return bob.sync();
@@ -30,11 +19,6 @@ class OlmChannel : public ::testing::Test {
   static std::string& body_of(json& event, const std::string& curve) {
     return event["content"]["ciphertext"][curve]["body"].get_ref<std::string&>();
   }
-
-  KeyHub hub;
-  Clock clock;
-  Peer alice{"ALICE", hub, clock};
-  Peer bob{"BOB", hub, clock};
 };
 
 TEST_F(OlmChannel, FirstContactDeliversThePlaintextWithTheSendersAddress) {
