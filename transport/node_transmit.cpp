@@ -32,17 +32,13 @@ void NodeWorker::transmit_all() {
     std::lock_guard lock(mutex_);
     draining = draining_;
   }
-  try {
-    for (auto& [address, p] : peers_) transmit(*p, draining);
-    // Durable before anything the batch encrypted leaves: a ratchet step is never sent twice.
-    if (send_step_.empty() && room_sends_.empty()) return;
-    store::Changes batch = std::exchange(answered_, {});
-    batch.append(std::exchange(send_step_, {}));  // after the answers: it may update them
-    ctx_.env.commit_now(std::move(batch));
-  } catch (...) {
-    abandon_pending_steps();
-    throw;
-  }
+  // A throw leaves the batch to run()'s abandon_pending_steps().
+  for (auto& [address, p] : peers_) transmit(*p, draining);
+  // Durable before anything the batch encrypted leaves: a ratchet step is never sent twice.
+  if (send_step_.empty() && room_sends_.empty()) return;
+  store::Changes batch = std::exchange(answered_, {});
+  batch.append(std::exchange(send_step_, {}));  // after the answers: it may update them
+  ctx_.env.commit_now(std::move(batch));
   for (auto& send : std::exchange(room_sends_, {})) send.go();
 }
 

@@ -212,6 +212,7 @@ void NodeWorker::run() {
     } catch (const std::exception& e) {
       // Anything else is a fault of mrt's, not of the network: counted and logged, and the
       // worker goes on (a peer must not be able to stop a node by finding such a fault).
+      abandon_pending_steps();
       ctx_.counters.update([](NodeStats& s) { ++s.step_failures; });
       ctx_.log(LogLevel::error, "worker", "step_failed",
                {{"server", server_name_}, {"what", e.what()}});

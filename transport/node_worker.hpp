@@ -248,8 +248,8 @@ class NodeWorker {
   // all of them (and for the requests answered since the last batch) committed at once, then
   // the room events sent (the machine's to-device requests go with pump_requests).
   void transmit_all();
-  // After a failed step: the machine's writes not committed yet are dropped (so that its memory,
-  // reloaded, and the store agree), and the room events waiting for them with them.
+  // After any failed step (run()'s catch): the machine's writes not committed yet are dropped
+  // (so that its memory, reloaded, and the store agree), with the room events waiting for them.
   void abandon_pending_steps();
   // `draining`: the node is stopping, so acks go at once instead of waiting for a message.
   void transmit(Peer& peer, bool draining);
