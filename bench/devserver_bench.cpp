@@ -29,7 +29,7 @@
 #include <mrt/eth.hpp>
 #include <mrt/matrix_identity.hpp>
 
-#include "server_process.hpp"
+#include "testing/server_process.hpp"
 
 namespace {
 
@@ -102,7 +102,7 @@ struct Call {
   }
 };
 
-// `mrt serve` (tests/devserver/server_process.cpp) with its data under /tmp, and its RSS.
+// `mrt serve` (testing/server_process.cpp) with its data under /tmp, and its RSS.
 struct Server {
   std::filesystem::path dir = std::filesystem::temp_directory_path() /
                               ("mrt-devserver-bench-" + std::to_string(::getpid()));

@@ -17,9 +17,10 @@
 #include <mrt/e2ee_machine.hpp>
 #include <mrt/matrix_identity.hpp>
 #include <mrt/olm.hpp>
+#include <mrt/owner_store_key.hpp>
 
-#include "../cli/raw_megolm.hpp"
-#include "../tests/crypto/machine/key_hub.hpp"
+#include "bench/support/raw_megolm.hpp"
+#include "testing/key_hub.hpp"
 
 namespace {
 
@@ -44,7 +45,7 @@ struct Node {
                                                  .tables = mrt::E2eeMachine::tables(),
                                                  .durability = mrt::store::Durability::off,
                                                  .initial_map_size = std::size_t{1} << 30},
-                                                key)
+                                                mrt::store_key_for(key))
                               .value()));
     machine.emplace(std::move(mrt::E2eeMachine::open(*env, key, user, device).value()));
   }

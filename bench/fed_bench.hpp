@@ -23,8 +23,8 @@
 #include <mrt/node.hpp>
 #include <mrt/store/env.hpp>
 
-#include "http_io.hpp"
-#include "matrix_client.hpp"
+#include "transport/http_io.hpp"
+#include "transport/matrix_client.hpp"
 
 namespace mrt::bench::fed {
 
@@ -110,7 +110,7 @@ struct PayloadParties {
   std::string room_id;             // a room id of the length the DM room's has
 };
 // Two E2eeMachines (stores under `dir`, durability off) exchange the node's payloads through
-// an in-memory key directory (tests/crypto/machine/key_hub.hpp) until their Olm session is
+// an in-memory key directory (testing/key_hub.hpp) until their Olm session is
 // established both ways, and one shares a Megolm key with the other.
 PayloadSizes mrt_payload_sizes(const PayloadParties& parties, std::size_t body_bytes,
                                const std::filesystem::path& dir);

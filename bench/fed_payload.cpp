@@ -5,11 +5,12 @@
 #include <mrt/e2ee_machine.hpp>
 #include <mrt/envelope.hpp>
 #include <mrt/matrix_identity.hpp>
+#include <mrt/owner_store_key.hpp>
 #include <mrt/store/env.hpp>
 
-#include "../tests/crypto/machine/key_hub.hpp"
-#include "dm_room.hpp"
 #include "fed_bench.hpp"
+#include "testing/key_hub.hpp"
+#include "transport/dm_room.hpp"
 
 namespace mrt::bench::fed {
 
@@ -27,7 +28,8 @@ struct Side {
   Side(const std::string& server, std::string device_id, const fs::path& dir)
       : user(matrix_user_id(key.address(), server)), device(std::move(device_id)) {
     auto e = store::Env::open(
-        {.dir = dir, .tables = E2eeMachine::tables(), .durability = store::Durability::off}, key);
+        {.dir = dir, .tables = E2eeMachine::tables(), .durability = store::Durability::off},
+        store_key_for(key));
     if (!e) throw std::runtime_error("payload sizes: store: " + e.error().message);
     env.emplace(std::move(*e));
     auto m = E2eeMachine::open(*env, key, user, device);

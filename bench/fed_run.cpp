@@ -9,10 +9,10 @@
 
 #include <mrt/node.hpp>
 
-#include "dm_room.hpp"
 #include "fed_bench.hpp"
 #include "net_bench.hpp"
 #include "net_receipts.hpp"
+#include "transport/dm_room.hpp"
 
 namespace mrt::bench::fed {
 

@@ -16,7 +16,7 @@
 
 #include <mrt/node.hpp>
 
-#include "node_benchmark.hpp"
+#include "bench/support/node_benchmark.hpp"
 
 namespace mrt::bench {
 
@@ -57,7 +57,7 @@ bool run_scale(const ScaleOptions& options, const ServerView& server, const Emit
 double process_cpu_seconds();      // this process, user + system (getrusage)
 double cpu_seconds_of(pid_t pid);  // another process, from /proc/<pid>/stat
 double rss_mib_of(pid_t pid);      // VmRSS from /proc/<pid>/status (0: this process)
-using cli::percentile;             // cli/node_benchmark.hpp
+using cli::percentile;             // bench/support/node_benchmark.hpp
 using cli::round3;
 std::string body_of(const std::string& tag, std::size_t bytes);  // `tag` padded with 'x'
 

@@ -5,8 +5,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "bench/support/node_benchmark.hpp"
 #include "net_bench.hpp"
-#include "node_benchmark.hpp"
 
 namespace mrt::bench {
 

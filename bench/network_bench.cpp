@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "net_bench.hpp"
-#include "server_process.hpp"
+#include "testing/server_process.hpp"
 
 namespace {
 

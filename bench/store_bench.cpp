@@ -7,6 +7,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include <mrt/owner_store_key.hpp>
 #include <mrt/store/env.hpp>
 
 namespace {
@@ -31,7 +32,7 @@ struct BenchStore {
                            .tables = {{"plain", Sealing::plain}, {"sealed", Sealing::sealed}},
                            .durability = durability,
                            .initial_map_size = std::size_t{1} << 30},
-                          key())
+                          mrt::store_key_for(key()))
                     .value());
   }
   ~BenchStore() {

@@ -10,9 +10,9 @@
 #include <sstream>
 
 #include "args.hpp"
+#include "bench/support/node_benchmark.hpp"
 #include "command.hpp"
 #include "dev_homeserver.hpp"
-#include "node_benchmark.hpp"
 #include "node_setup.hpp"
 
 namespace mrt::cli {

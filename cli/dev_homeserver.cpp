@@ -5,8 +5,8 @@
 #include <system_error>
 
 #include "command.hpp"
-#include "homeserver.hpp"
-#include "http_server.hpp"
+#include "devserver/homeserver.hpp"
+#include "devserver/http_server.hpp"
 
 namespace mrt::cli {
 namespace {

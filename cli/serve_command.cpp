@@ -4,8 +4,8 @@
 
 #include "args.hpp"
 #include "command.hpp"
-#include "homeserver.hpp"
-#include "http_server.hpp"
+#include "devserver/homeserver.hpp"
+#include "devserver/http_server.hpp"
 
 namespace mrt::cli {
 

@@ -8,8 +8,8 @@
 #include <mrt/key_export.hpp>
 #include <mrt/matrix_signing.hpp>
 
+#include "core/sodium_init.hpp"
 #include "non_null.hpp"
-#include "sodium_init.hpp"
 
 namespace mrt {
 namespace {

@@ -5,8 +5,8 @@
 
 #include <mrt/keystore.hpp>
 
+#include "core/sodium_init.hpp"
 #include "non_null.hpp"
-#include "sodium_init.hpp"
 
 namespace mrt {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <mrt/matrix_signing.hpp>
 
-#include "sodium_init.hpp"
+#include "core/sodium_init.hpp"
 
 namespace mrt {
 

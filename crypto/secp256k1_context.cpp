@@ -5,7 +5,7 @@
 
 #include <sodium.h>
 
-#include "sodium_init.hpp"
+#include "core/sodium_init.hpp"
 
 namespace mrt::detail {
 namespace {

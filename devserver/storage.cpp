@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <mrt/owner_store_key.hpp>
 #include <mrt/store/codecs.hpp>
 
 namespace mrt::devserver {
@@ -58,7 +59,7 @@ Result<Storage, std::string> Storage::open(const fs::path& data_dir, store::Dura
       .dir = data_dir / "store",
       .tables = {{"hs_meta"}, {"users"}, {"aliases"}, {"events"}, {"device_changes"}},
       .durability = durability};
-  auto env = store::Env::open(options, *key);
+  auto env = store::Env::open(options, store_key_for(*key));
   if (!env) return fail("cannot open the store: " + env.error().message);
   return Storage(std::move(*env));
 }

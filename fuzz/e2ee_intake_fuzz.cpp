@@ -26,9 +26,10 @@
 #include <mrt/e2ee_machine.hpp>
 #include <mrt/matrix_identity.hpp>
 #include <mrt/matrix_signing.hpp>
+#include <mrt/owner_store_key.hpp>
 
-#include "../tests/crypto/machine/key_hub.hpp"
 #include "fuzz_common.hpp"
+#include "testing/key_hub.hpp"
 
 namespace {
 
@@ -57,7 +58,7 @@ struct Fixture {
       mrt::store::Options options{.dir = dir / s->device,
                                   .tables = mrt::E2eeMachine::tables(),
                                   .durability = mrt::store::Durability::off};
-      s->env.emplace(std::move(mrt::store::Env::open(options, s->key).value()));
+      s->env.emplace(std::move(mrt::store::Env::open(options, mrt::store_key_for(s->key)).value()));
       s->machine.emplace(
           std::move(mrt::E2eeMachine::open(*s->env, s->key, s->user, s->device).value()));
       flush(*s);

@@ -47,7 +47,7 @@ inline std::string_view as_text(const std::uint8_t* data, std::size_t size) {
 }
 
 // An independent UTF-8 check (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF),
-// written separately from crypto/utf8.cpp so that the two can disagree.
+// written separately from core/utf8.cpp so that the two can disagree.
 inline bool valid_utf8(std::string_view s) {
   std::size_t i = 0;
   while (i < s.size()) {

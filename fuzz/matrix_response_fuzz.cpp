@@ -13,8 +13,8 @@
 //   capped; describe() works on it.
 #include <algorithm>
 
-#include "../transport/matrix_response.hpp"
 #include "fuzz_common.hpp"
+#include "transport/matrix_response.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace mrt::transport;

@@ -17,11 +17,10 @@
 #include <stdexcept>
 
 #include <mrt/canonical_json.hpp>
-#include <mrt/eth.hpp>
 #include <mrt/store/codecs.hpp>
 
-#include "../store/store_keys.hpp"
 #include "fuzz_common.hpp"
+#include "store/store_keys.hpp"
 
 namespace {
 
@@ -29,8 +28,8 @@ using mrt::store::detail::Sealer;
 using mrt::store::detail::StoreKeys;
 
 Sealer sealer_of(std::uint8_t fill) {
-  const auto owner = mrt::PrivateKey::from_bytes(mrt::Bytes(32, fill)).value();
-  return Sealer(std::move(StoreKeys::derive(owner).seal));
+  const mrt::store::StoreKey root(mrt::SecretBuffer(mrt::Bytes(32, fill)));
+  return Sealer(std::move(StoreKeys::derive(root).seal));
 }
 
 bool equal(mrt::ByteView a, mrt::ByteView b) {

@@ -8,11 +8,11 @@
 //   any events, and the state survives its store round trip (to_json/from_json) unchanged;
 // - folding them into a BroadcastRoomState and judging it (with and without operators) works on
 //   any events, and a room judged valid is public and unencrypted.
-#include "../transport/broadcast_room.hpp"
-#include "../transport/dm_room.hpp"
-#include "../transport/matrix_response.hpp"
-#include "../transport/sync_batch.hpp"
 #include "fuzz_common.hpp"
+#include "transport/broadcast_room.hpp"
+#include "transport/dm_room.hpp"
+#include "transport/matrix_response.hpp"
+#include "transport/sync_batch.hpp"
 
 namespace {
 

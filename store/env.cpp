@@ -162,11 +162,11 @@ Env::Impl::~Impl() {
   if (core.env) mdb_env_close(core.env);
 }
 
-Result<Env, OpenFailure> Env::open(const Options& options, const PrivateKey& owner) {
+Result<Env, OpenFailure> Env::open(const Options& options, const StoreKey& key) {
   if (auto bad = prepare_dir(options.dir)) return fail(std::move(*bad));
   auto lock = detail::DirLock::acquire(options.dir);
   if (!lock) return fail(lock.error());
-  detail::StoreKeys keys = detail::StoreKeys::derive(owner);
+  detail::StoreKeys keys = detail::StoreKeys::derive(key);
   const Bytes key_check = keys.check;
   auto impl = std::make_unique<Impl>(std::move(keys), std::move(*lock), options);
 

@@ -4,18 +4,18 @@
 
 #include <sodium.h>
 
-#include "../crypto/sodium_init.hpp"
+#include "core/sodium_init.hpp"
 
 namespace mrt::store::detail {
 namespace {
 
 constexpr char kContext[crypto_kdf_CONTEXTBYTES + 1] = "mrtstore";
 static_assert(sizeof(kContext) - 1 == crypto_kdf_CONTEXTBYTES);
-static_assert(crypto_kdf_KEYBYTES == PrivateKey::kSize);
+static_assert(crypto_kdf_KEYBYTES == StoreKey::kSize);
 
-SecretBuffer subkey(const PrivateKey& owner, std::uint64_t id) {
+SecretBuffer subkey(const StoreKey& root, std::uint64_t id) {
   SecretBuffer key(32);
-  crypto_kdf_derive_from_key(key.data(), key.size(), id, kContext, owner.secret().data());
+  crypto_kdf_derive_from_key(key.data(), key.size(), id, kContext, root.bytes().data());
   return key;
 }
 
@@ -30,10 +30,10 @@ Bytes associated_data(std::string_view table, ByteView record_key) {
 
 }  // namespace
 
-StoreKeys StoreKeys::derive(const PrivateKey& owner) {
+StoreKeys StoreKeys::derive(const StoreKey& root) {
   mrt::detail::ensure_sodium();
-  StoreKeys keys{subkey(owner, 1), subkey(owner, 2), Bytes(32)};
-  const SecretBuffer check_key = subkey(owner, 3);
+  StoreKeys keys{subkey(root, 1), subkey(root, 2), Bytes(32)};
+  const SecretBuffer check_key = subkey(root, 3);
   const std::string_view label = "mrt store key check v1";
   crypto_generichash(keys.check.data(), keys.check.size(),
                      reinterpret_cast<const unsigned char*>(label.data()), label.size(),

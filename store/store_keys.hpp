@@ -4,12 +4,12 @@
 #include <string_view>
 
 #include <mrt/bytes.hpp>
-#include <mrt/eth.hpp>
+#include <mrt/store/store_key.hpp>
 
 namespace mrt::store::detail {
 
-// Keys derived from the node's Ethereum private key with libsodium's crypto_kdf (BLAKE2b),
-// context "mrtstore" (docs/protocol.md, "Store at rest"):
+// Keys derived from the store key (a node's comes from its Ethereum key) with libsodium's
+// crypto_kdf (BLAKE2b), context "mrtstore" (docs/protocol.md, "Store at rest"):
 //   id 1: the sealing key (XChaCha20-Poly1305)
 //   id 2: the key of keyed_hash (BLAKE2b-256) for secret-revealing record keys
 //   id 3: the key check value written in meta = BLAKE2b-256(key 3, "mrt store key check v1")
@@ -17,7 +17,7 @@ struct StoreKeys {
   SecretBuffer seal;
   SecretBuffer key_hash;
   Bytes check;
-  static StoreKeys derive(const PrivateKey& owner);
+  static StoreKeys derive(const StoreKey& root);
 };
 
 // XChaCha20-Poly1305-IETF with a random nonce. A sealed value is

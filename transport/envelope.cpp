@@ -6,7 +6,7 @@
 #include <mrt/canonical_json.hpp>
 #include <mrt/envelope.hpp>
 
-#include "../crypto/sodium_init.hpp"
+#include "core/sodium_init.hpp"
 
 namespace mrt {
 namespace {

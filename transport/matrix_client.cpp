@@ -10,7 +10,7 @@
 #include <mrt/bytes.hpp>
 #include <mrt/matrix_identity.hpp>
 
-#include "../crypto/sodium_init.hpp"
+#include "core/sodium_init.hpp"
 
 namespace mrt::transport {
 

@@ -7,6 +7,7 @@
 #include <mrt/canonical_json.hpp>
 #include <mrt/matrix_identity.hpp>
 #include <mrt/node.hpp>
+#include <mrt/owner_store_key.hpp>
 
 #include "node_impl.hpp"
 
@@ -291,7 +292,7 @@ Result<Node, NodeError> Node::open(NodeConfig config, const PrivateKey& key) {
   auto env = store::Env::open({.dir = config.data_dir,
                                .tables = transport::NodeTables::specs(server_names),
                                .durability = config.durability},
-                              key);
+                              store_key_for(key));
   if (!env)
     return fail(node_error(NodeErrorKind::store,
                            "store in " + config.data_dir.string() + ": " + env.error().message));

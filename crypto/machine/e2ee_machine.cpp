@@ -4,7 +4,7 @@
 
 #include <mrt/matrix_identity.hpp>
 
-#include "../sodium_init.hpp"
+#include "core/sodium_init.hpp"
 #include "machine_impl.hpp"
 
 namespace mrt {

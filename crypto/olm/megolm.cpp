@@ -1,7 +1,7 @@
 #include <mrt/matrix_signing.hpp>
 #include <mrt/megolm.hpp>
 
-#include "../non_null.hpp"
+#include "crypto/non_null.hpp"
 #include "olm_handle.hpp"
 
 namespace mrt {

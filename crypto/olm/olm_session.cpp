@@ -1,6 +1,6 @@
 #include <mrt/olm.hpp>
 
-#include "../non_null.hpp"
+#include "crypto/non_null.hpp"
 #include "olm_account_impl.hpp"
 
 namespace mrt {

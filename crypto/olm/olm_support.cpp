@@ -3,7 +3,7 @@
 #include <mrt/matrix_signing.hpp>
 #include <mrt/megolm.hpp>
 
-#include "../sodium_init.hpp"
+#include "core/sodium_init.hpp"
 #include "olm_handle.hpp"
 
 namespace mrt::detail {

@@ -1,6 +1,7 @@
 // File: mrt/bytes.hpp
 //
-// Byte strings, the protocol's hex rules and wiping buffers for secrets.
+// Byte strings, the protocol's hex rules, Matrix's unpadded base64 and wiping buffers for
+// secrets.
 //
 // PROTOCOL.md §1: on the wire, hex is lowercase; values shown with `0x` carry it. Uppercase
 // digits or a missing prefix are refused (libsodium's own decoder would accept uppercase).
@@ -11,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <ostream>
 #include <span>
 #include <string>
@@ -50,6 +52,12 @@ std::string to_hex(ByteView bytes);
 std::string to_0x_hex(ByteView bytes);
 [[nodiscard]] Result<Bytes, HexError> parse_hex(std::string_view text, HexPrefix prefix,
                                                 HexCase letter_case = HexCase::lower_only);
+
+// Unpadded standard base64, as Matrix writes keys and signatures (constant-time codec).
+std::string base64_unpadded(ByteView bytes);
+// Accepts complete padding as the spec asks readers to; refuses partial padding, the URL-safe
+// alphabet, whitespace and non-zero spare bits in the last digit.
+[[nodiscard]] std::optional<Bytes> parse_base64_unpadded(std::string_view text);
 
 // A heap buffer for secret bytes (keys, passwords, derived keys, plaintexts). Move-only; its
 // contents are wiped with sodium_memzero when it is destroyed or moved from, and it prints as

@@ -23,12 +23,6 @@
 
 namespace mrt {
 
-// Unpadded standard base64, as Matrix writes keys and signatures (constant-time codec).
-std::string base64_unpadded(ByteView bytes);
-// Accepts complete padding as the spec asks readers to; refuses partial padding, the URL-safe
-// alphabet, whitespace and non-zero spare bits in the last digit.
-[[nodiscard]] std::optional<Bytes> parse_base64_unpadded(std::string_view text);
-
 class Ed25519Key {
  public:
   static constexpr std::size_t kSeedSize = 32;

@@ -7,8 +7,8 @@
 
 #include <mrt/eth.hpp>
 
-#include "../temp_dir.hpp"
 #include "run_mrt.hpp"
+#include "testing/temp_dir.hpp"
 
 namespace mrt {
 namespace {

@@ -1,5 +1,5 @@
 // `mrt node`, `mrt send`, `mrt listen` and `mrt demo` as users and scripts run them: child
-// processes over real HTTP against `mrt serve` on 127.0.0.1 (tests/devserver/server_process.*),
+// processes over real HTTP against `mrt serve` on 127.0.0.1 (testing/server_process.*),
 // with real LMDB stores.
 #include <chrono>
 #include <filesystem>
@@ -14,10 +14,10 @@
 #include <mrt/bytes.hpp>
 #include <mrt/eth.hpp>
 
-#include "../temp_dir.hpp"
 #include "node_process.hpp"
 #include "run_mrt.hpp"
-#include "server_process.hpp"
+#include "testing/server_process.hpp"
+#include "testing/temp_dir.hpp"
 
 namespace mrt {
 namespace {

@@ -1,6 +1,6 @@
 // Exactly-once delivery when `mrt node` processes die by SIGKILL in the middle of a burst and
 // start again on the same store (fsync on), against the test homeserver (`mrt serve`, or Synapse
-// with MRT_TEST_HOMESERVER=synapse: tests/support/test_homeserver.hpp). The homeserver's kill -9
+// with MRT_TEST_HOMESERVER=synapse: testing/test_homeserver.hpp). The homeserver's kill -9
 // is in tests/transport/node_restart_test.cpp.
 //
 // What "exactly once" means for a JSON-lines reader: every message is written out at least
@@ -22,9 +22,9 @@
 #include <mrt/bytes.hpp>
 #include <mrt/eth.hpp>
 
-#include "../temp_dir.hpp"
 #include "node_process.hpp"
-#include "test_homeserver.hpp"
+#include "testing/temp_dir.hpp"
+#include "testing/test_homeserver.hpp"
 
 namespace mrt {
 namespace {

@@ -6,7 +6,7 @@
 
 #include <mrt/keystore.hpp>
 
-#include "../temp_dir.hpp"
+#include "testing/temp_dir.hpp"
 
 namespace mrt {
 namespace {

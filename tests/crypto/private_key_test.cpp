@@ -1,3 +1,5 @@
+#include <sstream>
+
 #include <gtest/gtest.h>
 
 #include <mrt/eth.hpp>
@@ -46,6 +48,15 @@ TEST(PrivateKey, MovedFromKeyIsWiped) {
 TEST(PrivateKey, CloneHasTheSameKey) {
   PrivateKey a = PrivateKey::generate();
   EXPECT_EQ(a.clone().address(), a.address());
+}
+
+TEST(PrivateKey, PrintsAddressButNotTheSecret) {
+  auto key =
+      PrivateKey::from_hex("0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318");
+  ASSERT_TRUE(key);
+  std::ostringstream os;
+  os << *key;
+  EXPECT_EQ(os.str(), "PrivateKey(0x2c7536e3605d9c16a7a3d7b1898e529396a65c23, <redacted>)");
 }
 
 }  // namespace

@@ -13,7 +13,7 @@
 #include <mrt/matrix_identity.hpp>
 
 #include "http_client.hpp"
-#include "server_process.hpp"
+#include "testing/server_process.hpp"
 
 namespace mrt::testing {
 

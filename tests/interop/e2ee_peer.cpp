@@ -33,6 +33,7 @@
 
 #include <mrt/e2ee_machine.hpp>
 #include <mrt/eth.hpp>
+#include <mrt/owner_store_key.hpp>
 #include <mrt/store/env.hpp>
 
 #include "matrix_client.hpp"
@@ -228,7 +229,7 @@ class Peer {
     mrt::store::Options options{.dir = dir_,
                                 .tables = mrt::E2eeMachine::tables(),
                                 .durability = mrt::store::Durability::off};
-    auto env = mrt::store::Env::open(options, *key_);
+    auto env = mrt::store::Env::open(options, mrt::store_key_for(*key_));
     if (!env) throw BadRequest("store: " + env.error().message);
     env_.emplace(std::move(*env));
     auto machine = mrt::E2eeMachine::open(*env_, *key_, user_id_, device_id_);

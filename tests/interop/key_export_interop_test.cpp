@@ -11,7 +11,7 @@
 #include <mrt/megolm.hpp>
 #include <mrt/olm.hpp>
 
-#include "../temp_dir.hpp"
+#include "testing/temp_dir.hpp"
 
 namespace mrt {
 namespace {

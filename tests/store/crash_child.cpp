@@ -16,7 +16,7 @@
 int main(int argc, char** argv) {
   using namespace mrt::store;
   if (argc != 3) return 2;
-  const auto key = mrt::PrivateKey::from_hex(crash_test::kOwnerKey).value();
+  const auto key = crash_test::owner_key();
   auto env = Env::open({.dir = argv[1], .tables = crash_test::tables()}, key);
   if (!env) {
     std::fprintf(stderr, "crash child: %s\n", env.error().message.c_str());

@@ -71,7 +71,7 @@ TEST(CrashTest, AcknowledgedWritesSurviveSigkillWhole) {
   const char* env_cycles = std::getenv("MRT_CRASH_CYCLES");
   const int cycles = env_cycles ? std::atoi(env_cycles) : 10;
   const auto dir = testing::fresh_dir("crash");
-  const auto key = PrivateKey::from_hex(crash_test::kOwnerKey).value();
+  const auto key = crash_test::owner_key();
   std::mt19937 rng(std::random_device{}());
   std::uniform_int_distribution<int> ms(20, 250);
   std::set<std::uint64_t> all_acked;

@@ -20,7 +20,7 @@ class EnvOpen : public ::testing::Test {
   Options options{.dir = dir, .tables = {{"t", Sealing::sealed}}};
   void TearDown() override { fs::remove_all(dir); }
 
-  OpenError refusal(const Options& o, const PrivateKey& key = testing::owner_key()) {
+  OpenError refusal(const Options& o, const StoreKey& key = testing::owner_key()) {
     auto env = Env::open(o, key);
     EXPECT_FALSE(env);
     return env ? OpenError{} : env.error().code;
@@ -64,7 +64,7 @@ TEST_F(EnvOpen, ReopensWithTheSameKey) {
 
 TEST_F(EnvOpen, AnotherKeyIsRefused) {
   { auto env = testing::open_or_die(options); }
-  auto env = Env::open(options, PrivateKey::generate());
+  auto env = Env::open(options, testing::key_of(0x07));
   ASSERT_FALSE(env);
   EXPECT_EQ(env.error().code, OpenError::wrong_key);
   EXPECT_NE(env.error().message.find("belongs to another key"), std::string::npos);
@@ -177,6 +177,11 @@ TEST_F(EnvOpen, TheMapGrowsInsteadOfFailing) {
   EXPECT_GT(env.stats().map_resizes, 0u);
   auto txn = env.read();
   EXPECT_EQ(t.count(txn), 8u);
+}
+
+TEST(StoreKey, IsThirtyTwoBytes) {
+  EXPECT_THROW(StoreKey(SecretBuffer(Bytes(31, 1))), std::invalid_argument);
+  EXPECT_NO_THROW(StoreKey(SecretBuffer(Bytes(32, 1))));
 }
 
 }  // namespace

@@ -114,7 +114,7 @@ TEST_F(Sealed, KeyedHashDependsOnTheOwnerKey) {
     mine = env.keyed_hash(as_bytes("session id"));
   }
   const fs::path other_dir = dir.string() + "-other";
-  auto other = testing::open_or_die({.dir = other_dir}, PrivateKey::generate());
+  auto other = testing::open_or_die({.dir = other_dir}, testing::key_of(0x07));
   EXPECT_NE(other.keyed_hash(as_bytes("session id")), mine);
   fs::remove_all(other_dir);
 }

@@ -7,20 +7,23 @@
 
 #include <mrt/store/env.hpp>
 
-#include "../temp_dir.hpp"
+#include "testing/temp_dir.hpp"
 
 namespace mrt::store::testing {
 
 using mrt::testing::fresh_dir;
 
-inline const PrivateKey& owner_key() {
-  static const PrivateKey key =
-      PrivateKey::from_hex("0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318")
-          .value();
+// A store key of 32 bytes `fill`: the store needs no Ethereum key to be tested.
+inline StoreKey key_of(std::uint8_t fill) {
+  return StoreKey(SecretBuffer(Bytes(StoreKey::kSize, fill)));
+}
+
+inline const StoreKey& owner_key() {
+  static const StoreKey key = key_of(0x4c);
   return key;
 }
 
-inline Env open_or_die(const Options& options, const PrivateKey& key = owner_key()) {
+inline Env open_or_die(const Options& options, const StoreKey& key = owner_key()) {
   auto env = Env::open(options, key);
   if (!env) throw std::runtime_error("open failed: " + env.error().message);
   return std::move(*env);

@@ -15,11 +15,12 @@
 #include <mrt/e2ee_machine.hpp>
 #include <mrt/eth.hpp>
 #include <mrt/matrix_identity.hpp>
+#include <mrt/owner_store_key.hpp>
 #include <mrt/store/env.hpp>
 
 #include "http_io.hpp"
 #include "matrix_response.hpp"
-#include "server_process.hpp"
+#include "testing/server_process.hpp"
 
 namespace mrt::transport {
 namespace {
@@ -347,7 +348,8 @@ TEST_F(MatrixClientTest, TheE2eeMachinesOutgoingRequestsAreSentAsTheyAre) {
   const auto dir = temp_dir("machine");
   {
     auto env = store::Env::open(
-        {.dir = dir, .tables = E2eeMachine::tables(), .durability = store::Durability::off}, key);
+        {.dir = dir, .tables = E2eeMachine::tables(), .durability = store::Durability::off},
+        store_key_for(key));
     ASSERT_TRUE(env);
     auto machine = E2eeMachine::open(*env, key, alice->user_id(), alice->device_id());
     ASSERT_TRUE(machine);

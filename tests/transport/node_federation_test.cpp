@@ -7,7 +7,7 @@
 #include "matrix_client.hpp"
 #include "node_fixture.hpp"
 #include "raw_peer.hpp"
-#include "test_homeserver.hpp"
+#include "testing/test_homeserver.hpp"
 
 namespace mrt {
 namespace {

@@ -1,5 +1,5 @@
 // The node tests' fixture: one homeserver per test (an `mrt serve` child on 127.0.0.1, or a
-// Synapse with MRT_TEST_HOMESERVER=synapse: tests/support/test_homeserver.hpp), nodes with real
+// Synapse with MRT_TEST_HOMESERVER=synapse: testing/test_homeserver.hpp), nodes with real
 // LMDB stores under a temporary directory, and helpers that wait for events. A test names the
 // homeserver only through the fixture (homeserver(), base_url(), server_name()), so that it runs
 // on either. A federation test adds Synapses with testing::start_synapses(n) and puts nodes on
@@ -21,7 +21,7 @@
 
 #include <mrt/node.hpp>
 
-#include "test_homeserver.hpp"
+#include "testing/test_homeserver.hpp"
 
 namespace mrt {
 

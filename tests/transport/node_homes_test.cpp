@@ -9,7 +9,7 @@
 
 #include "node_fixture.hpp"
 #include "raw_peer.hpp"
-#include "server_process.hpp"
+#include "testing/server_process.hpp"
 
 namespace mrt {
 namespace {

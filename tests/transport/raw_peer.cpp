@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include <mrt/matrix_identity.hpp>
+#include <mrt/owner_store_key.hpp>
 
 namespace mrt::testing {
 
@@ -25,7 +26,8 @@ RawPeer::RawPeer(const std::string& base_url, const std::string& server_name, co
           .get();
   if (!named) throw std::runtime_error("raw peer displayname: " + describe(named.error()));
   auto env = store::Env::open(
-      {.dir = dir, .tables = E2eeMachine::tables(), .durability = store::Durability::off}, key);
+      {.dir = dir, .tables = E2eeMachine::tables(), .durability = store::Durability::off},
+      store_key_for(key));
   if (!env) throw std::runtime_error("raw peer store: " + env.error().message);
   env_.emplace(std::move(*env));
   auto machine = E2eeMachine::open(*env_, key, login->user_id, login->device_id);

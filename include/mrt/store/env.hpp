@@ -1,15 +1,15 @@
 // File: mrt/store/env.hpp
 //
 // The store: one LMDB environment in a directory of its own (mode 0700, files 0600), held by
-// one process at a time, whose secret tables are sealed under a key derived from the node's
-// Ethereum key. All writes go through one writer thread that commits whatever is queued as one
-// durable transaction (group commit): many writers share one fsync, and each one's completion
-// fires only after its data is on disk.
+// one process at a time, whose secret tables are sealed under keys derived from a StoreKey (a
+// node's comes from its Ethereum key: mrt::store_key_for). All writes go through one writer thread
+// that commits whatever is queued as one durable transaction (group commit): many writers share one
+// fsync, and each one's completion fires only after its data is on disk.
 //
 //   mrt::store::Options options{.dir = "node-data",
 //                               .tables = {{"outbox", Sealing::plain},
 //                                          {"olm_sessions", Sealing::sealed}}};
-//   auto env = mrt::store::Env::open(options, key);
+//   auto env = mrt::store::Env::open(options, mrt::store_key_for(eth_key));
 //   if (!env) fail(env.error().message);
 //   auto outbox = env->table<StringKey, JsonValue>("outbox");
 //   Changes c;
@@ -26,10 +26,10 @@
 #include <string>
 #include <vector>
 
-#include <mrt/eth.hpp>
 #include <mrt/result.hpp>
 #include <mrt/store/changes.hpp>
 #include <mrt/store/error.hpp>
+#include <mrt/store/store_key.hpp>
 #include <mrt/store/table.hpp>
 #include <mrt/store/txn.hpp>
 
@@ -77,7 +77,7 @@ class Env {
  public:
   // Creates the store on first use; refuses a store of another key, a newer schema, a
   // directory that holds something else, or one another process has open.
-  static Result<Env, OpenFailure> open(const Options& options, const PrivateKey& owner);
+  static Result<Env, OpenFailure> open(const Options& options, const StoreKey& key);
 
   Env(Env&&) noexcept;
   Env& operator=(Env&&) noexcept;

@@ -1,5 +1,6 @@
 #include <mrt/attestation.hpp>
 #include <mrt/e2ee_machine.hpp>
+#include <mrt/owner_store_key.hpp>
 
 #include "machine_fixture.hpp"
 
@@ -118,7 +119,7 @@ TEST(AccountKeys, ARestartKeepsTheDeviceAndItsKeys) {
 TEST(AccountKeys, OpenRefusesAUserIdOfAnotherAddress) {
   const auto dir = fresh_dir("e2ee-open");
   const auto key = PrivateKey::generate();
-  auto env = store::Env::open({.dir = dir, .tables = E2eeMachine::tables()}, key);
+  auto env = store::Env::open({.dir = dir, .tables = E2eeMachine::tables()}, store_key_for(key));
   ASSERT_TRUE(env);
   const auto other = PrivateKey::generate();
   auto machine = E2eeMachine::open(*env, key, matrix_user_id(other.address(), "hs"), "DEV");
@@ -130,7 +131,7 @@ TEST(AccountKeys, OpenRefusesAUserIdOfAnotherAddress) {
 TEST(AccountKeys, OpenRefusesTheStoredAccountOfAnotherDeviceId) {
   const auto dir = fresh_dir("e2ee-open");
   const auto key = PrivateKey::generate();
-  auto env = store::Env::open({.dir = dir, .tables = E2eeMachine::tables()}, key);
+  auto env = store::Env::open({.dir = dir, .tables = E2eeMachine::tables()}, store_key_for(key));
   const auto user = matrix_user_id(key.address(), "hs");
   ASSERT_TRUE(E2eeMachine::open(*env, key, user, "FIRST"));
   auto second = E2eeMachine::open(*env, key, user, "SECOND");

@@ -14,10 +14,11 @@
 
 #include <mrt/e2ee_machine.hpp>
 #include <mrt/matrix_identity.hpp>
+#include <mrt/owner_store_key.hpp>
 #include <mrt/store/env.hpp>
 
-#include "../../temp_dir.hpp"
-#include "key_hub.hpp"
+#include "testing/key_hub.hpp"
+#include "testing/temp_dir.hpp"
 
 namespace mrt::testing {
 
@@ -45,7 +46,7 @@ class Peer {
   void open() {
     store::Options options{
         .dir = dir_, .tables = E2eeMachine::tables(), .durability = store::Durability::off};
-    env_.emplace(std::move(store::Env::open(options, key_).value()));
+    env_.emplace(std::move(store::Env::open(options, store_key_for(key_)).value()));
     machine.emplace(std::move(E2eeMachine::open(*env_, key_, user_, device_, {.now_ms = [this] {
                                 return clock_.now;
                               }}).value()));

@@ -1,6 +1,6 @@
-// cli/raw_megolm.hpp (internal): a Megolm outbound session and the inbound one made from its
+// bench/support/raw_megolm.hpp (internal): a Megolm outbound session and the inbound one made from its
 // key, on bare libolm, with none of mrt's glue: the "raw primitive" the benchmarks compare the
-// E2EE machine and the node with (bench/e2ee_bench.cpp, cli/node_benchmark.cpp).
+// E2EE machine and the node with (bench/e2ee_bench.cpp, bench/support/node_benchmark.cpp).
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-#include "synapse_process.hpp"
+#include "testing/synapse_process.hpp"
 
 #include <arpa/inet.h>
 #include <atomic>

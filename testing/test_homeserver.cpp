@@ -1,11 +1,11 @@
-#include "test_homeserver.hpp"
+#include "testing/test_homeserver.hpp"
 
 #include <algorithm>
 #include <cstdlib>
 #include <stdexcept>
 
-#include "server_process.hpp"
-#include "synapse_process.hpp"
+#include "testing/server_process.hpp"
+#include "testing/synapse_process.hpp"
 
 namespace mrt::testing {
 

@@ -1,5 +1,5 @@
 // Issue 6's node-to-node benchmark (node_benchmark.hpp), for `mrt bench` and mrt_node_bench.
-#include "node_benchmark.hpp"
+#include "bench/support/node_benchmark.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -26,8 +26,8 @@
 #include <mrt/eth.hpp>
 #include <mrt/olm.hpp>
 
-#include "envelope_batch.hpp"
-#include "raw_megolm.hpp"
+#include "bench/support/raw_megolm.hpp"
+#include "transport/envelope_batch.hpp"
 
 namespace mrt::cli {
 

@@ -2,7 +2,7 @@
 
 #include <sodium.h>
 
-#include <mrt/matrix_signing.hpp>
+#include <mrt/bytes.hpp>
 
 #include "sodium_init.hpp"
 

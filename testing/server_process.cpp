@@ -1,4 +1,4 @@
-#include "server_process.hpp"
+#include "testing/server_process.hpp"
 
 #include <algorithm>
 #include <cstdio>

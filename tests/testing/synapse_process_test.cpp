@@ -1,6 +1,6 @@
 // The Synapse harness itself (label `synapse`): instances started together federate, one killed
 // with SIGKILL comes back on its ports with its data, and each is wiped when it goes.
-#include "synapse_process.hpp"
+#include "testing/synapse_process.hpp"
 
 #include <cstdlib>
 #include <filesystem>
@@ -11,7 +11,7 @@
 
 #include "http_io.hpp"
 #include "matrix_client.hpp"
-#include "test_homeserver.hpp"
+#include "testing/test_homeserver.hpp"
 
 namespace mrt::testing {
 namespace {
