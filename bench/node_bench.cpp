@@ -1,8 +1,8 @@
 // mrt::Node end to end (issue 6's benchmarks): two nodes in this process, each with its own
 // LMDB store under a temporary directory and a fresh key, talking through one `mrt serve` child
 // on 127.0.0.1 (rate limits lifted), for each carrier (to_device, room) and store durability
-// (full, off). The measuring is bench/support/node_benchmark.cpp, which `mrt bench` runs too with the
-// homeserver in its own process; this program keeps the homeserver apart, as a child, so that
+// (full, off). The measuring is bench/support/node_benchmark.cpp, which `mrt bench` runs too with
+// the homeserver in its own process; this program keeps the homeserver apart, as a child, so that
 // the nodes' CPU time and the server's are two processes':
 //   - latency: send() on one node -> the `message` event on the other, one message at a time,
 //     alternating direction, each exchange finished (its `delivered` back) before the next;

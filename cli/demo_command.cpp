@@ -82,6 +82,7 @@ class Recorder {
           break;
         case NodeEventType::reachability:
         case NodeEventType::squatted:
+        case NodeEventType::store_failed:
           break;
       }
     }

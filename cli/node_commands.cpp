@@ -369,6 +369,9 @@ int node_command(const std::vector<std::string>& argv, bool) {
   if (!args.positional().empty()) throw UsageError("unexpected argument " + args.positional()[0]);
   StopSignals signals;  // before the node's threads exist, so that they inherit the mask
   ::signal(SIGPIPE, SIG_IGN);
+  // Over a file size limit, a write fails (EFBIG) and the node reports a store error and goes
+  // on, as on a full disk, instead of being killed mid-step.
+  ::signal(SIGXFSZ, SIG_IGN);
   const PrivateKey key = node_key(args);
   Node node = open_and_start(node_config(args), key);
   Session session(node, signals);
@@ -510,6 +513,9 @@ int listen_command(const std::vector<std::string>& argv, bool json_out) {
       case NodeEventType::squatted:
         std::cerr << "mrt listen: the broadcast room of " << event->topic.value_or("?")
                   << " is squatted: " << event->detail << "\n";
+        break;
+      case NodeEventType::store_failed:
+        std::cerr << "mrt listen: the store refused a write: " << event->detail << "\n";
         break;
     }
   }

@@ -253,6 +253,8 @@ json event_json(const NodeEvent& event) {
               {"state", event.reachability ? json(to_string(*event.reachability)) : json(nullptr)}};
     case NodeEventType::squatted:
       return with_topic({{"event", "squatted"}, {"detail", event.detail}});
+    case NodeEventType::store_failed:
+      return {{"event", "store_failed"}, {"detail", event.detail}};
   }
   return {{"event", to_string(event.type)}, {"id", id}};
 }

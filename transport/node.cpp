@@ -83,6 +83,8 @@ std::string_view to_string(NodeEventType t) {
       return "reachability";
     case NodeEventType::squatted:
       return "squatted";
+    case NodeEventType::store_failed:
+      return "store_failed";
   }
   return "unknown";
 }

@@ -198,6 +198,7 @@ void NodeWorker::run() {
       }
       transmit_all();
       pump_requests();
+      store_failing_ = false;
       if (std::lock_guard lock(mutex_); draining_ && acks_settled()) {
         draining_ = false;
         drained_.notify_all();
@@ -209,6 +210,12 @@ void NodeWorker::run() {
       ctx_.counters.update([](NodeStats& s) { ++s.store_errors; });
       ctx_.log(LogLevel::error, "worker", "store_error",
                {{"server", server_name_}, {"code", e.code()}, {"what", e.what()}});
+      if (!std::exchange(store_failing_, true)) {
+        NodeEvent failed;
+        failed.type = NodeEventType::store_failed;
+        failed.detail = e.what();
+        ctx_.emit(std::move(failed));
+      }
     } catch (const std::exception& e) {
       // Anything else is a fault of mrt's, not of the network: counted and logged, and the
       // worker goes on (a peer must not be able to stop a node by finding such a fault).
@@ -253,7 +260,14 @@ void NodeWorker::on_sync(MatrixResult result) {
   }
   sync_backoff_ms_ = 0;
   ctx_.homes.sync_ok(server_name_);
-  handle_sync(*result);
+  try {
+    handle_sync(*result);
+  } catch (...) {
+    // The step was not applied (run() abandons it): ask again from the same position, after a
+    // pause, so that a failing disk is not met in a tight loop.
+    post_after(kFailedStepRetryMs, [this] { start_sync(); });
+    throw;
+  }
   ctx_.counters.update([](NodeStats& s) { ++s.syncs; });
   start_sync();
 }

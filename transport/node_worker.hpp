@@ -331,6 +331,7 @@ class NodeWorker {
   std::int64_t sync_backoff_ms_ = 0;
   std::int64_t next_prune_ = 0;
   std::int64_t next_tick_ = 0;  // steady ms
+  bool store_failing_ = false;  // a store_failed event was emitted and no step succeeded since
 };
 
 }  // namespace mrt::transport

@@ -43,6 +43,8 @@ inline constexpr std::int64_t kDeviceRefreshMs = 2'000;
 inline constexpr std::int64_t kPruneEveryMs = 600'000;
 inline constexpr std::int64_t kSquatRecheckMs = 60'000;
 inline constexpr std::int64_t kMaxSyncBackoffMs = 30'000;
+// A /sync whose step failed (a store error) is asked for again after this long.
+inline constexpr std::int64_t kFailedStepRetryMs = 500;
 inline constexpr std::int64_t kDrainMs = 2'000;
 // Members are loaded lazily and the timeline is bounded, so that joining a broadcast room with
 // thousands of members fetches neither its member list nor its history (DM rooms load their

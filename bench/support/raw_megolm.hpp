@@ -1,5 +1,5 @@
-// bench/support/raw_megolm.hpp (internal): a Megolm outbound session and the inbound one made from its
-// key, on bare libolm, with none of mrt's glue: the "raw primitive" the benchmarks compare the
+// bench/support/raw_megolm.hpp (internal): a Megolm outbound session and the inbound one made from
+// its key, on bare libolm, with none of mrt's glue: the "raw primitive" the benchmarks compare the
 // E2EE machine and the node with (bench/e2ee_bench.cpp, bench/support/node_benchmark.cpp).
 #pragma once
 

@@ -72,6 +72,10 @@ enum class NodeEventType : int {
   // The broadcast room of `topic` breaks PROTOCOL §6's rules (`detail` says which): the node
   // does not publish there and checks it again later (reported once per change of verdict).
   squatted = 6,
+  // The node's store refused a write (disk full, I/O; `detail` says what): the step's work was
+  // not applied and comes again (the /sync from its old position, the outbox's resends).
+  // Reported once until a step succeeds again; NodeStats::store_errors counts every failure.
+  store_failed = 7,
 };
 std::string_view to_string(NodeEventType t);
 
@@ -87,7 +91,7 @@ struct NodeEvent {
   std::optional<std::string> topic;    // message and rejected in a broadcast room: its topic
   std::optional<RejectReason> reason;  // rejected only
   std::optional<Reachability> reachability;  // reachability only
-  std::string detail;                        // squatted only: why, for people
+  std::string detail;                        // squatted, store_failed: why, for people
 };
 
 // The node's spam and Sybil defences (PROTOCOL.md §4 rule 8, §5 invites), beyond the size cap

@@ -13,6 +13,7 @@
 #include <map>
 #include <set>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <thread>
 
@@ -210,6 +211,44 @@ TEST_P(NodeCrashCarrier, SenderKilledMidBurstDeliversEveryMessageOnce) {
       kMessages);
   for (const auto& id : delivered_of(*a)) delivered.insert(id);
   EXPECT_EQ(delivered, std::set<std::string>(ids.begin(), ids.end()));
+}
+
+// A store that refuses writes (here RLIMIT_FSIZE below the data file's first data page, as a
+// full disk would) costs the receiver time only: one store_failed event, no step applied, and
+// when writes are possible again every message arrives once.
+TEST_F(NodeCrash, AStoreRefusingWritesIsReportedAndLosesOrRepeatsNothing) {
+  const PrivateKey ka = PrivateKey::generate(), kb = PrivateKey::generate();
+  auto a = node("a", ka, "to_device");
+  auto b = node("b", kb, "to_device");
+  auto ids = send_burst(*a, kb.address(), 0, 1);
+  wait_until(
+      *b, [&] { return messages_of(*b).size(); }, ids.size());
+
+  rlimit before{};
+  ASSERT_EQ(::prlimit(b->pid(), RLIMIT_FSIZE, nullptr, &before), 0);
+  const rlimit meta_pages_only{8192, before.rlim_max};  // LMDB's two meta pages
+  ASSERT_EQ(::prlimit(b->pid(), RLIMIT_FSIZE, &meta_pages_only, nullptr), 0);
+  const auto later = send_burst(*a, kb.address(), 1, 2);
+  ids.insert(ids.end(), later.begin(), later.end());
+  const auto failed = b->wait_event("store_failed");
+  ASSERT_TRUE(failed) << "no store_failed event";
+  EXPECT_FALSE(failed->value("detail", "").empty());
+  ASSERT_EQ(::prlimit(b->pid(), RLIMIT_FSIZE, &before, nullptr), 0);
+
+  wait_until(
+      *b, [&] { return messages_of(*b).size(); }, ids.size());
+  std::this_thread::sleep_for(1s);  // anything written twice would show by now
+  while (b->next(100ms)) {
+  }
+  const auto got = messages_of(*b);
+  EXPECT_EQ(std::set<std::string>(got.begin(), got.end()),
+            std::set<std::string>(ids.begin(), ids.end()));
+  EXPECT_EQ(got.size(), ids.size()) << "a message was written out twice";
+  b->write({{"op", "stats"}});
+  const auto stats = b->wait_event("stats");
+  ASSERT_TRUE(stats);
+  EXPECT_GE(stats->value("store_errors", 0), 1);
+  EXPECT_EQ(stats->value("step_failures", -1), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Carriers, NodeCrashCarrier, ::testing::Values("to_device", "room"));
