@@ -1,5 +1,5 @@
 // The federation benchmark's parts (issue 14, bench/federation_bench.cpp; docs/benchmarks.md,
-// "Federation (issue 14)"): the raw homeserver path, a plain Matrix user on bare HTTP with the
+// "Federation"): the raw homeserver path, a plain Matrix user on bare HTTP with the
 // project's MatrixClient and its own /sync long-poll loop (fed_raw.cpp); and the size of the
 // encrypted content mrt sends for one message, from two E2eeMachines fed the node's own
 // payload (fed_payload.cpp), so that the raw path can send the same number of bytes.

@@ -1,7 +1,7 @@
 // Issue 14's federation benchmark: mrt node to node on one Synapse and across two federating
 // Synapses, against the raw homeserver path (a plain Matrix user on bare HTTP sending events of
 // the same byte size over the same servers), in one run. bench/federation_run.sh starts two
-// Synapse instances and runs it (docs/benchmarks.md, "Federation (issue 14)").
+// Synapse instances and runs it (docs/benchmarks.md, "Federation").
 //
 //   mrt_federation_bench --hs1 NAME=URL --hs2 NAME=URL [--pid1 PID] [--pid2 PID]
 //                        [--samples 100] [--warmup 10] [--block 10] [--gap-block 1]

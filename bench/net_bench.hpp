@@ -1,5 +1,5 @@
 // The network benchmarks of issue 7 (bench/network_bench.cpp runs them; docs/benchmarks.md,
-// "Network (issue 7)"): broadcast fan-out latency and the scale curve, each against one
+// "Network"): broadcast fan-out latency and the scale curve, each against one
 // `mrt serve` child whose CPU time and memory are read from /proc. Results are JSON objects,
 // one per measurement, handed to `emit`.
 #pragma once

@@ -1,4 +1,4 @@
-// Broadcast fan-out (issue 7): one publisher's Node::broadcast(topic, body) to the `message`
+// Broadcast fan-out: one publisher's Node::broadcast(topic, body) to the `message`
 // event at each subscriber, through one homeserver. Stages of 1, 10, 100 subscribers in one
 // run, each stage adding nodes to the last; one broadcast at a time, the next once every
 // subscriber has the last, so a figure is the fan-out's own latency, not a queue's. The

@@ -1,4 +1,4 @@
-// The scale curve (issue 7): what one delivered unicast message costs when N nodes share one
+// The scale curve: what one delivered unicast message costs when N nodes share one
 // homeserver. The nodes are N/2 pairs, each with its DM room ready before measuring (room
 // carrier); then the pairs together carry a fixed total load, `rate` messages per second for
 // `seconds`, message i from pair i mod P, each direction in turn, sent one by one on a fixed

@@ -2,7 +2,7 @@
 # Runs the benchmarks and the node references (ethers, vodozemac) in one go and prints the
 # markdown tables of docs/benchmarks.md (ratios computed from this run only).
 #   bench/run.sh [BUILD_DIR]      (default: build; needs `npm ci` for the node references)
-# Node to node (issue 6: two mrt::Node and matrix-js-sdk over `mrt serve`) is bench/node_run.sh.
+# Node to node (two mrt::Node and matrix-js-sdk over `mrt serve`) is bench/node_run.sh.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build}

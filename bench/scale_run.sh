@@ -12,7 +12,7 @@
 # id it has sent, on each send (devserver/model.cpp), so its cost per message grows with what
 # each node has sent; in long runs that hits 2 nodes (each sending half the load) far more than
 # 100, and the slower server makes those 2 nodes batch more. Short runs keep every node count
-# in the same regime (docs/benchmarks.md, "Network (issue 7)").
+# in the same regime (docs/benchmarks.md, "Network").
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build}
