@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <fstream>
 #include <sys/stat.h>
+#include <system_error>
 #include <unistd.h>
 
 #include <mrt/canonical_json.hpp>
@@ -14,8 +15,8 @@ namespace {
 
 Failure<KeystoreFailure> io_error(const std::string& what, const std::filesystem::path& path,
                                   int err) {
-  return fail(
-      KeystoreFailure{KeystoreError::io, what + " " + path.string() + ": " + std::strerror(err)});
+  return fail(KeystoreFailure{
+      KeystoreError::io, what + " " + path.string() + ": " + std::generic_category().message(err)});
 }
 
 bool write_all(int fd, std::string_view data) {

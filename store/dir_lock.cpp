@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <string>
 #include <sys/file.h>
+#include <system_error>
 #include <unistd.h>
 
 namespace mrt::store::detail {
@@ -13,8 +14,8 @@ Result<DirLock, OpenFailure> DirLock::acquire(const std::filesystem::path& dir) 
   const std::filesystem::path path = dir / "mrt.lock";
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) {
-    return fail(
-        OpenFailure{OpenError::io, "cannot open " + path.string() + ": " + std::strerror(errno)});
+    return fail(OpenFailure{OpenError::io, "cannot open " + path.string() + ": " +
+                                               std::generic_category().message(errno)});
   }
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
@@ -27,8 +28,8 @@ Result<DirLock, OpenFailure> DirLock::acquire(const std::filesystem::path& dir) 
           "store " + dir.string() + " is in use by another process" +
               (n > 0 ? " (pid " + std::string(pid, static_cast<std::size_t>(n)) + ")" : "")});
     }
-    return fail(
-        OpenFailure{OpenError::io, "cannot lock " + path.string() + ": " + std::strerror(err)});
+    return fail(OpenFailure{OpenError::io, "cannot lock " + path.string() + ": " +
+                                               std::generic_category().message(err)});
   }
   const std::string me = std::to_string(::getpid());
   if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, me.data(), me.size(), 0) < 0) {

@@ -4,6 +4,7 @@
 #include <set>
 #include <stdexcept>
 #include <sys/stat.h>
+#include <system_error>
 
 #include <sodium.h>
 
@@ -44,8 +45,8 @@ std::optional<OpenFailure> prepare_dir(const fs::path& dir) {
   }
   // Only the owner may look inside: keys are sealed, but record keys and sizes are not.
   if (::chmod(dir.c_str(), 0700) != 0) {
-    return OpenFailure{OpenError::io,
-                       "cannot set mode 0700 on " + dir.string() + ": " + std::strerror(errno)};
+    return OpenFailure{OpenError::io, "cannot set mode 0700 on " + dir.string() + ": " +
+                                          std::generic_category().message(errno)};
   }
   return std::nullopt;
 }
@@ -263,7 +264,7 @@ void Env::commit_now(Changes changes) {
 std::future<void> Env::write(std::function<void(WriteTxn&)> step) {
   auto promise = std::make_shared<std::promise<void>>();
   auto future = promise->get_future();
-  write(std::move(step), [promise](std::exception_ptr error) {
+  write(std::move(step), [promise](const std::exception_ptr& error) {
     if (error) {
       promise->set_exception(error);
     } else {

@@ -21,7 +21,7 @@ namespace {
 
 const std::string kApi = "/_matrix/client/v3";
 
-MatrixCall make(std::string method, std::string path, std::optional<json> body,
+MatrixCall make(std::string method, const std::string& path, std::optional<json> body,
                 bool idempotent = true) {
   MatrixCall c;
   c.method = std::move(method);
@@ -242,7 +242,7 @@ MatrixError no_answer(const HttpResponse& r) {
   return e;
 }
 
-void on_answer(const std::shared_ptr<Attempt>& a, HttpResponse r) {
+void on_answer(const std::shared_ptr<Attempt>& a, const HttpResponse& r) {
   const MatrixClientOptions& o = a->state->options;
   if (r.failure != HttpFailure::none) {
     const bool retryable = r.failure == HttpFailure::network || r.failure == HttpFailure::timeout;
@@ -290,7 +290,7 @@ void send(const std::shared_ptr<Attempt>& a, milliseconds delay) {
     if (!a->state->access_token.empty())
       r.headers.push_back("Authorization: Bearer " + a->state->access_token);
   }
-  a->state->io.submit(std::move(r), [a](HttpResponse answer) { on_answer(a, std::move(answer)); });
+  a->state->io.submit(std::move(r), [a](const HttpResponse& answer) { on_answer(a, answer); });
 }
 
 }  // namespace

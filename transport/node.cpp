@@ -176,6 +176,7 @@ void Node::Impl::stop() {
   // Peers sharing a room see us go (reachability); bounded, best effort, all homes at once.
   for (Home* h : all) h->worker->stop_syncing();
   std::vector<std::future<transport::MatrixResult>> offline;
+  offline.reserve(all.size());
   for (Home* h : all) offline.push_back(set_presence(*h, "offline"));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   for (auto& f : offline) (void)f.wait_until(deadline);

@@ -217,8 +217,8 @@ void NodeWorker::recheck_squatted() {
 }
 
 void NodeWorker::broadcast(std::string topic, json envelope, RoomCallback done) {
-  subscribe(topic, [this, envelope = std::move(envelope),
-                    done = std::move(done)](Result<std::string, MatrixError> room) mutable {
+  subscribe(std::move(topic), [this, envelope = std::move(envelope), done = std::move(done)](
+                                  Result<std::string, MatrixError> room) mutable {
     if (!room) return done(fail(room.error()));
     ctx_.client.call(calls::send_room_event(*room, kEnvelopesEventType, new_transaction_id(),
                                             json{{"envelopes", json::array({envelope})}}),

@@ -55,7 +55,7 @@ std::vector<Node::Impl::Candidate> Node::Impl::rank_homeservers() {
 
 std::vector<transport::OutboxEntry> Node::Impl::pending_outbox() {
   std::vector<transport::OutboxEntry> pending;
-  tables.outbox.for_each(env.read(), {}, [&](const std::string& nonce, json record) {
+  tables.outbox.for_each(env.read(), {}, [&](const std::string& nonce, const json& record) {
     auto to = Address::parse(record.value("to", ""));
     if (!to || !record.contains("envelope") || record.contains("settled")) return true;
     pending.push_back({record["envelope"], nonce, *to, record["envelope"].value("ts", 0LL)});
@@ -170,7 +170,7 @@ Result<std::unique_ptr<Node::Impl::Home>, NodeError> Node::Impl::start_home(
     auto txn = env.read();
     since = tables.meta.get(txn, home->ns.meta_key(transport::kMetaNextBatch)).value_or("");
     const std::string prefix = store::join_key({"subscription"});
-    tables.meta.for_each(txn, as_bytes(prefix), [&](const std::string& k, std::string) {
+    tables.meta.for_each(txn, as_bytes(prefix), [&](const std::string& k, const std::string&) {
       if (k.size() > prefix.size())
         topics.push_back(k.substr(prefix.size(), k.size() - prefix.size() - 1));
       return true;
@@ -232,7 +232,7 @@ Result<Unit, NodeError> Node::Impl::start() {
   std::size_t pending = 0;
   {
     auto txn = env.read();
-    tables.inbox.for_each(txn, {}, [&](const std::string&, json record) {
+    tables.inbox.for_each(txn, {}, [&](const std::string&, const json& record) {
       auto e = parse_envelope(record.value("envelope", json::object()));
       if (!e) return true;
       NodeEvent m;
@@ -250,7 +250,7 @@ Result<Unit, NodeError> Node::Impl::start() {
       return true;
     });
     const std::size_t unconsumed = again.size();
-    tables.outbox.for_each(txn, {}, [&](const std::string& nonce, json record) {
+    tables.outbox.for_each(txn, {}, [&](const std::string& nonce, const json& record) {
       auto to = Address::parse(record.value("to", ""));
       const std::string outcome = record.value("settled", "");
       if (!to) return true;

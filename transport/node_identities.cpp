@@ -120,7 +120,7 @@ void NodeWorker::remember_validated(const std::string& user_id, const Address& a
       continue;
     room->state.membership[user_id] = "invite";
     room->invited_at = steady_ms();
-    ctx_.client.call(calls::invite(room_id, user_id), [](MatrixResult) {});
+    ctx_.client.call(calls::invite(room_id, user_id), [](const MatrixResult&) {});
   }
 }
 

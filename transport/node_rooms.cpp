@@ -29,7 +29,7 @@ void NodeWorker::handle_invite(const std::string& room_id, const json& invite_st
     pending_invites_.erase(room_id);
     invites_handled_.insert(room_id);
     ctx_.counters.update([counter](NodeStats& s) { ++(s.*counter); });
-    ctx_.client.call(calls::leave(room_id), [](MatrixResult) {});
+    ctx_.client.call(calls::leave(room_id), [](const MatrixResult&) {});
   };
   // Only the lower address of a pair invites (PROTOCOL §5); anything else is refused.
   if (inviter.empty() || !inviter_address || !(*inviter_address < me_)) {
@@ -75,12 +75,12 @@ void NodeWorker::handle_invite(const std::string& room_id, const json& invite_st
 }
 
 void NodeWorker::join_room(const std::string& room_id, const Address& partner) {
-  ctx_.client.call(calls::join(room_id), [this, room_id, partner](MatrixResult r) {
+  ctx_.client.call(calls::join(room_id), [this, room_id, partner](const MatrixResult& r) {
     post([this, room_id, partner, ok = bool(r)] {
       if (!ok) {
         // An invite that cannot be joined is rejected (PROTOCOL §5); the creator invites again
         // or makes a new room.
-        ctx_.client.call(calls::leave(room_id), [](MatrixResult) {});
+        ctx_.client.call(calls::leave(room_id), [](const MatrixResult&) {});
         return;
       }
       // Judged on its whole state, loaded now: the sync loads members lazily (broadcast rooms
@@ -165,7 +165,7 @@ void NodeWorker::judge_room(const std::string& room_id, Intake* intake) {
 void NodeWorker::leave_room(const std::string& room_id, DmRoomVerdict /*why*/) {
   Room& room = *rooms_.at(room_id);
   room.left = true;
-  ctx_.client.call(calls::leave(room_id), [](MatrixResult) {});
+  ctx_.client.call(calls::leave(room_id), [](const MatrixResult&) {});
 }
 
 const std::string* NodeWorker::ready_room(const Address& partner) const {

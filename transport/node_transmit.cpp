@@ -106,7 +106,7 @@ void NodeWorker::transmit(Peer& p, bool draining) {
         ++s.acks_sent;
         ++s.transmitted;
       });
-      acks.erase(acks.begin(), acks.begin() + n);
+      acks.erase(acks.begin(), acks.begin() + static_cast<std::ptrdiff_t>(n));
       return;
     }
     return;
@@ -131,7 +131,7 @@ void NodeWorker::transmit(Peer& p, bool draining) {
     }
     return;
   }
-  if (with_acks) acks.erase(acks.begin(), acks.begin() + n);
+  if (with_acks) acks.erase(acks.begin(), acks.begin() + static_cast<std::ptrdiff_t>(n));
   ctx_.counters.update([&](NodeStats& s) {
     s.transmitted += nonces.size() + (with_acks ? 1 : 0);
     s.acks_sent += with_acks ? 1 : 0;
@@ -140,7 +140,8 @@ void NodeWorker::transmit(Peer& p, bool draining) {
 
 json NodeWorker::ack_envelope(const Peer& p, const std::vector<std::string>& acks,
                               std::size_t n) const {
-  return Envelope::ack(ctx_.key, p.address, {acks.begin(), acks.begin() + n}, ctx_.now_ms())
+  return Envelope::ack(ctx_.key, p.address,
+                       {acks.begin(), acks.begin() + static_cast<std::ptrdiff_t>(n)}, ctx_.now_ms())
       .to_json();
 }
 
@@ -172,7 +173,7 @@ bool NodeWorker::send_over_room(Peer& p, const Room& room, const std::string& ro
       {to, [this, to,
             call = calls::send_room_event(room_id, "m.room.encrypted", new_transaction_id(),
                                           *content)]() mutable {
-         ctx_.client.call(std::move(call), [this, to](MatrixResult r) {
+         ctx_.client.call(std::move(call), [this, to](const MatrixResult& r) {
            post([this, to, ok = bool(r)] { on_carrier_done(to, ok); });
          });
        }});

@@ -37,34 +37,36 @@ void NodeWorker::start() {
   auto txn = ctx_.env.read();
   const std::string prefix = store::join_key({"validated"});  // "validated\0"
   const std::int64_t wall = ctx_.now_ms(), steady = steady_ms();
-  ctx_.tables.meta.for_each(txn, as_bytes(prefix), [&](const std::string& key, std::string value) {
-    // "0x<address> <ms since the epoch when proven>" (before issue 14: the address alone).
-    const std::size_t space = value.find(std::string_view(" "));
-    auto a = Address::parse(value.substr(0, space));
-    // join_key ends every part with NUL: "validated\0<user id>\0".
-    if (!a || key.size() <= prefix.size()) return true;
-    const std::string user_id = key.substr(prefix.size(), key.size() - prefix.size() - 1);
-    std::optional<std::int64_t> proven_at;  // unknown: checked again when next needed
-    if (space != std::string::npos) {
-      try {
-        proven_at = steady - (wall - std::stoll(value.substr(space + 1)));
-      } catch (const std::exception&) {
-      }
-    }
-    ids_.restore(user_id, *a, proven_at);
-    ctx_.homes.peer_uses(user_id.substr(user_id.find(':') + 1), *a);
-    return true;
-  });
+  ctx_.tables.meta.for_each(
+      txn, as_bytes(prefix), [&](const std::string& key, const std::string& value) {
+        // "0x<address> <ms since the epoch when proven>" (before issue 14: the address alone).
+        const std::size_t space = value.find(std::string_view(" "));
+        auto a = Address::parse(value.substr(0, space));
+        // join_key ends every part with NUL: "validated\0<user id>\0".
+        if (!a || key.size() <= prefix.size()) return true;
+        const std::string user_id = key.substr(prefix.size(), key.size() - prefix.size() - 1);
+        std::optional<std::int64_t> proven_at;  // unknown: checked again when next needed
+        if (space != std::string::npos) {
+          try {
+            proven_at = steady - (wall - std::stoll(value.substr(space + 1)));
+          } catch (const std::exception&) {
+          }
+        }
+        ids_.restore(user_id, *a, proven_at);
+        ctx_.homes.peer_uses(user_id.substr(user_id.find(':') + 1), *a);
+        return true;
+      });
   const std::string topics = ctx_.home.meta_key(store::join_key({"topic"}));
-  ctx_.tables.meta.for_each(txn, as_bytes(topics), [&](const std::string& key, std::string room) {
-    if (key.size() > topics.size()) {
-      const std::string topic = key.substr(topics.size(), key.size() - topics.size() - 1);
-      topic_rooms_[topic] = room;
-      broadcasts_[room].topic = topic;
-    }
-    return true;
-  });
-  ctx_.tables.dm_rooms.for_each(txn, {}, [&](const std::string& room_id, json record) {
+  ctx_.tables.meta.for_each(
+      txn, as_bytes(topics), [&](const std::string& key, const std::string& room) {
+        if (key.size() > topics.size()) {
+          const std::string topic = key.substr(topics.size(), key.size() - topics.size() - 1);
+          topic_rooms_[topic] = room;
+          broadcasts_[room].topic = topic;
+        }
+        return true;
+      });
+  ctx_.tables.dm_rooms.for_each(txn, {}, [&](const std::string& room_id, const json& record) {
     // Another homeserver's room (a record without "home" is from a one-homeserver node).
     if (record.contains("home") ? record.value("home", "") != server_name_ : !ctx_.home.primary)
       return true;
@@ -276,7 +278,7 @@ void NodeWorker::relogin() {
   ctx_.counters.update([](NodeStats& s) { ++s.relogins; });
   ctx_.log(LogLevel::info, "sync", "relogin", {{"server", server_name_}});
   ctx_.client.login_ethereum(ctx_.key, server_name_, machine_.device_id(),
-                             [this](Result<LoginInfo, MatrixError> r) {
+                             [this](const Result<LoginInfo, MatrixError>& r) {
                                post([this, ok = bool(r)] {
                                  // Failed: try again after the backoff (the sync will meet the same
                                  // 401 and come back).
@@ -526,7 +528,7 @@ void NodeWorker::tick() {
     room->invited_at = steady;
     for (const auto& partner_user : ids_.ids(*room->partner)) {
       if (room->state.joined(partner_user)) continue;
-      ctx_.client.call(calls::invite(room_id, partner_user), [](MatrixResult) {});
+      ctx_.client.call(calls::invite(room_id, partner_user), [](const MatrixResult&) {});
     }
   }
   if (steady >= next_squat_check_) {

@@ -268,7 +268,7 @@ void E2eeMachine::Impl::load() {
   for (auto& [curve, list] : olm_sessions) {
     std::sort(list.begin(), list.end(), [](auto& a, auto& b) { return a.seq < b.seq; });
   }
-  devices_table.for_each(txn, {}, [&](const std::string&, json keys) {
+  devices_table.for_each(txn, {}, [&](const std::string&, const json& keys) {
     const auto* user = json_string(keys, "user_id");
     const auto* device = json_string(keys, "device_id");
     if (user && device) devices[*user][*device] = classify_device(keys, *user, *device);

@@ -129,7 +129,7 @@ std::optional<json> E2eeMachine::Impl::olm_encrypt(store::Changes& changes,
 
 std::string E2eeMachine::Impl::queue_to_device(store::Changes& changes,
                                                const std::string& event_type, json messages) {
-  const std::string id = new_request_id();
+  std::string id = new_request_id();
   OutgoingRequest request{
       id, RequestType::to_device, {{"messages", std::move(messages)}}, event_type};
   // Persisted with the state change that produced it: a room key recorded as given must leave.

@@ -54,7 +54,7 @@ inline constexpr const char* kMegolmAlgorithm = "m.megolm.v1.aes-sha2";
 inline constexpr std::size_t kOneTimeKeyTarget = 50;
 inline constexpr std::int64_t kFallbackKeyLifetimeMs = 7LL * 24 * 3600 * 1000;
 // A wedged Olm channel to one device is repaired (new session + m.dummy) at most this often.
-inline constexpr std::int64_t kWedgedRecoveryIntervalMs = 3600 * 1000;
+inline constexpr std::int64_t kWedgedRecoveryIntervalMs = std::int64_t{3600} * 1000;
 // m.room.encryption defaults and the floor of rotation_period_ms.
 inline constexpr std::int64_t kDefaultRotationPeriodMs = 604'800'000;
 inline constexpr std::uint64_t kDefaultRotationPeriodMsgs = 100;
