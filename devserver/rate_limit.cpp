@@ -64,18 +64,10 @@ std::optional<std::int64_t> RateLimiter::take(const std::string& key, Action act
                                               Clock::time_point now) {
   const Bucket bucket = limits_.buckets[action];
   if (bucket.per_second <= 0) return std::nullopt;
-  auto [it, fresh] = state_.try_emplace({key, action}, State{bucket.burst, now});
-  State& s = it->second;
-  if (!fresh) {
-    const double elapsed = std::chrono::duration<double>(now - s.last).count();
-    s.tokens = std::min(bucket.burst, s.tokens + elapsed * bucket.per_second);
-    s.last = now;
-  }
-  if (s.tokens >= 1) {
-    s.tokens -= 1;
-    return std::nullopt;
-  }
-  return static_cast<std::int64_t>(std::ceil((1 - s.tokens) / bucket.per_second * 1000));
+  const std::int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  return state_.try_emplace({key, action}, TokenBucket::full(bucket, now_ms))
+      .first->second.take(bucket, now_ms);
 }
 
 }  // namespace mrt::devserver

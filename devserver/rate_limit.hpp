@@ -10,6 +10,8 @@
 #include <string>
 #include <utility>
 
+#include "core/token_bucket.hpp"
+
 namespace mrt::devserver {
 
 enum class Action { send, to_device, invite, create_room, login };
@@ -17,10 +19,8 @@ inline constexpr Action kAllActions[] = {Action::send, Action::to_device, Action
                                          Action::create_room, Action::login};
 std::string_view to_string(Action a);
 
-struct Bucket {
-  double per_second = 0;  // 0: unlimited
-  double burst = 1;
-};
+// per_second 0: unlimited.
+using Bucket = TokenRate;
 
 struct RateLimits {
   std::map<Action, Bucket> buckets = {
@@ -41,12 +41,8 @@ class RateLimiter {
                                    Clock::time_point now = Clock::now());
 
  private:
-  struct State {
-    double tokens;
-    Clock::time_point last;
-  };
   RateLimits limits_;
-  std::map<std::pair<std::string, Action>, State> state_;
+  std::map<std::pair<std::string, Action>, TokenBucket> state_;
 };
 
 }  // namespace mrt::devserver

@@ -8,10 +8,7 @@ namespace mrt::transport {
 
 HomeSet::HomeSet(std::function<void(NodeEvent)> emit, std::function<void()> failing,
                  double rate_per_second, double burst)
-    : emit_(std::move(emit)),
-      failing_(std::move(failing)),
-      rate_per_second_(rate_per_second),
-      burst_(burst) {}
+    : emit_(std::move(emit)), failing_(std::move(failing)), rate_{rate_per_second, burst} {}
 
 void HomeSet::attach(const std::string& server, NodeWorker* worker, std::int64_t rtt_ms) {
   std::lock_guard lock(mutex_);
@@ -163,14 +160,8 @@ Reachability HomeSet::reachability(const Address& peer) const {
 
 bool HomeSet::within_budget(const Address& sender, std::int64_t now_steady_ms) {
   std::lock_guard lock(mutex_);
-  auto [it, fresh] = budgets_.try_emplace(sender, Budget{burst_, now_steady_ms});
-  Budget& b = it->second;
-  b.tokens = std::min(
-      burst_, b.tokens + static_cast<double>(now_steady_ms - b.at) * rate_per_second_ / 1000.0);
-  b.at = now_steady_ms;
-  if (b.tokens < 1) return false;
-  b.tokens -= 1;
-  return true;
+  auto it = budgets_.try_emplace(sender, TokenBucket::full(rate_, now_steady_ms)).first;
+  return !it->second.take(rate_, now_steady_ms);
 }
 
 }  // namespace mrt::transport

@@ -25,6 +25,8 @@
 
 #include <mrt/node.hpp>
 
+#include "core/token_bucket.hpp"
+
 namespace mrt::transport {
 
 class NodeWorker;
@@ -77,17 +79,12 @@ class HomeSet {
     std::int64_t rtt_ms = 0;
     std::int64_t failing_since = 0;  // steady ms of the first failed /sync in a row; 0: fine
   };
-  struct Budget {
-    double tokens = 0;
-    std::int64_t at = 0;
-  };
   const std::string* best_for(const Address& peer) const;  // needs mutex_
   Reachability combined(const Address& peer) const;        // needs mutex_
 
   std::function<void(NodeEvent)> emit_;
   std::function<void()> failing_;
-  const double rate_per_second_;
-  const double burst_;
+  const TokenRate rate_;
 
   mutable std::mutex mutex_;
   std::map<std::string, Home> homes_;
@@ -96,7 +93,7 @@ class HomeSet {
   std::map<Address, std::set<std::string>> peer_servers_;
   std::map<Address, std::map<std::string, Reachability>> reachability_;
   std::map<Address, Reachability> reported_;
-  std::map<Address, Budget> budgets_;
+  std::map<Address, TokenBucket> budgets_;
 };
 
 }  // namespace mrt::transport

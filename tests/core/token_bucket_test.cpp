@@ -1,0 +1,37 @@
+#include "core/token_bucket.hpp"
+
+#include <gtest/gtest.h>
+
+namespace mrt {
+namespace {
+
+constexpr TokenRate kTenPerSecondBurstTwo{10, 2};
+
+TEST(TokenBucket, AFullBucketAllowsItsBurstThenSaysHowLongToWait) {
+  TokenBucket b = TokenBucket::full(kTenPerSecondBurstTwo, 1000);
+  EXPECT_FALSE(b.take(kTenPerSecondBurstTwo, 1000));
+  EXPECT_FALSE(b.take(kTenPerSecondBurstTwo, 1000));
+  EXPECT_EQ(b.take(kTenPerSecondBurstTwo, 1000), 100);
+}
+
+TEST(TokenBucket, RefillsAtItsRateUpToTheBurst) {
+  TokenBucket b = TokenBucket::full(kTenPerSecondBurstTwo, 0);
+  (void)b.take(kTenPerSecondBurstTwo, 0);
+  (void)b.take(kTenPerSecondBurstTwo, 0);
+  EXPECT_FALSE(b.take(kTenPerSecondBurstTwo, 100));  // one token back after 100 ms
+  EXPECT_TRUE(b.take(kTenPerSecondBurstTwo, 100));
+  // A long pause refills to the burst, not beyond.
+  EXPECT_FALSE(b.take(kTenPerSecondBurstTwo, 60'000));
+  EXPECT_FALSE(b.take(kTenPerSecondBurstTwo, 60'000));
+  EXPECT_TRUE(b.take(kTenPerSecondBurstTwo, 60'000));
+}
+
+TEST(TokenBucket, ATimeBeforeTheLastTakeRefillsNothing) {
+  TokenBucket b = TokenBucket::full(TokenRate{10, 1}, 5000);
+  EXPECT_FALSE(b.take(TokenRate{10, 1}, 5000));
+  EXPECT_TRUE(b.take(TokenRate{10, 1}, 1000));
+  EXPECT_EQ(b.tokens, 0);
+}
+
+}  // namespace
+}  // namespace mrt
