@@ -1,4 +1,4 @@
-// The federation benchmark's parts (issue 14, bench/federation_bench.cpp; docs/benchmarks.md,
+// The federation benchmark's parts (bench/federation_bench.cpp; docs/benchmarks.md,
 // "Federation"): the raw homeserver path, a plain Matrix user on bare HTTP with the
 // project's MatrixClient and its own /sync long-poll loop (fed_raw.cpp); and the size of the
 // encrypted content mrt sends for one message, from two E2eeMachines fed the node's own

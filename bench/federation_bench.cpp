@@ -1,4 +1,4 @@
-// Issue 14's federation benchmark: mrt node to node on one Synapse and across two federating
+// The federation benchmark: mrt node to node on one Synapse and across two federating
 // Synapses, against the raw homeserver path (a plain Matrix user on bare HTTP sending events of
 // the same byte size over the same servers), in one run. bench/federation_run.sh starts two
 // Synapse instances and runs it (docs/benchmarks.md, "Federation").
@@ -34,7 +34,7 @@
 //     raw createRoom (invite) -> invitee's sync has the invite -> join -> creator's sync has the
 //     join -> first event -> invitee's sync has it; mrt send() -> `message` (no cached id, no
 //     room: over to_device, PROTOCOL §5) and until the DM room carries messages both ways.
-// Prints the tables with issue 14's goals (mrt p50 at most 10 ms over raw p50 per carrier;
+// Prints the tables with the federation goals (mrt p50 at most 10 ms over raw p50 per carrier;
 // mrt first contact at most 2x the raw createRoom + invite + join), progress on stderr, and
 // everything as one JSON document to --json. Exits 1 when a step did not complete within the
 // patience (the JSON then holds what was measured and the error), 2 on a bad argument.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 14's federation benchmark: starts two Synapse instances on free loopback ports through
+# The federation benchmark: starts two Synapse instances on free loopback ports through
 # ../shared/synapse/synapse.sh (installing it first if its venv is missing), runs
 # build/bench/mrt_federation_bench against them (one Synapse, then the two federating), and
 # stops and wipes both instances whatever happens. Prints the tables and writes, to FED_OUT

@@ -1,4 +1,4 @@
-// The matrix-js-sdk reference of issue 6's node benchmarks (bench/node_run.sh): two
+// The matrix-js-sdk reference of the node-to-node benchmarks (bench/node_run.sh): two
 // matrix-js-sdk clients with Rust crypto in one node process, logged in to their own
 // `mrt serve` (rate limits lifted) with the Ethereum login of PROTOCOL.md section 2, hold an
 // encrypted DM room and measure

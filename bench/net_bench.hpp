@@ -1,4 +1,4 @@
-// The network benchmarks of issue 7 (bench/network_bench.cpp runs them; docs/benchmarks.md,
+// The network benchmarks (bench/network_bench.cpp runs them; docs/benchmarks.md,
 // "Network"): broadcast fan-out latency and the scale curve, each against one
 // `mrt serve` child whose CPU time and memory are read from /proc. Results are JSON objects,
 // one per measurement, handed to `emit`.

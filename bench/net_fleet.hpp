@@ -1,4 +1,4 @@
-// Many mrt::Node in this process for the network benchmarks (issue 7, bench/network_bench.cpp):
+// Many mrt::Node in this process for the network benchmarks (bench/network_bench.cpp):
 // each with its own LMDB store under one directory and a fresh key, all on one homeserver, and
 // every event they report handed to one sink with the time it arrived.
 //

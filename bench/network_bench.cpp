@@ -1,4 +1,4 @@
-// Issue 7's network benchmarks: many mrt::Node in this process on one `mrt serve` child
+// The network benchmarks: many mrt::Node in this process on one `mrt serve` child
 // (127.0.0.1, rate limits lifted, its data under --dir), whose CPU time and memory are read
 // from /proc so that the nodes' cost and the homeserver's are two processes'.
 //

@@ -1,4 +1,4 @@
-// mrt::Node end to end (issue 6's benchmarks): two nodes in this process, each with its own
+// mrt::Node end to end (the node-to-node benchmarks): two nodes in this process, each with its own
 // LMDB store under a temporary directory and a fresh key, talking through one `mrt serve` child
 // on 127.0.0.1 (rate limits lifted), for each carrier (to_device, room) and store durability
 // (full, off). The measuring is bench/support/node_benchmark.cpp, which `mrt bench` runs too with

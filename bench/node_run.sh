@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 6's node benchmarks, one after the other on this machine, and the markdown tables of
+# The node-to-node benchmarks, one after the other on this machine, and the markdown tables of
 # docs/benchmarks.md ("Node to node") with ratios from this run only:
 #   1. build/bench/mrt_node_bench: two mrt::Node through their own `mrt serve` (latency per
 #      carrier and durability, throughput with send_many, process CPU per message against the

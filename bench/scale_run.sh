@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 7's scale curve: `mrt_network_bench scale` for 2, 10, 50 and 100 nodes, each in a fresh
+# The network's scale curve: `mrt_network_bench scale` for 2, 10, 50 and 100 nodes, each in a fresh
 # process with its own `mrt serve`, in SCALE_ROUNDS interleaved rounds (2, 10, 50, 100, 2, ...);
 # writes each node count's median (and the spread of the CPU figures) to docs/scale_curve.dat,
 # with the date, commit and load in its header, and draws docs/scale_curve.svg with

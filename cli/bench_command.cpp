@@ -1,4 +1,4 @@
-// `mrt bench`: issue 6's node-to-node benchmark (node_benchmark.hpp) with the dev homeserver in
+// `mrt bench`: the node-to-node benchmark (node_benchmark.hpp) with the dev homeserver in
 // this process, as `mrt demo` runs it, its rate limits lifted: latency per carrier and store
 // durability, throughput with send_many, CPU per message against the raw primitives.
 #include <chrono>
@@ -167,7 +167,7 @@ Command bench_command() {
   return {"bench",
           "mrt bench [--carrier both|room|to_device] [--messages N] [--samples N] [--dir DIR]\n"
           "          [--no-fsync] [--json]\n"
-          "  Issue 6's node benchmark: the dev homeserver (rate limits lifted) and two nodes with\n"
+          "  Node-to-node benchmark: the dev homeserver (rate limits lifted) and two nodes with\n"
           "  new keys, in this process, stores in a new directory under DIR (default: the temp\n"
           "  directory; removed at the end). Per carrier and store durability (full and off, or\n"
           "  off only with --no-fsync): latency of N (default 200) messages one at a time\n"

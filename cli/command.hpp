@@ -47,6 +47,6 @@ Command vectors_command();
 Command serve_command();               // the dev homeserver (devserver/)
 std::vector<Command> node_commands();  // node, send, listen (mrt::Node)
 Command demo_command();                // a dev homeserver and two nodes in one process
-Command bench_command();               // issue 6's node benchmark, the same way
+Command bench_command();               // the node-to-node benchmark, the same way
 
 }  // namespace mrt::cli

@@ -1,4 +1,4 @@
-// `mrt serve`: the dev homeserver of devserver/ (issue 5) on a socket. Not for production.
+// `mrt serve`: the dev homeserver of devserver/ on a socket. Not for production.
 #include <charconv>
 #include <iostream>
 

@@ -1,5 +1,5 @@
 // Fuzz target: the E2EE machine's intake — to-device events from /sync and room events from
-// timelines are peer and server input (issue 4).
+// timelines are peer and server input.
 //
 // Two machines, alice and bob, with an Olm session and a shared Megolm room key, are made once
 // per process on a store in a temporary directory (Durability::off). The first input byte picks

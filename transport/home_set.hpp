@@ -1,4 +1,4 @@
-// transport/home_set.hpp (internal): what a node's homes share (issue 7, multi-homing).
+// transport/home_set.hpp (internal): what a node's homes share (multi-homing).
 //
 // A node may keep accounts on several homeservers at once, one NodeWorker (its own thread,
 // Matrix client, E2EE account and rooms) per homeserver. They share the store's outbox, inbox

@@ -1,4 +1,4 @@
-// NodeWorker, discovery (issue 7, PROTOCOL §8): the user ids of an address, found through the
+// NodeWorker, discovery (PROTOCOL §8): the user ids of an address, found through the
 // homeserver's user directory (which lists a remote user only once it shares a room with one of
 // the server's users) and as @address:S on every known server S, each kept only when its
 // displayname proves it (PROTOCOL §2), cached in the store until they expire.

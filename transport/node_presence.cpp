@@ -1,4 +1,4 @@
-// NodeWorker, presence and reachability (issue 7): an address is reachable when one of its
+// NodeWorker, presence and reachability: an address is reachable when one of its
 // validated user ids (on any homeserver, PROTOCOL §8) is online. Presence arrives with /sync for
 // users who share a room with us; for others the homeserver is asked when the application
 // wants to know (over federation for a remote id).

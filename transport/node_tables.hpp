@@ -7,7 +7,7 @@
 //   seen_nonces  sender\0nonce -> ts + max_age: the replay window (plain)
 //   dm_rooms     room id -> DmRoomState + verdict + home          (plain)
 //
-// A node with accounts on several homeservers (issue 7) keeps one E2EE account per homeserver
+// A node with accounts on several homeservers (multi-homing) keeps one E2EE account per homeserver
 // and its own device id, next_batch and subscriptions there: each homeserver's are in its
 // HomeNamespace. The outbox, inbox and replay window are the node's, shared by its homes.
 #pragma once

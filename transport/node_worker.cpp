@@ -39,7 +39,7 @@ void NodeWorker::start() {
   const std::int64_t wall = ctx_.now_ms(), steady = steady_ms();
   ctx_.tables.meta.for_each(
       txn, as_bytes(prefix), [&](const std::string& key, const std::string& value) {
-        // "0x<address> <ms since the epoch when proven>" (before issue 14: the address alone).
+        // "0x<address> <ms since the epoch when proven>" (before federation: the address alone).
         const std::size_t space = value.find(std::string_view(" "));
         auto a = Address::parse(value.substr(0, space));
         // join_key ends every part with NUL: "validated\0<user id>\0".

@@ -1,4 +1,4 @@
-// Issue 6's node-to-node benchmark (node_benchmark.hpp), for `mrt bench` and mrt_node_bench.
+// The node-to-node benchmark (node_benchmark.hpp), for `mrt bench` and mrt_node_bench.
 #include "bench/support/node_benchmark.hpp"
 
 #include <algorithm>
@@ -207,7 +207,7 @@ json measure_primitives(const Options& o) {
   r["batch_envelopes"] = full.count();
   r["batch_plaintext_bytes"] = batch_plaintext.size();
   const double base = r["sign_us"].get<double>() + r["recover_us"].get<double>();
-  // One Megolm or Olm message per envelope (the issue's "sign + encrypt + decrypt + recover").
+  // One Megolm or Olm message per envelope (the goal's "sign + encrypt + decrypt + recover").
   r["sum_room_us"] = round3(base + single.at("megolm_encrypt") + single.at("megolm_decrypt"));
   r["sum_to_device_us"] = round3(base + single.at("olm_encrypt") + single.at("olm_decrypt"));
   // The cryptography a node must do per message when a payload carries `k` envelopes: every

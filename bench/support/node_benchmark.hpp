@@ -1,4 +1,4 @@
-// Issue 6's node-to-node benchmark, shared by `mrt bench` (cli/bench_command.cpp, the dev
+// The node-to-node benchmark, shared by `mrt bench` (cli/bench_command.cpp, the dev
 // homeserver in-process) and `mrt_node_bench` (bench/node_bench.cpp, `mrt serve` as a child):
 // two mrt::Node in this process, each with its own LMDB store and a fresh key, talking through
 // the homeserver the caller starts, for each carrier and store durability:
@@ -77,7 +77,7 @@ bool run_node_benchmark(const NodeBenchOptions& options, const std::filesystem::
 double proc_stat_cpu_seconds(const std::filesystem::path& stat_file);
 
 // The results as tables for people: latency, throughput, CPU per message against the raw
-// primitives (the ratios of this run), with issue 6's goals.
+// primitives (the ratios of this run), with the node-to-node goals.
 std::string node_bench_tables(const std::vector<nlohmann::json>& results);
 
 // Nearest-rank percentile, p in [0, 1] (0 for no samples); and x rounded to 3 decimals, for

@@ -55,7 +55,7 @@ enum class Carrier : int {
 };
 std::string_view to_string(Carrier c);
 
-// What the presence of an address's validated user ids says (issue 7).
+// What the presence of an address's validated user ids says.
 enum class Reachability : int {
   unknown = 0,      // no presence seen, and the homeserver did not say
   reachable = 1,    // online

@@ -1,4 +1,4 @@
-// matrix-js-sdk (Rust crypto) against `mrt serve` (issue 5): two users log in with the Ethereum
+// matrix-js-sdk (Rust crypto) against `mrt serve`: two users log in with the Ethereum
 // login of PROTOCOL.md section 2 (ethers signs the server name), Alice creates an encrypted DM
 // and invites Bob, Bob joins, each sends, each decrypts the other's message, and the user
 // directory finds Alice by her address.

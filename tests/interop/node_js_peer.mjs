@@ -1,4 +1,4 @@
-// Issue 6's independent peer: `mrt node` and a JavaScript Raiden transport peer written from
+// An independent peer: `mrt node` and a JavaScript Raiden transport peer written from
 // PROTOCOL.md alone (tests/interop/raiden_js_peer.mjs: ethers, @noble, matrix-sdk-crypto-wasm)
 // exchange signed envelopes through the dev homeserver (`mrt serve`), both directions, on the
 // room carrier (DM rooms, Megolm), for both orders of the two addresses (the lower address

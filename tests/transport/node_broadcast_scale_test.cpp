@@ -1,4 +1,4 @@
-// Issue 7: "joining an existing room with 1,000 members fetches no member list". 1,000 users
+// At scale: "joining an existing room with 1,000 members fetches no member list". 1,000 users
 // join the broadcast room over HTTP first; then a node subscribes through a CountingProxy,
 // which sees every request it makes and every /sync answer it gets. The node's sync filter
 // (lazy-loaded members, transport/node_worker_state.hpp) is what keeps the list away: without

@@ -1,4 +1,4 @@
-// Discovery (issue 7): an address's user ids from the user directory, each proven by its
+// Discovery: an address's user ids from the user directory, each proven by its
 // displayname (PROTOCOL §2), cached in the store.
 #include <mrt/matrix_identity.hpp>
 

@@ -1,4 +1,4 @@
-// mrt::Node across a federation (issue 14, PROTOCOL §8): nodes on different Synapse homeservers
+// mrt::Node across a federation (PROTOCOL §8): nodes on different Synapse homeservers
 // that federate on 127.0.0.1 reach each other on both carriers and in both address orders,
 // share one broadcast room per topic, refuse a squatted one, find a peer that failed over to
 // another server, and lose nothing when a homeserver is killed mid-burst. Label `synapse`.
@@ -99,7 +99,7 @@ void round_trip(Node& from, Node& to, const std::string& body,
 }
 
 // ---------------------------------------------------------------------------------------------
-// Unicast across servers, both carriers, both address orders (issue 14 item 2).
+// Unicast across servers, both carriers, both address orders.
 
 class FederationCarrierTest : public FederationTest,
                               public ::testing::WithParamInterface<Carrier> {};
@@ -159,7 +159,7 @@ INSTANTIATE_TEST_SUITE_P(BothCarriers, FederationCarrierTest,
                          ::testing::Values(Carrier::to_device, Carrier::room), carrier_name);
 
 // ---------------------------------------------------------------------------------------------
-// From an address to user ids (issue 14 item 1, PROTOCOL §8).
+// From an address to user ids (PROTOCOL §8).
 
 TEST_F(FederationTest, APeerOnAnUnknownServerIsReachedThroughTheIdsTheApplicationSupplies) {
   start_servers(2);
@@ -230,7 +230,7 @@ TEST_F(FederationTest, LookUpsOfAKnownServerThatIsDownBackOffAndDoNotHoldBackThe
 }
 
 // ---------------------------------------------------------------------------------------------
-// Broadcast rooms across servers (issue 14 item 3, PROTOCOL §6, §8).
+// Broadcast rooms across servers (PROTOCOL §6, §8).
 
 TEST_F(FederationTest, OneBroadcastRoomPerTopicForNodesOnBothServers) {
   start_servers(2);
@@ -313,7 +313,7 @@ TEST_F(FederationTest, ABroadcastRoomNotCreatedByAnOperatorIsSquatted) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Failover across the federation, and a homeserver killed mid-burst (issue 14 items 4, 5).
+// Failover across the federation, and a homeserver killed mid-burst.
 
 TEST_F(FederationTest, APeerThatFailsOverToAnotherServerIsFoundThereAndLosesNothing) {
   start_servers(3);

@@ -1,4 +1,4 @@
-// Issue 7, homeserver choice, failover and multi-homing: nodes configured with two `mrt serve`
+// Homeserver choice, failover and multi-homing: nodes configured with two `mrt serve`
 // children that do not federate (the fixture's "localhost" and "hs2"). A node keeps its Ethereum
 // identity and its outbox whichever homeserver it uses; an envelope that reaches it over both is
 // accepted once. Devserver only: two homeservers that do not federate, which synapse.sh's do.

@@ -1,4 +1,4 @@
-// mrt::Policy at a running node (issue 7): a flooding peer is rate limited while an honest
+// mrt::Policy at a running node: a flooding peer is rate limited while an honest
 // peer's messages still arrive, DM room invites are joined only from proven user ids and at
 // most N per hour, Olm session creation is throttled per sender device, and the outbox holds
 // at most N unacked messages per recipient. Hostile peers are RawPeers (and a bare Olm account)

@@ -1,4 +1,4 @@
-// Reachability from presence (issue 7): a node is online while it runs, its peers see it go
+// Reachability from presence: a node is online while it runs, its peers see it go
 // offline when it stops and come back when it restarts.
 #include "node_fixture.hpp"
 
