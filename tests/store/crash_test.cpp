@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <utility>
 
 #include <gtest/gtest.h>
 
@@ -25,7 +26,9 @@ struct ChildRun {
   int status = 0;
 };
 
-// Runs the child for `run_for`, SIGKILLs it, and returns every id it had acknowledged.
+// Runs the child until its first acknowledged write and `run_for` more (so that a loaded machine,
+// slow to start the child, still kills it mid-stream), SIGKILLs it, and returns every id it had
+// acknowledged. A child that acknowledges nothing in 30 s is killed then.
 ChildRun run_and_kill(const std::filesystem::path& dir, std::uint64_t first_id,
                       std::chrono::milliseconds run_for) {
   int out[2];
@@ -42,8 +45,8 @@ ChildRun run_and_kill(const std::filesystem::path& dir, std::uint64_t first_id,
   ::close(out[1]);
   ChildRun run;
   std::string pending;
-  const auto deadline = std::chrono::steady_clock::now() + run_for;
-  bool killed = false;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  bool started = false, killed = false;
   for (;;) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
@@ -60,6 +63,7 @@ ChildRun run_and_kill(const std::filesystem::path& dir, std::uint64_t first_id,
     pending.append(buf, static_cast<std::size_t>(n));
     for (std::size_t nl; (nl = pending.find('\n')) != std::string::npos; pending.erase(0, nl + 1)) {
       run.acknowledged.insert(std::stoull(pending.substr(0, nl)));
+      if (!std::exchange(started, true)) deadline = std::chrono::steady_clock::now() + run_for;
     }
   }
   ::close(out[0]);
