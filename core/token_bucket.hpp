@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <optional>
 
 namespace mrt {
@@ -25,7 +26,8 @@ struct TokenBucket {
   }
 
   // Takes one token at `now_ms` (any monotonic milliseconds): nullopt when there was one, else
-  // the milliseconds until there will be (nothing is taken then).
+  // the milliseconds until there will be (nothing is taken then; INT64_MAX for a rate too small
+  // to refill one in that range, zero included).
   std::optional<std::int64_t> take(const TokenRate& rate, std::int64_t now_ms) {
     if (now_ms > at_ms) {
       tokens = std::min(rate.burst,
@@ -36,7 +38,9 @@ struct TokenBucket {
       tokens -= 1;
       return std::nullopt;
     }
-    return static_cast<std::int64_t>(std::ceil((1 - tokens) / rate.per_second * 1000));
+    const double wait_ms = std::ceil((1 - tokens) / rate.per_second * 1000);
+    constexpr auto kNever = std::numeric_limits<std::int64_t>::max();
+    return wait_ms < static_cast<double>(kNever) ? static_cast<std::int64_t>(wait_ms) : kNever;
   }
 };
 

@@ -1,5 +1,8 @@
 #include "core/token_bucket.hpp"
 
+#include <cstdint>
+#include <limits>
+
 #include <gtest/gtest.h>
 
 namespace mrt {
@@ -31,6 +34,13 @@ TEST(TokenBucket, ATimeBeforeTheLastTakeRefillsNothing) {
   EXPECT_FALSE(b.take(TokenRate{10, 1}, 5000));
   EXPECT_TRUE(b.take(TokenRate{10, 1}, 1000));
   EXPECT_EQ(b.tokens, 0);
+}
+
+TEST(TokenBucket, AZeroRateNeverRefillsAndSaysSoWithoutOverflow) {
+  const TokenRate none{0, 1};
+  TokenBucket b = TokenBucket::full(none, 0);
+  EXPECT_FALSE(b.take(none, 0));
+  EXPECT_EQ(b.take(none, 1'000'000), std::numeric_limits<std::int64_t>::max());
 }
 
 }  // namespace
