@@ -367,7 +367,8 @@ ShareOutcome E2eeMachine::Impl::encrypt_to_device(const std::string& user, const
     messages[user][device->device_id] = *olm_encrypt(changes, *device, type, content);
     outcome.sent.push_back({user, device->device_id});
   }
-  if (!messages.empty()) queue_to_device(changes, "m.room.encrypted", std::move(messages));
+  if (!messages.empty())
+    outcome.requests.push_back(queue_to_device(changes, "m.room.encrypted", std::move(messages)));
   commit(std::move(changes));
   return outcome;
 }

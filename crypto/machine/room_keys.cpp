@@ -162,8 +162,12 @@ ShareOutcome E2eeMachine::Impl::share_room_key(const std::string& room,
   }
   wipe(room_key["session_key"].get_ref<std::string&>());
   if (!outcome.devices_pending_session.empty()) queue_claim(outcome.devices_pending_session);
-  if (!keys.empty()) queue_to_device(changes, "m.room.encrypted", std::move(keys));
-  if (!withheld.empty()) queue_to_device(changes, "m.room_key.withheld", std::move(withheld));
+  if (!keys.empty())
+    outcome.requests.push_back(queue_to_device(changes, "m.room.encrypted", std::move(keys)));
+  if (!withheld.empty()) {
+    outcome.requests.push_back(
+        queue_to_device(changes, "m.room_key.withheld", std::move(withheld)));
+  }
   save_outbound(changes, room, entry);
   commit(std::move(changes));
   return outcome;

@@ -161,6 +161,9 @@ struct ShareOutcome {
   std::vector<DeviceRef> sent;      // got the payload in a to-device request queued now
   std::vector<DeviceRef> withheld;  // not attested: m.room_key.withheld (m.unverified) instead
   bool rotated = false;             // a new Megolm session was started by this call
+  // The ids of the to-device requests this call queued (the payload, the room key, withheld
+  // notices): what must be sent before anything that depends on them.
+  std::vector<std::string> requests;
   bool complete() const { return users_pending_query.empty() && devices_pending_session.empty(); }
 };
 

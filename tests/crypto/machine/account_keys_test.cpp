@@ -2,7 +2,7 @@
 #include <mrt/e2ee_machine.hpp>
 #include <mrt/owner_store_key.hpp>
 
-#include "machine_fixture.hpp"
+#include "testing/machine_fixture.hpp"
 
 namespace mrt::testing {
 namespace {

@@ -3,7 +3,7 @@
 // dropped leaves the machine as the store has it.
 #include <mrt/e2ee_machine.hpp>
 
-#include "machine_fixture.hpp"
+#include "testing/machine_fixture.hpp"
 
 namespace mrt::testing {
 namespace {

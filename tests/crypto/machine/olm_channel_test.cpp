@@ -5,7 +5,7 @@
 #include <mrt/matrix_signing.hpp>
 #include <mrt/olm.hpp>
 
-#include "machine_fixture.hpp"
+#include "testing/machine_fixture.hpp"
 
 namespace mrt::testing {
 namespace {
@@ -31,6 +31,20 @@ TEST_F(OlmChannel, FirstContactDeliversThePlaintextWithTheSendersAddress) {
   EXPECT_EQ(event.sender_device, "ALICE");
   EXPECT_EQ(event.trust, DeviceTrust::attested);
   EXPECT_EQ(event.address, alice.key().address());
+}
+
+TEST_F(OlmChannel, AnEncryptionNamesTheRequestItQueued) {
+  ShareOutcome outcome;
+  for (int attempt = 0; attempt < 4 && (attempt == 0 || !outcome.complete()); ++attempt) {
+    alice.flush();
+    outcome = alice.machine->encrypt_to_device(bob.user(), kEnvelopes, kHello);
+    EXPECT_TRUE(outcome.complete() || outcome.requests.empty()) << "nothing sent while waiting";
+  }
+  ASSERT_EQ(outcome.requests.size(), 1u);
+  const auto requests = alice.machine->outgoing_requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].id, outcome.requests[0]);
+  EXPECT_EQ(requests[0].type, RequestType::to_device);
 }
 
 TEST_F(OlmChannel, TheFirstMessageSpendsOneOneTimeKey) {

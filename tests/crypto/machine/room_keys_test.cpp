@@ -2,7 +2,7 @@
 #include <mrt/e2ee_machine.hpp>
 #include <mrt/matrix_signing.hpp>
 
-#include "machine_fixture.hpp"
+#include "testing/machine_fixture.hpp"
 
 namespace mrt::testing {
 namespace {
@@ -24,6 +24,7 @@ class RoomKeys : public ::testing::Test {
       total.rotated = total.rotated || last.rotated;
       total.sent.insert(total.sent.end(), last.sent.begin(), last.sent.end());
       total.withheld.insert(total.withheld.end(), last.withheld.begin(), last.withheld.end());
+      total.requests.insert(total.requests.end(), last.requests.begin(), last.requests.end());
       if (last.complete()) break;
     }
     from.flush();
@@ -199,6 +200,33 @@ TEST_F(RoomKeys, ADeviceThatIsNotAttestedIsToldTheKeyIsWithheld) {
   EXPECT_EQ(notices[0]["content"]["code"], "m.unverified");
   EXPECT_EQ(notices[0]["content"]["room_id"], kRoom);
   EXPECT_FALSE(notices[0]["content"].contains("session_key"));
+}
+
+TEST_F(RoomKeys, TheShareNamesTheRequestsItQueuedForTheKeyAndTheWithheldNotices) {
+  const auto ed = Ed25519Key::generate();
+  json keys = {{"algorithms", {kOlmAlgorithm, kMegolmAlgorithm}},
+               {"device_id", "BOB3"},
+               {"keys",
+                {{"curve25519:BOB3", base64_unpadded(Ed25519Key::generate().public_key())},
+                 {"ed25519:BOB3", base64_unpadded(ed.public_key())}}},
+               {"user_id", bob1.user()}};
+  hub.device_keys[bob1.user()]["BOB3"] = sign_json(keys, bob1.user(), "ed25519:BOB3", ed).value();
+  ShareOutcome outcome;
+  std::size_t named = 0;
+  for (int attempt = 0; attempt < 4 && (attempt == 0 || !outcome.complete()); ++attempt) {
+    alice.flush();  // nothing queued before the call
+    outcome = alice.machine->share_room_key(kRoom, everyone());
+    std::set<std::string> queued;
+    for (const auto& r : alice.machine->outgoing_requests())
+      if (r.type == RequestType::to_device) queued.insert(r.id);
+    EXPECT_EQ(std::set<std::string>(outcome.requests.begin(), outcome.requests.end()), queued);
+    named += outcome.requests.size();
+  }
+  ASSERT_TRUE(outcome.complete());
+  EXPECT_EQ(named, 2u) << "the key's request and the withheld notice's";
+  alice.flush();
+  EXPECT_TRUE(alice.machine->share_room_key(kRoom, everyone()).requests.empty())
+      << "nothing new to share";
 }
 
 TEST_F(RoomKeys, AWithheldDeviceGetsTheCurrentKeyOnceItIsAttested) {
