@@ -36,7 +36,7 @@ void NodeWorker::transmit_all() {
   for (auto& [address, p] : peers_) transmit(*p, draining);
   // Durable before anything the batch encrypted leaves: a ratchet step is never sent twice.
   if (send_step_.empty() && room_sends_.empty()) return;
-  store::Changes batch = std::exchange(answered_, {});
+  store::Changes batch = std::exchange(e2ee_.answers(), {});
   batch.append(std::exchange(send_step_, {}));  // after the answers: it may update them
   ctx_.env.commit_now(std::move(batch));
   for (auto& send : std::exchange(room_sends_, {})) send.go();
@@ -44,29 +44,17 @@ void NodeWorker::transmit_all() {
 
 void NodeWorker::abandon_pending_steps() {
   // Dropping them makes the machine reload what the store holds; their room events never leave.
-  answered_ = store::Changes{};
   send_step_ = store::Changes{};
   for (const auto& send : std::exchange(room_sends_, {})) on_carrier_done(send.to, false);
   // The requests the reloaded machine no longer has would hold their peers' payloads back for
   // good; those in flight are let go by their answers (on_request_done).
-  std::set<std::string> live;
-  try {
-    for (const auto& r : machine_.outgoing_requests()) live.insert(r.id);
-  } catch (const std::exception&) {
-    // The store still fails: every request not in flight is dropped below.
-  }
-  const auto stale = [&](const std::string& id) {
-    return !live.count(id) && !requests_in_flight_.count(id);
-  };
-  for (auto& [address, p] : peers_) std::erase_if(p->requests, stale);
-  std::erase_if(request_peer_, [&](const auto& entry) { return stale(entry.first); });
-  std::erase_if(known_requests_, stale);
+  e2ee_.abandon();
 }
 
 void NodeWorker::transmit(Peer& p, bool draining) {
   // One payload in flight per peer, so that the server receives them in order; whatever queues
   // meanwhile goes together in the next one.
-  if (p.sends_in_flight > 0 || !p.requests.empty()) return;
+  if (p.sends_in_flight > 0 || e2ee_.holds(p.address)) return;
   // Nothing goes to an id that its displayname has not proven (PROTOCOL §8): acks and messages
   // wait (the tick keeps looking the peer's ids up).
   if (ids_.ids(p.address).empty()) return;
@@ -161,9 +149,9 @@ bool NodeWorker::send_over_room(Peer& p, const Room& room, const std::string& ro
     rooms_.at(room_id)->encryption_set = true;
   }
   const ShareOutcome share = machine_.share_room_key(room_id, room.state.members(), send_step_);
-  attribute_new_requests(p);
+  e2ee_.carry(p.address, share.requests);
   // The room key must reach the partner before the event it opens.
-  if (!share.complete() || !p.requests.empty()) return false;
+  if (!share.complete() || e2ee_.holds(p.address)) return false;
   auto content = machine_.encrypt_room_event(room_id, kEnvelopesEventType, payload, send_step_);
   if (!content) return false;  // rotation due: the next attempt shares a new key first
   ++p.sends_in_flight;
@@ -190,7 +178,7 @@ NodeWorker::ToDeviceSend NodeWorker::send_over_to_device(Peer& p, const json& pa
   for (const auto& user_id : ids_.ids(p.address)) {
     const ShareOutcome share =
         machine_.encrypt_to_device(user_id, kEnvelopesEventType, payload, send_step_);
-    attribute_new_requests(p);
+    e2ee_.carry(p.address, share.requests);
     if (!share.complete()) {
       waiting = true;  // sent again once its keys are in (some devices may have it already)
     } else if (!share.sent.empty()) {
@@ -212,66 +200,27 @@ NodeWorker::ToDeviceSend NodeWorker::send_over_to_device(Peer& p, const json& pa
   return waiting ? ToDeviceSend::waiting : ToDeviceSend::no_devices;
 }
 
-void NodeWorker::attribute_new_requests(Peer& p) {
-  for (const auto& r : machine_.outgoing_requests()) {
-    if (!known_requests_.insert(r.id).second) continue;
-    if (r.type == RequestType::to_device) {
-      p.requests.insert(r.id);
-      request_peer_[r.id] = p.address;
-    }
-  }
-}
-
 void NodeWorker::pump_requests() {
-  const std::int64_t now = steady_ms();
-  std::vector<OutgoingRequest> due;
-  for (auto& r : machine_.outgoing_requests()) {
-    known_requests_.insert(r.id);
-    if (requests_in_flight_.count(r.id)) continue;
-    if (auto retry = request_retry_at_.find(r.id); retry != request_retry_at_.end()) {
-      if (retry->second > now) continue;
-      request_retry_at_.erase(retry);
-    }
-    due.push_back(std::move(r));
-  }
+  std::vector<OutgoingRequest> due = e2ee_.due(steady_ms());
   // A request an answer made (an m.dummy on a session a claim opened) leaves only once the
   // answer's writes are durable.
-  if (!due.empty() && !answered_.empty()) ctx_.env.commit_now(std::exchange(answered_, {}));
+  if (!due.empty() && !e2ee_.answers().empty())
+    ctx_.env.commit_now(std::exchange(e2ee_.answers(), {}));
   for (auto& r : due) {
-    requests_in_flight_.insert(r.id);
+    e2ee_.sending(r.id);
     ctx_.client.call(calls::machine_request(r), [this, id = r.id](MatrixResult result) {
-      post([this, id, result = std::move(result)]() mutable {
-        on_request_done(id, std::move(result));
-      });
+      post([this, id, result = std::move(result)] { on_request_done(id, result); });
     });
   }
 }
 
-void NodeWorker::on_request_done(const std::string& id, MatrixResult result) {
-  requests_in_flight_.erase(id);
-  if (!result) {
-    const long status = result.error().http_status;
-    // 401: the token was revoked and the sync loop logs in again; 429 and 5xx pass.
-    if (result.error().kind == MatrixErrorKind::http && status < 500 && status != 429 &&
-        status != 401) {
-      // Refused for good (the request is wrong for this server): do not repeat it forever.
-      machine_.mark_request_as_failed(id, RequestFailure::permanent, answered_);
-      ctx_.log(LogLevel::warning, "e2ee", "request_refused",
-               {{"server", server_name_},
-                {"request_id", id},
-                {"http_status", status},
-                {"errcode", result.error().errcode}});
-    } else {
-      request_retry_at_[id] = steady_ms() + kRequestRetryMs;
-      return;
-    }
-  } else {
-    machine_.mark_request_as_sent(id, *result, answered_);
-  }
-  known_requests_.erase(id);
-  if (auto it = request_peer_.find(id); it != request_peer_.end()) {
-    if (auto p = peers_.find(it->second); p != peers_.end()) p->second->requests.erase(id);
-    request_peer_.erase(it);
+void NodeWorker::on_request_done(const std::string& id, const MatrixResult& result) {
+  if (e2ee_.done(id, result, steady_ms()) == E2eeDriver::Answer::refused) {
+    ctx_.log(LogLevel::warning, "e2ee", "request_refused",
+             {{"server", server_name_},
+              {"request_id", id},
+              {"http_status", result.error().http_status},
+              {"errcode", result.error().errcode}});
   }
 }
 

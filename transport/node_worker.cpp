@@ -103,7 +103,7 @@ void NodeWorker::stop() {
   if (thread_.joinable()) thread_.join();
   // Answers the machine took since the last commit (an erased to-device request, at most).
   try {
-    store::Changes rest = std::exchange(answered_, {});
+    store::Changes rest = std::exchange(e2ee_.answers(), {});
     rest.append(std::exchange(send_step_, {}));  // holds no writes between loops: hooks at most
     ctx_.env.commit_now(std::move(rest));
   } catch (const std::exception&) {
@@ -123,7 +123,7 @@ void NodeWorker::stop_syncing() {
 
 bool NodeWorker::acks_settled() const {
   for (const auto& [address, p] : peers_) {
-    if (p->sends_in_flight > 0 || !p->requests.empty()) return false;
+    if (p->sends_in_flight > 0 || e2ee_.holds(p->address)) return false;
     for (const auto& [carrier, nonces] : p->acks)
       if (!nonces.empty()) return false;
   }
@@ -295,7 +295,7 @@ void NodeWorker::handle_sync(const json& body) {
     return;
   }
   Intake intake;
-  intake.changes.append(std::exchange(answered_, {}));
+  intake.changes.append(std::exchange(e2ee_.answers(), {}));
 
   const SyncOutcome outcome = receive_e2ee(std::move(batch->e2ee), intake.changes);
   if (!outcome.rejected.empty()) {

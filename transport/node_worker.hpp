@@ -33,6 +33,7 @@
 
 #include "broadcast_room.hpp"
 #include "dm_room.hpp"
+#include "e2ee_driver.hpp"
 #include "home_set.hpp"
 #include "matrix_client.hpp"
 #include "node_tables.hpp"
@@ -262,9 +263,8 @@ class NodeWorker {
                       const nlohmann::json& payload);
   enum class ToDeviceSend { sent, waiting, no_devices };
   ToDeviceSend send_over_to_device(Peer& peer, const nlohmann::json& payload);
-  void attribute_new_requests(Peer& peer);
   void pump_requests();
-  void on_request_done(const std::string& id, MatrixResult result);
+  void on_request_done(const std::string& id, const MatrixResult& result);
   void on_carrier_done(const Address& to, bool ok);
 
   // Time-driven: resends, expiry, re-invites, pruning of the replay window.
@@ -274,6 +274,7 @@ class NodeWorker {
 
   NodeWorkerContext ctx_;
   E2eeMachine machine_;
+  E2eeDriver e2ee_{machine_};  // the machine's requests: in flight, retries, whose payload
   Address me_;
   std::string my_user_id_;
   std::string server_name_;
@@ -298,14 +299,7 @@ class NodeWorker {
     int attempts = 0;
   };
   std::map<std::string, Schedule> schedule_;
-  PeerIds ids_;                                  // validated user ids and look-ups
-  std::map<std::string, Address> request_peer_;  // machine to-device request id -> peer
-  std::set<std::string> requests_in_flight_;
-  std::map<std::string, std::int64_t> request_retry_at_;
-  std::set<std::string> known_requests_;
-  // What the machine made of answers to its requests: not urgent (a to-device request sent
-  // again keeps its transaction id), so it rides, first, with the next commit of either kind.
-  store::Changes answered_;
+  PeerIds ids_;  // validated user ids and look-ups
   // The send batch being built (transmit_all): the machine's writes, and the room events that
   // leave once they are durable.
   store::Changes send_step_;

@@ -22,7 +22,6 @@ inline constexpr std::int64_t kTickMs = 100;
 inline constexpr std::int64_t kIdleTickMs = 1000;  // no message waiting for its ack
 // Most envelopes one payload takes, so that one transmit step stays short.
 inline constexpr std::size_t kMaxEnvelopesPerPayload = 512;
-inline constexpr std::int64_t kRequestRetryMs = 2000;
 inline constexpr std::int64_t kReinviteMs = 60'000;
 inline constexpr std::int64_t kRoomRetryMs = 10'000;
 // Most acks kept for a peer with no validated user id yet (the sender resends meanwhile, and a
@@ -68,9 +67,8 @@ struct NodeWorker::Peer {
   std::deque<std::string> messages;  // nonces due for (re)transmission, in order
   std::set<std::string> queued;
   std::map<Carrier, std::vector<std::string>> acks;  // nonces to ack, by arrival carrier
-  std::int64_t acks_since = 0;     // steady ms: when acks began to wait (none waiting before)
-  std::set<std::string> requests;  // machine to-device requests in flight
-  int sends_in_flight = 0;         // room events in flight
+  std::int64_t acks_since = 0;  // steady ms: when acks began to wait (none waiting before)
+  int sends_in_flight = 0;      // room events in flight
   bool creating_room = false;
   std::int64_t next_room_attempt = 0;
   std::int64_t next_device_refresh = 0;

@@ -1,0 +1,74 @@
+#include "e2ee_driver.hpp"
+
+#include <utility>
+
+namespace mrt::transport {
+
+void E2eeDriver::carry(const Address& peer, const std::vector<std::string>& request_ids) {
+  for (const auto& id : request_ids) {
+    carrier_of_[id] = peer;
+    held_[peer].insert(id);
+  }
+}
+
+std::vector<OutgoingRequest> E2eeDriver::due(std::int64_t now_ms) {
+  std::vector<OutgoingRequest> due;
+  for (auto& r : machine_.outgoing_requests()) {
+    if (in_flight_.contains(r.id)) continue;
+    if (auto retry = retry_at_.find(r.id); retry != retry_at_.end()) {
+      if (retry->second > now_ms) continue;
+      retry_at_.erase(retry);
+    }
+    due.push_back(std::move(r));
+  }
+  return due;
+}
+
+E2eeDriver::Answer E2eeDriver::done(const std::string& id, const MatrixResult& result,
+                                    std::int64_t now_ms) {
+  in_flight_.erase(id);
+  Answer answer = Answer::sent;
+  if (result) {
+    machine_.mark_request_as_sent(id, *result, answers_);
+  } else {
+    const long status = result.error().http_status;
+    // 401: the token was revoked and the sync loop logs in again; 429 and 5xx pass.
+    if (result.error().kind != MatrixErrorKind::http || status >= 500 || status == 429 ||
+        status == 401) {
+      retry_at_[id] = now_ms + kRetryMs;
+      return Answer::retry;
+    }
+    // Refused for good (the request is wrong for this server): never repeated.
+    machine_.mark_request_as_failed(id, RequestFailure::permanent, answers_);
+    answer = Answer::refused;
+  }
+  release(id);
+  return answer;
+}
+
+void E2eeDriver::abandon() {
+  answers_ = store::Changes{};
+  std::set<std::string> live;
+  try {
+    for (const auto& r : machine_.outgoing_requests()) live.insert(r.id);
+  } catch (const std::exception&) {
+    // The store still fails: every request not in flight is let go below.
+  }
+  std::vector<std::string> stale;
+  for (const auto& [id, peer] : carrier_of_)
+    if (!live.contains(id) && !in_flight_.contains(id)) stale.push_back(id);
+  for (const auto& id : stale) release(id);
+  std::erase_if(retry_at_, [&](const auto& entry) { return !live.contains(entry.first); });
+}
+
+void E2eeDriver::release(const std::string& id) {
+  const auto it = carrier_of_.find(id);
+  if (it == carrier_of_.end()) return;
+  if (auto held = held_.find(it->second); held != held_.end()) {
+    held->second.erase(id);
+    if (held->second.empty()) held_.erase(held);
+  }
+  carrier_of_.erase(it);
+}
+
+}  // namespace mrt::transport

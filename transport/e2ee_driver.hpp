@@ -1,0 +1,70 @@
+// transport/e2ee_driver.hpp (internal): the E2EE machine's requests on their way to one
+// homeserver: which are in flight, which wait to be tried again, and whose payload each
+// to-device request carries. The carrier is known from the ids the machine's call named
+// (ShareOutcome::requests), never by comparing request lists, so a peer's next payload waits
+// for exactly the requests that hold its last one.
+//
+// No I/O: the worker sends what due() returns and hands each answer to done(). What the machine
+// makes of the answers is written into `answers()`, which rides with the next commit of either
+// kind (a to-device request sent again keeps its transaction id, so nothing there is urgent).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <mrt/e2ee_machine.hpp>
+#include <mrt/eth.hpp>
+#include <mrt/store/changes.hpp>
+
+#include "matrix_response.hpp"
+
+namespace mrt::transport {
+
+class E2eeDriver {
+ public:
+  // A request the server could not take now (no answer, 5xx, 429 past the client's own waits)
+  // is sent again after this long.
+  static constexpr std::int64_t kRetryMs = 2000;
+
+  explicit E2eeDriver(E2eeMachine& machine) : machine_(machine) {}
+
+  // `peer`'s payload (or the room key it needs) went into these requests.
+  void carry(const Address& peer, const std::vector<std::string>& request_ids);
+  // Whether a request carrying something for `peer` is still queued or in flight.
+  bool holds(const Address& peer) const { return held_.contains(peer); }
+  bool holds_any() const { return !held_.empty(); }
+
+  // The queued requests to send now: not in flight, past their retry time.
+  std::vector<OutgoingRequest> due(std::int64_t now_ms);
+  // `id` is on its way: in flight until done().
+  void sending(const std::string& id) { in_flight_.insert(id); }
+
+  enum class Answer {
+    sent,     // the machine took the answer
+    refused,  // a 4xx other than 401 and 429: marked failed for good, never sent again
+    retry,    // sent again after kRetryMs
+  };
+  Answer done(const std::string& id, const MatrixResult& result, std::int64_t now_ms);
+
+  // The machine's writes from answers, not committed yet.
+  store::Changes& answers() { return answers_; }
+
+  // After a failed step: the answers' writes are dropped (the machine reloads what the store
+  // holds), and requests it no longer has that are not in flight release their peers.
+  void abandon();
+
+ private:
+  void release(const std::string& id);
+
+  E2eeMachine& machine_;
+  std::map<std::string, Address> carrier_of_;  // to-device request id -> the peer it carries for
+  std::map<Address, std::set<std::string>> held_;
+  std::set<std::string> in_flight_;
+  std::map<std::string, std::int64_t> retry_at_;
+  store::Changes answers_;
+};
+
+}  // namespace mrt::transport
