@@ -119,22 +119,22 @@ void NodeWorker::intake_envelope(const json& wire, const Source& source, Intake&
     return;
   }
   for (const auto& nonce : e.acks) {
-    auto it = outbox_.find(nonce);
+    const OutboxEntry* sent = outbox_.find(nonce);
     // Only the recipient of a message can acknowledge it.
-    if (it == outbox_.end() || it->second.to != e.sender) continue;
+    if (!sent || sent->to != e.sender) continue;
     if (std::find(intake.delivered.begin(), intake.delivered.end(), nonce) !=
         intake.delivered.end())
       continue;
     if (!ctx_.homes.settle(nonce, this)) continue;  // another home's ack came first
     // Kept, marked, until the application has seen `delivered` (Node::consumed), so that a
     // crash before it did reports it again rather than never.
-    intake.changes.put(ctx_.tables.outbox, nonce, settled_record(it->second, "delivered"));
+    intake.changes.put(ctx_.tables.outbox, nonce, settled_record(*sent, "delivered"));
     intake.delivered.push_back(nonce);
     NodeEvent d;
     d.type = NodeEventType::delivered;
     d.id = nonce;
     d.peer = e.sender;
-    d.ts = it->second.ts;
+    d.ts = sent->ts;
     intake.events.push_back(std::move(d));
   }
 }

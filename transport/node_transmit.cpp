@@ -67,13 +67,12 @@ void NodeWorker::transmit(Peer& p, bool draining) {
   bool stuck = true;  // every message in it already went out kStuckAttempts times
   while (!p.messages.empty() && payload.count() < kMaxEnvelopesPerPayload) {
     const std::string nonce = p.messages.front();
-    auto it = outbox_.find(nonce);
-    auto s = schedule_.find(nonce);
-    const bool first = s != schedule_.end() && s->second.attempts <= 1;
-    if (it != outbox_.end() && (!first || first_choice)) {
-      if (!payload.add(it->second.envelope)) break;
+    const OutboxEntry* entry = outbox_.find(nonce);
+    const int attempts = outbox_.attempts(nonce);
+    if (entry && (attempts > 1 || first_choice)) {
+      if (!payload.add(entry->envelope)) break;
       nonces.push_back(nonce);
-      stuck = stuck && s != schedule_.end() && s->second.attempts >= kStuckAttempts;
+      stuck = stuck && attempts >= kStuckAttempts;
     }
     p.queued.erase(nonce);
     p.messages.pop_front();

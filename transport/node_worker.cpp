@@ -24,6 +24,9 @@ NodeWorker::NodeWorker(NodeWorkerContext context, E2eeMachine machine, std::stri
       my_user_id_(machine_.user_id()),
       server_name_(my_user_id_.substr(my_user_id_.find(':') + 1)),
       since_(std::move(since)),
+      outbox_({.resend_initial_ms = ctx_.config.resend_initial.count(),
+               .resend_max_ms = ctx_.config.resend_max.count(),
+               .max_age_ms = ctx_.config.limits.max_age_ms}),
       ids_(ctx_.config.known_servers, {.ttl_ms = ctx_.config.discovery_ttl.count()}) {
   ids_.restore(my_user_id_, me_, std::numeric_limits<std::int64_t>::max() / 2);  // never stale
 }
@@ -155,19 +158,15 @@ void NodeWorker::add_to_outbox(std::vector<OutboxEntry> entries) {
     for (auto& e : entries) {
       Peer& p = peer(e.to);
       if (p.queued.insert(e.nonce).second) p.messages.push_back(e.nonce);
-      schedule_[e.nonce] = {now + ctx_.config.resend_initial.count(), 1};
       next_tick_ = std::min(next_tick_, now + kTickMs);
-      outbox_[e.nonce] = std::move(e);
+      outbox_.add(std::move(e), now);
       ensure_room(p);
     }
   });
 }
 
 void NodeWorker::forget(std::string nonce) {
-  post([this, nonce = std::move(nonce)] {
-    outbox_.erase(nonce);
-    schedule_.erase(nonce);
-  });
+  post([this, nonce = std::move(nonce)] { outbox_.remove(nonce); });
 }
 
 void NodeWorker::run() {
@@ -196,7 +195,7 @@ void NodeWorker::run() {
         tick();
         // With nothing to resend, wake seldom: an idle node then costs next to nothing, and
         // tasks and timers still wake it at once (add_to_outbox brings the tick back).
-        next_tick_ = steady_ms() + (schedule_.empty() ? kIdleTickMs : kTickMs);
+        next_tick_ = steady_ms() + (outbox_.empty() ? kIdleTickMs : kTickMs);
       }
       transmit_all();
       pump_requests();
@@ -410,10 +409,7 @@ void NodeWorker::finish_intake(Intake& intake) {
   }
   ctx_.homes.release(intake.claims);  // committed: other homes see them as replays now
   for (const auto& nonce : intake.delivered) {
-    if (auto it = outbox_.find(nonce); it != outbox_.end())
-      ctx_.counters.release_outbox(it->second.to);
-    outbox_.erase(nonce);
-    schedule_.erase(nonce);
+    if (auto sent = outbox_.remove(nonce)) ctx_.counters.release_outbox(sent->to);
   }
   for (auto& [to, ack] : intake.acks) {
     Peer& p = peer(to);
@@ -447,60 +443,44 @@ void NodeWorker::finish_intake(Intake& intake) {
 
 void NodeWorker::tick() {
   const std::int64_t steady = steady_ms();
-  const std::int64_t now = ctx_.now_ms();
-  std::vector<std::string> failed;
-  std::set<Address> waiting;  // recipients of messages not acked yet
-  for (auto& [nonce, s] : schedule_) {
-    const OutboxEntry& entry = outbox_.at(nonce);
-    if (now > entry.ts + ctx_.config.limits.max_age_ms) {
-      failed.push_back(nonce);
-      continue;
-    }
-    waiting.insert(entry.to);
-    if (s.next_attempt > steady) continue;
-    Peer& p = peer(entry.to);
-    if (s.attempts >= kStuckAttempts && steady >= p.next_recheck) {
+  Outbox::Due due = outbox_.due(steady, ctx_.now_ms());
+  for (const auto& resend : due.resends) {
+    Peer& p = peer(resend.to);
+    if (resend.attempts >= kStuckAttempts && steady >= p.next_recheck) {
       // Deliveries keep failing: the peer may have moved to another homeserver (PROTOCOL §8),
       // or come back as a new device (device-list news only comes with shared rooms).
-      p.next_recheck = steady + 2 * ctx_.config.resend_initial.count() * s.attempts;
-      ids_.recheck(entry.to);
-      const auto& known = ids_.ids(entry.to);
+      p.next_recheck = steady + 2 * ctx_.config.resend_initial.count() * resend.attempts;
+      ids_.recheck(resend.to);
+      const auto& known = ids_.ids(resend.to);
       if (!known.empty()) machine_.refresh_devices({known.begin(), known.end()});
     }
     // Resends go over every healthy homeserver the peer uses (HomeSet::carries).
-    if (ctx_.homes.carries(server_name_, entry.to) && p.queued.insert(nonce).second) {
-      p.messages.push_back(nonce);
+    if (ctx_.homes.carries(server_name_, resend.to) && p.queued.insert(resend.nonce).second) {
+      p.messages.push_back(resend.nonce);
       ctx_.counters.update([](NodeStats& st) { ++st.resent; });
     }
-    ++s.attempts;
-    const std::int64_t delay =
-        std::min<std::int64_t>(ctx_.config.resend_max.count(), ctx_.config.resend_initial.count()
-                                                                   << std::min(s.attempts - 1, 20));
-    s.next_attempt = steady + delay;
     ensure_room(p);
   }
   // Reported by one home only; the others just forget the message.
-  std::erase_if(failed, [&](const std::string& nonce) {
-    if (ctx_.homes.settle(nonce, this)) return false;
-    outbox_.erase(nonce);
-    schedule_.erase(nonce);
-    return true;
-  });
+  std::vector<OutboxEntry> failed;
+  for (const auto& nonce : due.expired) {
+    const bool reports = ctx_.homes.settle(nonce, this);
+    auto entry = outbox_.remove(nonce);
+    if (reports && entry) failed.push_back(std::move(*entry));
+  }
   if (!failed.empty()) {
     store::Changes c;
-    for (const auto& nonce : failed)
-      c.put(ctx_.tables.outbox, nonce, settled_record(outbox_.at(nonce), "failed"));
+    for (const auto& entry : failed)
+      c.put(ctx_.tables.outbox, entry.nonce, settled_record(entry, "failed"));
     ctx_.env.commit(std::move(c)).get();
     std::vector<NodeEvent> events;
-    for (const auto& nonce : failed) {
+    for (const auto& entry : failed) {
       NodeEvent f;
       f.type = NodeEventType::failed;
-      f.id = nonce;
-      f.peer = outbox_.at(nonce).to;
-      f.ts = outbox_.at(nonce).ts;
-      ctx_.counters.release_outbox(*f.peer);
-      outbox_.erase(nonce);
-      schedule_.erase(nonce);
+      f.id = entry.nonce;
+      f.peer = entry.to;
+      f.ts = entry.ts;
+      ctx_.counters.release_outbox(entry.to);
       events.push_back(std::move(f));
     }
     ctx_.counters.update([&](NodeStats& s) {
@@ -514,7 +494,7 @@ void NodeWorker::tick() {
   for (const auto& [address, p] : peers_) {
     bool acks = false;
     for (const auto& [carrier, nonces] : p->acks) acks = acks || !nonces.empty();
-    if (acks || waiting.count(address)) look_up_ids(address);
+    if (acks || due.waiting.count(address)) look_up_ids(address);
   }
   // Rooms whose members could not all be checked yet, and invites from an inviter that could
   // not be: tried again (the look-ups back off).

@@ -37,6 +37,7 @@
 #include "home_set.hpp"
 #include "matrix_client.hpp"
 #include "node_tables.hpp"
+#include "outbox.hpp"
 #include "peer_ids.hpp"
 #include "rolling_window.hpp"
 
@@ -92,14 +93,6 @@ class NodeCounters {
   mutable std::mutex mutex_;
   NodeStats stats_;
   std::map<Address, std::size_t> unacked_;
-};
-
-// A message written to the outbox, as the worker tracks it.
-struct OutboxEntry {
-  nlohmann::json envelope;  // signed, sent identically every time
-  std::string nonce;
-  Address to;
-  std::int64_t ts = 0;
 };
 
 struct NodeWorkerContext {
@@ -293,12 +286,7 @@ class NodeWorker {
   bool syncs_stopped_ = false;
   std::map<Address, std::unique_ptr<Peer>> peers_;
   std::map<std::string, std::unique_ptr<Room>> rooms_;
-  std::map<std::string, OutboxEntry> outbox_;
-  struct Schedule {
-    std::int64_t next_attempt = 0;
-    int attempts = 0;
-  };
-  std::map<std::string, Schedule> schedule_;
+  Outbox outbox_;
   PeerIds ids_;  // validated user ids and look-ups
   // The send batch being built (transmit_all): the machine's writes, and the room events that
   // leave once they are durable.
