@@ -1,8 +1,61 @@
 #include "e2ee_driver.hpp"
 
+#include <set>
 #include <utility>
 
 namespace mrt::transport {
+
+namespace {
+
+void merge(SyncOutcome& into, SyncOutcome&& step) {
+  for (auto& e : step.events) into.events.push_back(std::move(e));
+  for (auto& r : step.rejected) into.rejected.push_back(std::move(r));
+  into.room_keys_received += step.room_keys_received;
+}
+
+// How often keys seen once (a sender key made up per message) are forgotten.
+constexpr std::int64_t kPruneEveryMs = 600'000;
+
+}  // namespace
+
+E2eeDriver::Received E2eeDriver::receive(SyncChanges changes, store::Changes& step,
+                                         std::int64_t now_ms) {
+  Received received;
+  if (!changes.to_device_events.is_array()) {
+    received.outcome = machine_.receive_sync_changes(changes, step);
+    return received;
+  }
+  if (now_ms >= next_prune_) {
+    sessions_opened_.prune(now_ms);
+    next_prune_ = now_ms + kPruneEveryMs;
+  }
+  nlohmann::json events = std::move(changes.to_device_events);
+  changes.to_device_events = nlohmann::json::array();
+  // Sender keys with a pre-key message in `changes` that the machine has not seen yet.
+  std::set<std::string> opening;
+  for (auto& event : events) {
+    auto opener = machine_.olm_session_opener(event);
+    if (opener && opening.contains(*opener)) {
+      // A sender's second pre-key message in a row usually belongs to the session its first
+      // opens (a sender repeats pre-key messages until we answer): the machine takes the
+      // first before this one is judged, so that it is not counted as another new session.
+      merge(received.outcome, machine_.receive_sync_changes(changes, step));
+      changes = SyncChanges{};
+      opening.clear();
+      opener = machine_.olm_session_opener(event);
+    }
+    if (opener) {
+      if (!sessions_opened_.admit(*opener, session_limit_, now_ms)) {
+        ++received.throttled;
+        continue;
+      }
+      opening.insert(*opener);
+    }
+    changes.to_device_events.push_back(std::move(event));
+  }
+  merge(received.outcome, machine_.receive_sync_changes(changes, step));
+  return received;
+}
 
 void E2eeDriver::carry(const Address& peer, const std::vector<std::string>& request_ids) {
   for (const auto& id : request_ids) {

@@ -1,8 +1,10 @@
-// transport/e2ee_driver.hpp (internal): the E2EE machine's requests on their way to one
-// homeserver: which are in flight, which wait to be tried again, and whose payload each
-// to-device request carries. The carrier is known from the ids the machine's call named
-// (ShareOutcome::requests), never by comparing request lists, so a peer's next payload waits
-// for exactly the requests that hold its last one.
+// transport/e2ee_driver.hpp (internal): the E2E machine of one home as the node drives it.
+//  - /sync's to-device events go to the machine less the Olm pre-key messages over their sender
+//    key's hourly budget of new sessions (Policy::olm_sessions_per_device_per_hour);
+//  - the machine's requests on their way to the homeserver: which are in flight, which wait to
+//    be tried again, and whose payload each to-device request carries. The carrier is known
+//    from the ids the machine's call named (ShareOutcome::requests), never by comparing request
+//    lists, so a peer's next payload waits for exactly the requests that hold its last one.
 //
 // No I/O: the worker sends what due() returns and hands each answer to done(). What the machine
 // makes of the answers is written into `answers()`, which rides with the next commit of either
@@ -20,6 +22,7 @@
 #include <mrt/store/changes.hpp>
 
 #include "matrix_response.hpp"
+#include "rolling_window.hpp"
 
 namespace mrt::transport {
 
@@ -29,7 +32,16 @@ class E2eeDriver {
   // is sent again after this long.
   static constexpr std::int64_t kRetryMs = 2000;
 
-  explicit E2eeDriver(E2eeMachine& machine) : machine_(machine) {}
+  E2eeDriver(E2eeMachine& machine, std::size_t new_sessions_per_sender_key_per_hour)
+      : machine_(machine), session_limit_(new_sessions_per_sender_key_per_hour) {}
+
+  // The machine's part of a /sync answer, its writes into `step`. A pre-key message that would
+  // open a session over its sender key's budget is dropped unread: counted in `throttled`.
+  struct Received {
+    SyncOutcome outcome;
+    std::uint64_t throttled = 0;
+  };
+  Received receive(SyncChanges changes, store::Changes& step, std::int64_t now_ms);
 
   // `peer`'s payload (or the room key it needs) went into these requests.
   void carry(const Address& peer, const std::vector<std::string>& request_ids);
@@ -60,6 +72,9 @@ class E2eeDriver {
   void release(const std::string& id);
 
   E2eeMachine& machine_;
+  const std::size_t session_limit_;
+  RollingWindow sessions_opened_{RollingWindow::kHourMs};  // by sender Curve25519 key
+  std::int64_t next_prune_ = 0;
   std::map<std::string, Address> carrier_of_;  // to-device request id -> the peer it carries for
   std::map<Address, std::set<std::string>> held_;
   std::set<std::string> in_flight_;

@@ -74,6 +74,12 @@ void NodeWorker::handle_invite(const std::string& room_id, const json& invite_st
   join_room(room_id, *inviter_address);
 }
 
+bool NodeWorker::admit_dm_invite(bool count) {
+  const std::size_t limit = ctx_.config.policy.max_new_dm_rooms_per_hour;
+  return count ? dm_invites_joined_.admit("", limit, steady_ms())
+               : !dm_invites_joined_.full("", limit, steady_ms());
+}
+
 void NodeWorker::join_room(const std::string& room_id, const Address& partner) {
   ctx_.client.call(calls::join(room_id), [this, room_id, partner](const MatrixResult& r) {
     post([this, room_id, partner, ok = bool(r)] {

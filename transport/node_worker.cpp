@@ -20,6 +20,7 @@ using namespace worker;
 NodeWorker::NodeWorker(NodeWorkerContext context, E2eeMachine machine, std::string since)
     : ctx_(std::move(context)),
       machine_(std::move(machine)),
+      e2ee_(machine_, ctx_.config.policy.olm_sessions_per_device_per_hour),
       me_(ctx_.key.address()),
       my_user_id_(machine_.user_id()),
       server_name_(my_user_id_.substr(my_user_id_.find(':') + 1)),
@@ -296,7 +297,10 @@ void NodeWorker::handle_sync(const json& body) {
   Intake intake;
   intake.changes.append(std::exchange(e2ee_.answers(), {}));
 
-  const SyncOutcome outcome = receive_e2ee(std::move(batch->e2ee), intake.changes);
+  const auto [outcome, throttled] =
+      e2ee_.receive(std::move(batch->e2ee), intake.changes, steady_ms());
+  if (throttled > 0)
+    ctx_.counters.update([&](NodeStats& s) { s.olm_sessions_throttled += throttled; });
   if (!outcome.rejected.empty()) {
     ctx_.counters.update([&](NodeStats& s) {
       s.undecryptable += outcome.rejected.size();

@@ -6,7 +6,7 @@
 // may wait for the store's group commit (an fsync), never for the network.
 //
 // Per /sync answer: the machine takes the to-device events (less the Olm pre-key messages over
-// their sender key's budget of new sessions, node_policy.cpp) and key counts; invites from the
+// their sender key's budget of new sessions, e2ee_driver.hpp) and key counts; invites from the
 // lower address of a pair are validated and joined (within the hourly cap); DM rooms are judged
 // (dm_room.hpp) and left when wrong; envelopes (Olm, Megolm, or plaintext that is then refused) go
 // through PROTOCOL §4 rules 1-8; the accepted ones, their nonces, erased outbox records and
@@ -229,11 +229,8 @@ class NodeWorker {
   bool allowed(const Address& sender, const Source& source) const;
   void finish_intake(Intake& intake);
 
-  // The spam policy's hourly caps (node_policy.cpp).
-  // The machine's part of a /sync answer, less the Olm pre-key messages that would open a
-  // session over their sender key's budget.
-  SyncOutcome receive_e2ee(SyncChanges changes, store::Changes& step);
-  // Whether one more DM room invite may be joined this hour; `count`: and counts it if so.
+  // Whether one more DM room invite may be joined this hour (Policy::max_new_dm_rooms_per_hour);
+  // `count`: and counts it if so.
   bool admit_dm_invite(bool count);
 
   // Envelopes out.
@@ -267,7 +264,7 @@ class NodeWorker {
 
   NodeWorkerContext ctx_;
   E2eeMachine machine_;
-  E2eeDriver e2ee_{machine_};  // the machine's requests: in flight, retries, whose payload
+  E2eeDriver e2ee_;  // the machine's intake cap and its requests (in flight, retries, whose)
   Address me_;
   std::string my_user_id_;
   std::string server_name_;
@@ -306,9 +303,7 @@ class NodeWorker {
   std::map<Address, Reachability> reachability_;
   // Run once a user id's look-up is done (whatever its outcome).
   std::map<std::string, std::vector<std::function<void()>>> after_validation_;
-  RollingWindow olm_sessions_opened_{RollingWindow::kHourMs};  // by sender Curve25519 key
-  RollingWindow dm_invites_joined_{RollingWindow::kHourMs};    // one key: ""
-  std::int64_t next_window_prune_ = 0;
+  RollingWindow dm_invites_joined_{RollingWindow::kHourMs};  // one key: ""
   bool sync_in_flight_ = false;
   std::int64_t sync_backoff_ms_ = 0;
   std::int64_t next_prune_ = 0;

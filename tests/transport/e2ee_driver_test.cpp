@@ -12,6 +12,7 @@ namespace mrt::transport {
 namespace {
 
 using testing::AliceAndBob;
+using testing::Peer;
 
 MatrixResult http_error(long status) {
   return fail(MatrixError{MatrixErrorKind::http, status, "M_UNKNOWN", "", std::nullopt, ""});
@@ -34,8 +35,27 @@ class E2eeDriverTest : public AliceAndBob {
     EXPECT_EQ(outcome.requests.size(), 1u);
     return outcome;
   }
+  // Bob's /sync with the to-device events the hub holds for him, through a driver.
+  E2eeDriver::Received bob_receives(E2eeDriver& bobs) {
+    SyncChanges changes;
+    auto& queue = hub.inbox[bob.user()][bob.device()];
+    changes.to_device_events = nlohmann::json(queue);
+    queue.clear();
+    store::Changes step;
+    auto received = bobs.receive(changes, step, clock.now);
+    bob.env().commit_now(std::move(step));
+    return received;
+  }
+  // Alice's first contact with bob, queued in the hub: a pre-key message.
+  void first_contact(Peer& from) {
+    for (int attempt = 0; attempt < 4; ++attempt) {
+      from.flush();
+      if (from.machine->encrypt_to_device(bob.user(), kEnvelopes, kHello).complete()) break;
+    }
+    from.flush();
+  }
   const Address bob_address = bob.key().address();
-  E2eeDriver driver{*alice.machine};
+  E2eeDriver driver{*alice.machine, 10};
 };
 
 TEST_F(E2eeDriverTest, ARequestOnItsWayIsNotDueAgain) {
@@ -112,6 +132,46 @@ TEST_F(E2eeDriverTest, AbandonReleasesPeersWhoseRequestsTheReloadedMachineNoLong
   EXPECT_TRUE(driver.holds(carol)) << "its answer releases it";
   driver.done("gone-but-in-flight", http_error(400), 0);
   EXPECT_FALSE(driver.holds(carol));
+}
+
+TEST_F(E2eeDriverTest, APreKeyMessageWithinTheSenderKeysBudgetOpensASession) {
+  E2eeDriver bobs(*bob.machine, 1);
+  first_contact(alice);
+  const auto received = bob_receives(bobs);
+  EXPECT_EQ(received.throttled, 0u);
+  ASSERT_EQ(received.outcome.events.size(), 1u);
+  EXPECT_EQ(received.outcome.events[0].content, kHello);
+}
+
+TEST_F(E2eeDriverTest, APreKeyMessageOverTheSenderKeysBudgetIsDroppedUnread) {
+  E2eeDriver bobs(*bob.machine, 0);
+  first_contact(alice);
+  const auto received = bob_receives(bobs);
+  EXPECT_EQ(received.throttled, 1u);
+  EXPECT_TRUE(received.outcome.events.empty());
+  EXPECT_TRUE(received.outcome.rejected.empty()) << "not even decrypted";
+}
+
+TEST_F(E2eeDriverTest, ASendersRepeatedPreKeyMessagesOfOneSessionCountOnce) {
+  E2eeDriver bobs(*bob.machine, 1);
+  first_contact(alice);
+  alice.machine->encrypt_to_device(bob.user(), kEnvelopes, {{"second", 2}});
+  alice.flush();  // bob has not answered: a pre-key message again, of the same session
+  ASSERT_EQ(hub.inbox[bob.user()][bob.device()].size(), 2u);
+  const auto received = bob_receives(bobs);
+  EXPECT_EQ(received.throttled, 0u);
+  EXPECT_EQ(received.outcome.events.size(), 2u);
+}
+
+TEST_F(E2eeDriverTest, AnotherSenderKeyHasABudgetOfItsOwn) {
+  E2eeDriver bobs(*bob.machine, 1);
+  Peer carol{"CAROL", hub, clock};
+  carol.flush();
+  first_contact(alice);
+  first_contact(carol);
+  const auto received = bob_receives(bobs);
+  EXPECT_EQ(received.throttled, 0u);
+  EXPECT_EQ(received.outcome.events.size(), 2u);
 }
 
 }  // namespace
