@@ -79,7 +79,7 @@ void NodeWorker::on_looked_up(const std::string& user_id, MatrixResult r) {
     ctx_.env.commit(std::move(c));
   }
   for (auto& [room_id, room] : rooms_) judge_room(room_id, nullptr);
-  if (presence_of_.count(user_id)) recompute_reachability(user_id);
+  if (presence_.knows(user_id)) recompute_reachability(user_id);
   for (auto& [peer_address, p] : peers_) ensure_room(*p);
   if (auto waiting = after_validation_.extract(user_id))
     for (auto& then : waiting.mapped()) then();

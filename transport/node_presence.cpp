@@ -12,8 +12,7 @@ using json = nlohmann::json;
 using namespace worker;
 
 void NodeWorker::on_presence(const std::string& user_id, const std::string& presence) {
-  presence_of_[user_id] = presence;
-  recompute_reachability(user_id);
+  if (presence_.set(user_id, presence)) recompute_reachability(user_id);
 }
 
 void NodeWorker::recompute_reachability(const std::string& user_id) {
@@ -23,24 +22,15 @@ void NodeWorker::recompute_reachability(const std::string& user_id) {
     look_up(user_id);  // comes back here once checked (on_looked_up)
     return;
   }
-  Reachability now = Reachability::unknown;
-  for (const auto& [user, presence] : presence_of_) {
-    if (!validated(user, *address)) continue;
-    if (presence == "online") {
-      now = Reachability::reachable;
-      break;
-    }
-    if (presence == "offline" || presence == "unavailable") now = Reachability::unreachable;
-  }
-  reachability_[*address] = now;
+  const Reachability now = presence_.recompute(
+      *address, [&](const std::string& user) { return validated(user, *address); });
   ctx_.homes.reachability(server_name_, *address, now);  // emits a change of the node's view
 }
 
 void NodeWorker::reachability(const Address& address, std::function<void(Reachability)> done) {
   post([this, address, done = std::move(done)] {
-    if (auto it = reachability_.find(address);
-        it != reachability_.end() && it->second != Reachability::unknown)
-      return done(it->second);
+    if (const Reachability known = presence_.last(address); known != Reachability::unknown)
+      return done(known);
     // Nothing came by /sync: ask the homeserver about each validated id of the address (found
     // first when there is none yet), and answer once every answer is in.
     after_look_ups(look_up_ids(address), [this, address, done] {
@@ -52,12 +42,11 @@ void NodeWorker::reachability(const Address& address, std::function<void(Reachab
                          [this, address, user_id, done, pending](MatrixResult r) {
                            post([this, address, user_id, done, pending, r = std::move(r)] {
                              if (r && r->contains("presence") && (*r)["presence"].is_string()) {
-                               presence_of_[user_id] = (*r)["presence"].get<std::string>();
+                               presence_.set(user_id, (*r)["presence"].get<std::string>());
                                recompute_reachability(user_id);
                              }
                              if (--*pending > 0) return;
-                             auto it = reachability_.find(address);
-                             done(it == reachability_.end() ? Reachability::unknown : it->second);
+                             done(presence_.last(address));
                            });
                          });
       }

@@ -39,6 +39,7 @@
 #include "node_tables.hpp"
 #include "outbox.hpp"
 #include "peer_ids.hpp"
+#include "presence.hpp"
 #include "rolling_window.hpp"
 
 namespace mrt::transport {
@@ -299,8 +300,7 @@ class NodeWorker {
   std::map<std::string, std::string> topic_rooms_;   // topic -> broadcast room id
   std::map<std::string, BroadcastRoom> broadcasts_;  // room id -> topic, state, verdict
   std::int64_t next_squat_check_ = 0;
-  std::map<std::string, std::string> presence_of_;  // user id -> last presence
-  std::map<Address, Reachability> reachability_;
+  Presence presence_;
   // Run once a user id's look-up is done (whatever its outcome).
   std::map<std::string, std::vector<std::function<void()>>> after_validation_;
   RollingWindow dm_invites_joined_{RollingWindow::kHourMs};  // one key: ""
