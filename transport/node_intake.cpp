@@ -31,16 +31,6 @@ void NodeWorker::reject(RejectReason reason, const std::optional<Address>& claim
   intake.events.push_back(std::move(e));
 }
 
-// Rule 8's allowlists: the node's for unicast, the topic's publishers for a broadcast room.
-bool NodeWorker::allowed(const Address& sender, const Source& source) const {
-  if (source.topic) {
-    auto it = ctx_.config.policy.publishers.find(*source.topic);
-    return it == ctx_.config.policy.publishers.end() || it->second.count(sender) > 0;
-  }
-  const auto& allowlist = ctx_.config.policy.allowlist;
-  return !allowlist || allowlist->count(sender) > 0;
-}
-
 void NodeWorker::intake_envelope(const json& wire, const Source& source, Intake& intake) {
   const Arrival arrival =
       source.topic ? Arrival{.room_topic = source.topic} : Arrival{.receiver = me_};
@@ -56,26 +46,15 @@ void NodeWorker::intake_envelope(const json& wire, const Source& source, Intake&
   const std::string key = store::join_key({e.sender.to_hex(), e.nonce});
   const bool unicast = source.carrier.has_value();
 
-  bool seen = intake.accepted.count(key) > 0;
-  if (!seen) seen = ctx_.tables.seen_nonces.get(ctx_.env.read(), key).has_value();
-  if (seen) {
+  const bool seen = intake.accepted.contains(key) ||
+                    ctx_.tables.seen_nonces.get(ctx_.env.read(), key).has_value();
+  const auto rejected = rules_.judge(
+      e, source, seen, [&] { return ctx_.homes.within_budget(e.sender, steady_ms()); });
+  if (rejected) {
     // The sender did not get our ack: acknowledge again (rule 6). Broadcasts are not acked.
-    if (unicast && e.kind == EnvelopeKind::message)
+    if (*rejected == RejectReason::replay && unicast && e.kind == EnvelopeKind::message)
       intake.acks.push_back({e.sender, {*source.carrier, e.nonce}});
-    reject(RejectReason::replay, e.sender, source, intake, e.nonce);
-    return;
-  }
-  // Rule 7 is for unicast carriers only: a broadcast room is public and unencrypted.
-  if (unicast && (!source.device || *source.device != e.sender)) {
-    reject(RejectReason::unattested_device, e.sender, source, intake, e.nonce);
-    return;
-  }
-  if (!allowed(e.sender, source)) {
-    reject(RejectReason::not_allowed, e.sender, source, intake, e.nonce);
-    return;
-  }
-  if (!ctx_.homes.within_budget(e.sender, steady_ms())) {
-    reject(RejectReason::rate_limited, e.sender, source, intake, e.nonce);
+    reject(*rejected, e.sender, source, intake, e.nonce);
     return;
   }
   // The same envelope may be arriving over another homeserver right now: the home that claims

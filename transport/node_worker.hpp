@@ -35,6 +35,7 @@
 #include "dm_room.hpp"
 #include "e2ee_driver.hpp"
 #include "home_set.hpp"
+#include "intake_rules.hpp"
 #include "matrix_client.hpp"
 #include "node_tables.hpp"
 #include "outbox.hpp"
@@ -215,19 +216,12 @@ class NodeWorker {
   }
 
   // Envelopes in.
-  // Where an envelope came in: a unicast carrier, with the attested address of the device that
-  // sent it (if any), or a broadcast room.
-  struct Source {
-    std::optional<Carrier> carrier;
-    std::optional<Address> device;
-    std::optional<std::string> topic;
-  };
+  using Source = EnvelopeSource;
   void intake_payload(const nlohmann::json& content, const Source& source, Intake& intake);
   void intake_envelope(const nlohmann::json& envelope, const Source& source, Intake& intake);
   // `nonce`: the envelope's, once it passed rule 1 (empty before).
   void reject(RejectReason reason, const std::optional<Address>& claimed, const Source& source,
               Intake& intake, const std::string& nonce = "");
-  bool allowed(const Address& sender, const Source& source) const;
   void finish_intake(Intake& intake);
 
   // Whether one more DM room invite may be joined this hour (Policy::max_new_dm_rooms_per_hour);
@@ -285,6 +279,7 @@ class NodeWorker {
   std::map<Address, std::unique_ptr<Peer>> peers_;
   std::map<std::string, std::unique_ptr<Room>> rooms_;
   Outbox outbox_;
+  IntakeRules rules_{ctx_.config.policy};
   PeerIds ids_;  // validated user ids and look-ups
   // The send batch being built (transmit_all): the machine's writes, and the room events that
   // leave once they are durable.

@@ -1,0 +1,42 @@
+// transport/intake_rules.hpp (internal): PROTOCOL §4 rules 6-8 for an envelope that passed
+// rules 1-5 (validate_envelope), in the protocol's order; the first rule it fails names the
+// rejection. Pure: whether the nonce was seen and the sender's budget are the caller's (they
+// are shared by the node's homes), and the budget is asked only once every other rule passed,
+// so that an envelope rejected earlier takes nothing from it.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include <mrt/envelope.hpp>
+#include <mrt/node.hpp>
+
+namespace mrt::transport {
+
+// Where an envelope came in: a unicast carrier, with the attested address of the device that
+// sent it (if any), or a broadcast room.
+struct EnvelopeSource {
+  std::optional<Carrier> carrier;
+  std::optional<Address> device;
+  std::optional<std::string> topic;
+  bool unicast() const { return carrier.has_value(); }
+};
+
+class IntakeRules {
+ public:
+  explicit IntakeRules(const Policy& policy) : policy_(policy) {}
+
+  // nullopt: accepted. `seen`: the sender's nonce is in the replay window; `take_budget`: takes
+  // one envelope from the sender's budget, false when it is spent.
+  std::optional<RejectReason> judge(const Envelope& envelope, const EnvelopeSource& source,
+                                    bool seen, const std::function<bool()>& take_budget) const;
+
+  // Rule 8's allowlists: the node's for unicast, the topic's publishers for a broadcast room.
+  bool allowed(const Address& sender, const EnvelopeSource& source) const;
+
+ private:
+  const Policy& policy_;
+};
+
+}  // namespace mrt::transport
