@@ -118,10 +118,22 @@ struct LoginInfo {
   std::string device_id;
 };
 
-class MatrixClient {
+// What a node's worker needs of its homeserver: calls as values, each answered once (on any
+// thread), and the Ethereum login again when its token is revoked. MatrixClient does it over
+// HTTP; a test may answer in process.
+class MatrixCaller {
  public:
   using Callback = std::function<void(MatrixResult)>;
+  using LoginCallback = std::function<void(Result<LoginInfo, MatrixError>)>;
 
+  virtual ~MatrixCaller() = default;
+  virtual void call(MatrixCall c, Callback done) = 0;
+  virtual void login_ethereum(const PrivateKey& key, const std::string& server_name,
+                              const std::optional<std::string>& device_id, LoginCallback done) = 0;
+};
+
+class MatrixClient final : public MatrixCaller {
+ public:
   // `io` must outlive the client's calls (shut it down first: calls end with `cancelled`).
   MatrixClient(HttpIo& io, MatrixClientOptions options);
   ~MatrixClient();
@@ -129,7 +141,7 @@ class MatrixClient {
   MatrixClient& operator=(const MatrixClient&) = delete;
 
   // Thread-safe. `done` runs once, on the I/O thread, after the last retry.
-  void call(MatrixCall c, Callback done);
+  void call(MatrixCall c, Callback done) override;
   std::future<MatrixResult> call(MatrixCall c);
 
   // PROTOCOL §2: m.login.password as the address's localpart, password personal_sign(server
@@ -140,9 +152,8 @@ class MatrixClient {
       const PrivateKey& key, const std::string& server_name,
       const std::optional<std::string>& device_id = std::nullopt);
   // The same with a callback, run on the I/O thread (must not block).
-  using LoginCallback = std::function<void(Result<LoginInfo, MatrixError>)>;
   void login_ethereum(const PrivateKey& key, const std::string& server_name,
-                      const std::optional<std::string>& device_id, LoginCallback done);
+                      const std::optional<std::string>& device_id, LoginCallback done) override;
 
   std::future<MatrixResult> whoami() { return call(calls::whoami()); }
   std::future<MatrixResult> sync(const std::string& since, std::int64_t timeout_ms,

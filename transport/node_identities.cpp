@@ -31,7 +31,7 @@ void NodeWorker::send_look_up(const std::string& user_id) {
 }
 
 std::vector<std::string> NodeWorker::look_up_ids(const Address& address) {
-  std::vector<std::string> due = ids_.due(address, steady_ms());
+  std::vector<std::string> due = ids_.due(address, steady());
   for (const auto& id : due) send_look_up(id);
   return due;
 }
@@ -41,13 +41,13 @@ bool NodeWorker::look_up(const std::string& user_id) {
   if (!address) return false;
   // A met id is a candidate of its address; over the cap it is still checked once when asked.
   ids_.add_candidate(*address, user_id);
-  if (!ids_.start(user_id, steady_ms())) return false;
+  if (!ids_.start(user_id, steady())) return false;
   send_look_up(user_id);
   return true;
 }
 
 void NodeWorker::on_looked_up(const std::string& user_id, MatrixResult r) {
-  const std::int64_t now = steady_ms();
+  const std::int64_t now = steady();
   const auto address = address_of_user_id(user_id);
   std::optional<std::string> name;
   if (r && r->is_object() && r->contains("displayname") && (*r)["displayname"].is_string())
@@ -102,7 +102,7 @@ void NodeWorker::after_look_ups(const std::vector<std::string>& user_ids,
 void NodeWorker::remember_validated(const std::string& user_id, const Address& address,
                                     store::Changes& changes) {
   const std::int64_t now = ctx_.now_ms();
-  const bool fresh = ids_.proven(user_id, address, steady_ms());
+  const bool fresh = ids_.proven(user_id, address, steady());
   changes.put(ctx_.tables.meta, validated_key(user_id),
               address.to_hex() + " " + std::to_string(now));
   ctx_.homes.peer_uses(user_id.substr(user_id.find(':') + 1), address);
@@ -119,7 +119,7 @@ void NodeWorker::remember_validated(const std::string& user_id, const Address& a
     if (m != room->state.membership.end() && (m->second == "join" || m->second == "invite"))
       continue;
     room->state.membership[user_id] = "invite";
-    room->invited_at = steady_ms();
+    room->invited_at = steady();
     ctx_.client.call(calls::invite(room_id, user_id), [](const MatrixResult&) {});
   }
 }

@@ -48,8 +48,8 @@ void NodeWorker::intake_envelope(const json& wire, const Source& source, Intake&
 
   const bool seen = intake.accepted.contains(key) ||
                     ctx_.tables.seen_nonces.get(ctx_.env.read(), key).has_value();
-  const auto rejected = rules_.judge(
-      e, source, seen, [&] { return ctx_.homes.within_budget(e.sender, steady_ms()); });
+  const auto rejected =
+      rules_.judge(e, source, seen, [&] { return ctx_.homes.within_budget(e.sender, steady()); });
   if (rejected) {
     // The sender did not get our ack: acknowledge again (rule 6). Broadcasts are not acked.
     if (*rejected == RejectReason::replay && unicast && e.kind == EnvelopeKind::message)

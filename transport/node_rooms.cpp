@@ -76,8 +76,8 @@ void NodeWorker::handle_invite(const std::string& room_id, const json& invite_st
 
 bool NodeWorker::admit_dm_invite(bool count) {
   const std::size_t limit = ctx_.config.policy.max_new_dm_rooms_per_hour;
-  return count ? dm_invites_joined_.admit("", limit, steady_ms())
-               : !dm_invites_joined_.full("", limit, steady_ms());
+  return count ? dm_invites_joined_.admit("", limit, steady())
+               : !dm_invites_joined_.full("", limit, steady());
 }
 
 void NodeWorker::join_room(const std::string& room_id, const Address& partner) {
@@ -203,7 +203,7 @@ bool NodeWorker::has_live_room(const Address& partner) const {
 
 void NodeWorker::ensure_room(Peer& p) {
   if (ctx_.config.carrier != Carrier::room || !(me_ < p.address)) return;
-  if (p.creating_room || steady_ms() < p.next_room_attempt || has_live_room(p.address)) return;
+  if (p.creating_room || steady() < p.next_room_attempt || has_live_room(p.address)) return;
   const std::set<std::string>& partner_ids = ids_.ids(p.address);
   if (partner_ids.empty()) {
     look_up_ids(p.address);  // ensure_room runs again once one is validated
@@ -222,7 +222,7 @@ void NodeWorker::ensure_room(Peer& p) {
                                ? &(*r)["room_id"].get_ref<const std::string&>()
                                : nullptr;
                        if (!room_id) {
-                         partner_peer.next_room_attempt = steady_ms() + kRoomRetryMs;
+                         partner_peer.next_room_attempt = steady() + kRoomRetryMs;
                          return;
                        }
                        auto room = std::make_unique<Room>();
@@ -236,7 +236,7 @@ void NodeWorker::ensure_room(Peer& p) {
                        for (const auto& id : invite) room->state.membership[id] = "invite";
                        room->complete = true;
                        room->partner = partner;
-                       room->invited_at = steady_ms();
+                       room->invited_at = steady();
                        const std::string id = *room_id;
                        rooms_[id] = std::move(room);
                        Intake intake;

@@ -84,7 +84,7 @@ void NodeWorker::transmit(Peer& p, bool draining) {
     for (Carrier arrival : {Carrier::room, Carrier::to_device}) {
       auto& acks = p.acks[arrival];
       if (acks.empty()) continue;
-      if (!draining && steady_ms() < p.acks_since + kAckHoldMs) return;
+      if (!draining && steady() < p.acks_since + kAckHoldMs) return;
       const std::size_t n = std::min(acks.size(), kMaxAcks);
       PayloadBuilder ack;
       ack.add(ack_envelope(p, acks, n));
@@ -186,10 +186,10 @@ NodeWorker::ToDeviceSend NodeWorker::send_over_to_device(Peer& p, const json& pa
       without_devices.push_back(user_id);
     }
   }
-  if (!without_devices.empty() && steady_ms() >= p.next_device_refresh) {
+  if (!without_devices.empty() && steady() >= p.next_device_refresh) {
     // Not logged in yet, or gone: ask the server again now and then (no room, no device-list
     // news for this user).
-    p.next_device_refresh = steady_ms() + kDeviceRefreshMs;
+    p.next_device_refresh = steady() + kDeviceRefreshMs;
     machine_.refresh_devices(without_devices);
   }
   if (sent) {
@@ -200,7 +200,7 @@ NodeWorker::ToDeviceSend NodeWorker::send_over_to_device(Peer& p, const json& pa
 }
 
 void NodeWorker::pump_requests() {
-  std::vector<OutgoingRequest> due = e2ee_.due(steady_ms());
+  std::vector<OutgoingRequest> due = e2ee_.due(steady());
   // A request an answer made (an m.dummy on a session a claim opened) leaves only once the
   // answer's writes are durable.
   if (!due.empty() && !e2ee_.answers().empty())
@@ -214,7 +214,7 @@ void NodeWorker::pump_requests() {
 }
 
 void NodeWorker::on_request_done(const std::string& id, const MatrixResult& result) {
-  if (e2ee_.done(id, result, steady_ms()) == E2eeDriver::Answer::refused) {
+  if (e2ee_.done(id, result, steady()) == E2eeDriver::Answer::refused) {
     ctx_.log(LogLevel::warning, "e2ee", "request_refused",
              {{"server", server_name_},
               {"request_id", id},

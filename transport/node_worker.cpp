@@ -37,10 +37,15 @@ NodeWorker::~NodeWorker() {
 }
 
 void NodeWorker::start() {
+  start_driven();
+  thread_ = std::thread([this] { run(); });
+}
+
+void NodeWorker::start_driven() {
   // Validated user ids and rooms from earlier runs.
   auto txn = ctx_.env.read();
   const std::string prefix = store::join_key({"validated"});  // "validated\0"
-  const std::int64_t wall = ctx_.now_ms(), steady = steady_ms();
+  const std::int64_t wall = ctx_.now_ms(), steady_now = steady();
   ctx_.tables.meta.for_each(
       txn, as_bytes(prefix), [&](const std::string& key, const std::string& value) {
         // "0x<address> <ms since the epoch when proven>" (before federation: the address alone).
@@ -52,7 +57,7 @@ void NodeWorker::start() {
         std::optional<std::int64_t> proven_at;  // unknown: checked again when next needed
         if (space != std::string::npos) {
           try {
-            proven_at = steady - (wall - std::stoll(value.substr(space + 1)));
+            proven_at = steady_now - (wall - std::stoll(value.substr(space + 1)));
           } catch (const std::exception&) {
           }
         }
@@ -85,7 +90,7 @@ void NodeWorker::start() {
     return true;
   });
   for (auto& [room_id, room] : rooms_) judge_room(room_id, nullptr);
-  thread_ = std::thread([this] { run(); });
+  next_tick_ = steady();
   post([this] {
     prune_seen_nonces();
     start_sync();
@@ -147,7 +152,7 @@ void NodeWorker::post_after(std::int64_t delay_ms, std::function<void()> task) {
   {
     std::lock_guard lock(mutex_);
     if (stopping_) return;
-    timers_.emplace(steady_ms() + delay_ms, std::move(task));
+    timers_.emplace(steady() + delay_ms, std::move(task));
   }
   wake_.notify_one();
 }
@@ -155,7 +160,7 @@ void NodeWorker::post_after(std::int64_t delay_ms, std::function<void()> task) {
 void NodeWorker::add_to_outbox(std::vector<OutboxEntry> entries) {
   if (entries.empty()) return;
   post([this, entries = std::move(entries)]() mutable {
-    const std::int64_t now = steady_ms();
+    const std::int64_t now = steady();
     for (auto& e : entries) {
       Peer& p = peer(e.to);
       if (p.queued.insert(e.nonce).second) p.messages.push_back(e.nonce);
@@ -171,61 +176,75 @@ void NodeWorker::forget(std::string nonce) {
 }
 
 void NodeWorker::run() {
-  next_tick_ = steady_ms();
   for (;;) {
-    std::deque<std::function<void()>> tasks;
     {
       std::unique_lock lock(mutex_);
-      const auto deadline = [&] {
-        std::int64_t d = next_tick_;
-        if (!timers_.empty()) d = std::min(d, timers_.begin()->first);
-        return std::chrono::steady_clock::time_point(std::chrono::milliseconds(d));
-      };
-      wake_.wait_until(lock, deadline(), [&] { return stopping_ || !tasks_.empty(); });
+      const auto deadline =
+          std::chrono::steady_clock::time_point(std::chrono::milliseconds(wake_at_locked()));
+      wake_.wait_until(lock, deadline, [&] { return stopping_ || !tasks_.empty(); });
       if (stopping_) return;
-      tasks.swap(tasks_);
-      const std::int64_t now = steady_ms();
-      while (!timers_.empty() && timers_.begin()->first <= now) {
-        tasks.push_back(std::move(timers_.begin()->second));
-        timers_.erase(timers_.begin());
-      }
     }
-    try {
-      for (auto& task : tasks) task();
-      if (steady_ms() >= next_tick_) {
-        tick();
-        // With nothing to resend, wake seldom: an idle node then costs next to nothing, and
-        // tasks and timers still wake it at once (add_to_outbox brings the tick back).
-        next_tick_ = steady_ms() + (outbox_.empty() ? kIdleTickMs : kTickMs);
-      }
-      transmit_all();
-      pump_requests();
-      store_failing_ = false;
-      if (std::lock_guard lock(mutex_); draining_ && acks_settled()) {
-        draining_ = false;
-        drained_.notify_all();
-      }
-    } catch (const store::Error& e) {
-      // A storage failure (disk full, I/O): the step's changes were not applied, and what it
-      // was about comes again (the /sync from the old next_batch, the outbox's resends).
-      abandon_pending_steps();
-      ctx_.counters.update([](NodeStats& s) { ++s.store_errors; });
-      ctx_.log(LogLevel::error, "worker", "store_error",
-               {{"server", server_name_}, {"code", e.code()}, {"what", e.what()}});
-      if (!std::exchange(store_failing_, true)) {
-        NodeEvent failed;
-        failed.type = NodeEventType::store_failed;
-        failed.detail = e.what();
-        ctx_.emit(std::move(failed));
-      }
-    } catch (const std::exception& e) {
-      // Anything else is a fault of mrt's, not of the network: counted and logged, and the
-      // worker goes on (a peer must not be able to stop a node by finding such a fault).
-      abandon_pending_steps();
-      ctx_.counters.update([](NodeStats& s) { ++s.step_failures; });
-      ctx_.log(LogLevel::error, "worker", "step_failed",
-               {{"server", server_name_}, {"what", e.what()}});
+    run_due();
+  }
+}
+
+std::int64_t NodeWorker::wake_at_locked() const {
+  std::int64_t at = next_tick_;
+  if (!timers_.empty()) at = std::min(at, timers_.begin()->first);
+  return at;
+}
+
+std::int64_t NodeWorker::next_wake() const {
+  std::lock_guard lock(mutex_);
+  return tasks_.empty() ? wake_at_locked() : steady();
+}
+
+void NodeWorker::run_due() {
+  std::deque<std::function<void()>> tasks;
+  {
+    std::lock_guard lock(mutex_);
+    tasks.swap(tasks_);
+    const std::int64_t now = steady();
+    while (!timers_.empty() && timers_.begin()->first <= now) {
+      tasks.push_back(std::move(timers_.begin()->second));
+      timers_.erase(timers_.begin());
     }
+  }
+  try {
+    for (auto& task : tasks) task();
+    if (steady() >= next_tick_) {
+      tick();
+      // With nothing to resend, wake seldom: an idle node then costs next to nothing, and
+      // tasks and timers still wake it at once (add_to_outbox brings the tick back).
+      next_tick_ = steady() + (outbox_.empty() ? kIdleTickMs : kTickMs);
+    }
+    transmit_all();
+    pump_requests();
+    store_failing_ = false;
+    if (std::lock_guard lock(mutex_); draining_ && acks_settled()) {
+      draining_ = false;
+      drained_.notify_all();
+    }
+  } catch (const store::Error& e) {
+    // A storage failure (disk full, I/O): the step's changes were not applied, and what it
+    // was about comes again (the /sync from the old next_batch, the outbox's resends).
+    abandon_pending_steps();
+    ctx_.counters.update([](NodeStats& s) { ++s.store_errors; });
+    ctx_.log(LogLevel::error, "worker", "store_error",
+             {{"server", server_name_}, {"code", e.code()}, {"what", e.what()}});
+    if (!std::exchange(store_failing_, true)) {
+      NodeEvent failed;
+      failed.type = NodeEventType::store_failed;
+      failed.detail = e.what();
+      ctx_.emit(std::move(failed));
+    }
+  } catch (const std::exception& e) {
+    // Anything else is a fault of mrt's, not of the network: counted and logged, and the
+    // worker goes on (a peer must not be able to stop a node by finding such a fault).
+    abandon_pending_steps();
+    ctx_.counters.update([](NodeStats& s) { ++s.step_failures; });
+    ctx_.log(LogLevel::error, "worker", "step_failed",
+             {{"server", server_name_}, {"what", e.what()}});
   }
 }
 
@@ -245,7 +264,7 @@ void NodeWorker::on_sync(MatrixResult result) {
   sync_in_flight_ = false;
   if (!result) {
     if (result.error().kind == MatrixErrorKind::cancelled) return;
-    ctx_.homes.sync_failed(server_name_, steady_ms());
+    ctx_.homes.sync_failed(server_name_, steady());
     sync_backoff_ms_ = std::clamp<std::int64_t>(sync_backoff_ms_ * 2, 500, kMaxSyncBackoffMs);
     ctx_.log(LogLevel::warning, "sync", "sync_failed",
              {{"server", server_name_},
@@ -297,8 +316,7 @@ void NodeWorker::handle_sync(const json& body) {
   Intake intake;
   intake.changes.append(std::exchange(e2ee_.answers(), {}));
 
-  const auto [outcome, throttled] =
-      e2ee_.receive(std::move(batch->e2ee), intake.changes, steady_ms());
+  const auto [outcome, throttled] = e2ee_.receive(std::move(batch->e2ee), intake.changes, steady());
   if (throttled > 0)
     ctx_.counters.update([&](NodeStats& s) { s.olm_sessions_throttled += throttled; });
   if (!outcome.rejected.empty()) {
@@ -418,7 +436,7 @@ void NodeWorker::finish_intake(Intake& intake) {
   for (auto& [to, ack] : intake.acks) {
     Peer& p = peer(to);
     if (std::all_of(p.acks.begin(), p.acks.end(), [](const auto& a) { return a.second.empty(); })) {
-      p.acks_since = steady_ms();
+      p.acks_since = steady();
       post_after(kAckHoldMs, [] {});  // wakes the loop to send them if nothing else does
     }
     auto& waiting = p.acks[ack.first];
@@ -446,14 +464,14 @@ void NodeWorker::finish_intake(Intake& intake) {
 // Time.
 
 void NodeWorker::tick() {
-  const std::int64_t steady = steady_ms();
-  Outbox::Due due = outbox_.due(steady, ctx_.now_ms());
+  const std::int64_t now = steady();
+  Outbox::Due due = outbox_.due(now, ctx_.now_ms());
   for (const auto& resend : due.resends) {
     Peer& p = peer(resend.to);
-    if (resend.attempts >= kStuckAttempts && steady >= p.next_recheck) {
+    if (resend.attempts >= kStuckAttempts && now >= p.next_recheck) {
       // Deliveries keep failing: the peer may have moved to another homeserver (PROTOCOL §8),
       // or come back as a new device (device-list news only comes with shared rooms).
-      p.next_recheck = steady + 2 * ctx_.config.resend_initial.count() * resend.attempts;
+      p.next_recheck = now + 2 * ctx_.config.resend_initial.count() * resend.attempts;
       ids_.recheck(resend.to);
       const auto& known = ids_.ids(resend.to);
       if (!known.empty()) machine_.refresh_devices({known.begin(), known.end()});
@@ -508,22 +526,22 @@ void NodeWorker::tick() {
   // The creator invites again, every minute, the partner's ids that have not joined.
   for (auto& [room_id, room] : rooms_) {
     if (room->left || room->state.creator != my_user_id_ || !room->partner) continue;
-    if (room->invited_at == 0 || steady - room->invited_at < kReinviteMs) continue;
-    room->invited_at = steady;
+    if (room->invited_at == 0 || now - room->invited_at < kReinviteMs) continue;
+    room->invited_at = now;
     for (const auto& partner_user : ids_.ids(*room->partner)) {
       if (room->state.joined(partner_user)) continue;
       ctx_.client.call(calls::invite(room_id, partner_user), [](const MatrixResult&) {});
     }
   }
-  if (steady >= next_squat_check_) {
-    next_squat_check_ = steady + kSquatRecheckMs;
+  if (now >= next_squat_check_) {
+    next_squat_check_ = now + kSquatRecheckMs;
     recheck_squatted();
   }
-  if (steady >= next_prune_) prune_seen_nonces();
+  if (now >= next_prune_) prune_seen_nonces();
 }
 
 void NodeWorker::prune_seen_nonces() {
-  next_prune_ = steady_ms() + kPruneEveryMs;
+  next_prune_ = steady() + kPruneEveryMs;
   // A nonce past ts + max_age can only come back as `expired` (rule 5), so it may be forgotten.
   const auto now = static_cast<std::uint64_t>(ctx_.now_ms());
   store::Changes c;

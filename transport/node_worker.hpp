@@ -103,14 +103,16 @@ struct NodeWorkerContext {
   store::Env& env;
   const NodeTables& tables;
   HomeNamespace home;  // this worker's homeserver and its part of the store
-  MatrixClient& client;
+  MatrixCaller& client;
   HomeSet& homes;  // what the node's homes share (one home: still the same rules)
   NodeCounters& counters;
   std::function<void(NodeEvent)> emit;  // thread-safe
   // Thread-safe; cheap when nobody listens at that level.
   std::function<void(LogLevel, const char* component, const char* event, nlohmann::json fields)>
       log;
-  std::function<std::int64_t()> now_ms;
+  std::function<std::int64_t()> now_ms;  // wall time: envelopes' ts and max_age
+  // Steady time: timers, backoffs, schedules and hourly caps (never wall time).
+  std::function<std::int64_t()> steady_ms = transport::steady_ms;
 };
 
 class NodeWorker {
@@ -122,6 +124,15 @@ class NodeWorker {
 
   // Runs the thread and starts syncing. The node hands it the outbox (add_to_outbox).
   void start();
+  // The same without the thread, for a caller that runs the worker itself (a test in virtual
+  // time, with ctx.steady_ms its clock): run_due() whenever steady_ms reaches next_wake().
+  void start_driven();
+  // Runs the tasks posted so far and the timers due, then one step: the tick when due, the send
+  // batch, the machine's requests. What the thread does each time it wakes.
+  void run_due();
+  // When run_due() has something to do (steady ms): now while tasks wait, else the next timer or
+  // tick.
+  std::int64_t next_wake() const;
   // Waits (up to 2 s) until owed acks have left, then joins the thread. Tasks posted afterwards
   // are dropped. Call before the HttpIo shuts down
   // (its completions post here) and destroy the worker only after that.
@@ -159,9 +170,11 @@ class NodeWorker {
   struct Intake;
   struct BroadcastRoom;
 
+  std::int64_t steady() const { return ctx_.steady_ms(); }
   void post(std::function<void()> task);
   void post_after(std::int64_t delay_ms, std::function<void()> task);
   void run();
+  std::int64_t wake_at_locked() const;  // needs mutex_
 
   // The sync loop.
   void start_sync();
@@ -265,7 +278,7 @@ class NodeWorker {
   std::string server_name_;
   std::string since_;
 
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<std::function<void()>> tasks_;
   std::multimap<std::int64_t, std::function<void()>> timers_;  // steady ms
