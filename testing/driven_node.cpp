@@ -1,0 +1,142 @@
+#include "testing/driven_node.hpp"
+
+#include <algorithm>
+#include <climits>
+#include <stdexcept>
+
+#include <mrt/e2ee_machine.hpp>
+#include <mrt/envelope.hpp>
+#include <mrt/matrix_identity.hpp>
+#include <mrt/owner_store_key.hpp>
+
+namespace mrt::testing {
+
+using transport::MatrixResult;
+namespace calls = transport::calls;
+
+namespace {
+
+// The hub answers at once: a call's result is there when call() returns.
+MatrixResult call_now(transport::MatrixCaller& caller, transport::MatrixCall c) {
+  std::optional<MatrixResult> result;
+  caller.call(std::move(c), [&](MatrixResult r) { result = std::move(r); });
+  if (!result) throw std::logic_error("the hub did not answer at once");
+  return std::move(*result);
+}
+
+}  // namespace
+
+DrivenNode::DrivenNode(HomeserverHub& hub, std::filesystem::path dir, std::string server_name,
+                       const PrivateKey& key, NodeConfig config)
+    : hub_(hub),
+      dir_(std::move(dir)),
+      server_name_(std::move(server_name)),
+      key_(key.clone()),
+      address_(key_.address()),
+      config_(std::move(config)) {
+  VirtualClock& clock = hub_.clock();
+  config_.server_name = server_name_;
+  if (config_.known_servers.empty()) config_.known_servers = {server_name_};
+  if (config_.broadcast_server.empty()) config_.broadcast_server = server_name_;
+  config_.now_ms = [&clock] { return clock.wall_ms; };
+  config_.durability = store::Durability::off;
+
+  env_.emplace(std::move(store::Env::open({.dir = dir_,
+                                           .tables = transport::NodeTables::specs({server_name_}),
+                                           .durability = store::Durability::off},
+                                          store_key_for(key_))
+                             .value()));
+  tables_.emplace(*env_);
+  caller_ = hub_.caller(server_name_);
+
+  std::optional<Result<transport::LoginInfo, transport::MatrixError>> login;
+  caller_->login_ethereum(key_, server_name_, std::nullopt, [&](auto r) { login = std::move(r); });
+  if (!login || !*login) throw std::runtime_error("login at " + server_name_ + " failed");
+  user_id_ = (*login)->user_id;
+  const transport::HomeNamespace ns{server_name_, true};
+  auto machine = E2eeMachine::open(*env_, key_, user_id_, (*login)->device_id,
+                                   {.now_ms = config_.now_ms, .tables_prefix = ns.tables_prefix()});
+  if (!machine)
+    throw std::runtime_error("E2EE account: " + std::string(to_string(machine.error())));
+  for (int round = 0; round < 5; ++round) {
+    for (const auto& r : machine->outgoing_requests()) {
+      auto answer = call_now(*caller_, calls::machine_request(r));
+      if (!answer) throw std::runtime_error("keys: " + transport::describe(answer.error()));
+      machine->mark_request_as_sent(r.id, *answer);
+    }
+  }
+  const MatrixIdentity identity = matrix_identity(key_, server_name_);
+  if (!call_now(*caller_, calls::set_displayname(user_id_, identity.displayname.to_hex())))
+    throw std::runtime_error("displayname refused");
+  (void)call_now(*caller_, calls::set_presence(user_id_, "online"));
+
+  const auto emit = [this](NodeEvent e) { events_.push_back(std::move(e)); };
+  homes_ = std::make_unique<transport::HomeSet>(
+      emit, [] {}, config_.policy.rate_per_second, config_.policy.burst);
+  transport::NodeWorkerContext context{config_,
+                                       key_,
+                                       *env_,
+                                       *tables_,
+                                       ns,
+                                       *caller_,
+                                       *homes_,
+                                       counters_,
+                                       emit,
+                                       [](LogLevel, const char*, const char*, nlohmann::json) {},
+                                       config_.now_ms,
+                                       [&clock] { return clock.steady_ms; }};
+  worker_ = std::make_unique<transport::NodeWorker>(std::move(context), std::move(*machine), "");
+  homes_->attach(server_name_, worker_.get(), 0);
+  worker_->start_driven();
+}
+
+DrivenNode::~DrivenNode() {
+  worker_->stop();
+}
+
+std::string DrivenNode::send(const Address& to, std::string body) {
+  const Envelope e = Envelope::message(key_, to, std::move(body), hub_.clock().wall_ms);
+  nlohmann::json wire = e.to_json();
+  store::Changes changes;
+  changes.put(tables_->outbox, e.nonce, nlohmann::json{{"envelope", wire}, {"to", to.to_hex()}});
+  env_->commit_now(std::move(changes));
+  counters_.reserve_outbox(to, 1, config_.policy.max_outbox_per_recipient);
+  counters_.update([](NodeStats& s) {
+    ++s.sent;
+    ++s.outbox;
+  });
+  worker_->add_to_outbox({{std::move(wire), e.nonce, to, e.ts}});
+  return e.nonce;
+}
+
+std::size_t DrivenNode::count(NodeEventType type) const {
+  return static_cast<std::size_t>(std::count_if(
+      events_.begin(), events_.end(), [&](const NodeEvent& e) { return e.type == type; }));
+}
+
+bool run_until(HomeserverHub& hub, const std::vector<DrivenNode*>& nodes,
+               const std::function<bool()>& done, std::int64_t limit_ms) {
+  VirtualClock& clock = hub.clock();
+  const std::int64_t end = clock.steady_ms + limit_ms;
+  for (;;) {
+    // Everything due now, until nothing moves (answers post tasks, tasks make calls).
+    for (bool moved = true; moved;) {
+      moved = hub.pump();
+      for (DrivenNode* node : nodes) {
+        if (node->next_wake() > clock.steady_ms) continue;
+        node->run_due();
+        moved = true;
+      }
+    }
+    if (done()) return true;
+    std::int64_t next = hub.next_deadline();
+    for (DrivenNode* node : nodes) next = std::min(next, node->next_wake());
+    if (next > end) {
+      clock.advance(end - clock.steady_ms);
+      return done();
+    }
+    clock.advance(std::max<std::int64_t>(1, next - clock.steady_ms));
+  }
+}
+
+}  // namespace mrt::testing

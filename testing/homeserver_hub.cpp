@@ -1,0 +1,178 @@
+#include "testing/homeserver_hub.hpp"
+
+#include <algorithm>
+#include <climits>
+#include <stdexcept>
+#include <utility>
+#include <variant>
+
+#include <mrt/matrix_identity.hpp>
+
+#include "devserver/homeserver.hpp"
+#include "transport/matrix_response.hpp"
+
+namespace mrt::testing {
+
+using devserver::Outcome;
+using devserver::Reply;
+using devserver::SyncWait;
+using transport::MatrixCall;
+using transport::MatrixCaller;
+using transport::MatrixResult;
+
+struct HomeserverHub::Server {
+  std::unique_ptr<devserver::Homeserver> hs;
+};
+
+struct HomeserverHub::Waiting {
+  std::string server_name;
+  SyncWait wait;
+  std::int64_t deadline = 0;  // virtual steady ms
+  bool array_answer = false;
+  MatrixCaller::Callback done;
+};
+
+// One device's connection: the token its login got, kept as MatrixClient keeps it.
+class HubCaller final : public MatrixCaller {
+ public:
+  HubCaller(HomeserverHub& hub, std::string server_name)
+      : hub_(hub), server_name_(std::move(server_name)) {}
+
+  void call(MatrixCall c, Callback done) override {
+    hub_.call(server_name_, token_, std::move(c), std::move(done));
+  }
+
+  void login_ethereum(const PrivateKey& key, const std::string& server_name,
+                      const std::optional<std::string>& device_id, LoginCallback done) override {
+    const MatrixIdentity id = matrix_identity(key, server_name);
+    nlohmann::json body = {
+        {"type", "m.login.password"},
+        {"identifier", {{"type", "m.id.user"}, {"user", key.address().to_hex()}}},
+        {"password", id.password.to_hex()}};
+    if (device_id) body["device_id"] = *device_id;
+    MatrixCall c = transport::calls::request("POST", "/_matrix/client/v3/login", body);
+    c.authenticated = false;
+    call(std::move(c), [this, done = std::move(done)](MatrixResult r) {
+      if (!r) return done(fail(r.error()));
+      token_ = (*r)["access_token"].get<std::string>();
+      done(transport::LoginInfo{(*r)["user_id"].get<std::string>(),
+                                (*r)["device_id"].get<std::string>()});
+    });
+  }
+
+ private:
+  HomeserverHub& hub_;
+  std::string server_name_;
+  std::string token_;
+};
+
+namespace {
+
+MatrixResult answer(const devserver::Response& response, bool array_answer) {
+  return transport::parse_matrix_response(response.status, {}, devserver::to_wire(response.body),
+                                          array_answer);
+}
+
+// The long-poll's timeout from a /sync path's query (0 when absent).
+std::int64_t sync_timeout(const std::string& path) {
+  const auto at = path.find("timeout=");
+  if (at == std::string::npos) return 0;
+  return std::stoll(path.substr(at + 8));
+}
+
+}  // namespace
+
+HomeserverHub::HomeserverHub(std::filesystem::path dir) : dir_(std::move(dir)) {}
+HomeserverHub::~HomeserverHub() = default;
+
+void HomeserverHub::add_server(const std::string& server_name) {
+  devserver::Config config;
+  config.server_name = server_name;
+  config.data_dir = dir_ / server_name;
+  config.durability = store::Durability::off;
+  config.open_registration = true;
+  config.rate_limits.buckets.clear();
+  auto opened = devserver::Homeserver::open(std::move(config));
+  if (!opened) throw std::runtime_error("homeserver " + server_name + ": " + opened.error());
+  servers_[server_name] = std::make_unique<Server>(Server{std::move(*opened)});
+}
+
+std::unique_ptr<MatrixCaller> HomeserverHub::caller(const std::string& server_name) {
+  return std::make_unique<HubCaller>(*this, server_name);
+}
+
+void HomeserverHub::lose_next(const std::string& path_part, int count) {
+  faults_.push_back({path_part, count, 200, ""});
+}
+
+void HomeserverHub::refuse_next(const std::string& path_part, int count, long status,
+                                std::string errcode) {
+  faults_.push_back({path_part, count, status, std::move(errcode)});
+}
+
+std::uint64_t HomeserverHub::requests(const std::string& path_part) const {
+  std::uint64_t n = 0;
+  for (const auto& [path, count] : seen_paths_)
+    if (path.find(path_part) != std::string::npos) n += count;
+  return n;
+}
+
+void HomeserverHub::call(const std::string& server_name, std::string& token, MatrixCall c,
+                         MatrixCaller::Callback done) {
+  const std::string path_only = c.path.substr(0, c.path.find('?'));
+  ++seen_paths_[path_only];
+  for (auto& fault : faults_) {
+    if (fault.count == 0 || path_only.find(fault.path_part) == std::string::npos) continue;
+    --fault.count;
+    if (fault.status == 200) return done(nlohmann::json::object());
+    return done(answer(
+        {static_cast<unsigned>(fault.status), {{"errcode", fault.errcode}, {"error", "injected"}}},
+        false));
+  }
+  devserver::Homeserver& hs = *servers_.at(server_name)->hs;
+  devserver::Request request{c.method, c.path, c.authenticated ? "Bearer " + token : "",
+                             c.body ? devserver::to_wire(*c.body) : "", server_name};
+  Outcome outcome = hs.handle(request);
+  if (auto* wait = std::get_if<SyncWait>(&outcome)) {
+    waiting_.push_back({server_name, *wait, clock_.steady_ms + sync_timeout(c.path), c.array_answer,
+                        std::move(done)});
+    return;
+  }
+  Reply reply = std::move(std::get<Reply>(outcome));
+  if (reply.changes) {
+    hs.env().commit_now(std::move(*reply.changes));
+    hs.mark_durable(reply.position);
+  }
+  done(answer(reply.response, c.array_answer));
+}
+
+bool HomeserverHub::pump() {
+  bool answered = false;
+  for (std::size_t i = 0; i < waiting_.size();) {
+    Waiting& w = waiting_[i];
+    devserver::Homeserver& hs = *servers_.at(w.server_name)->hs;
+    Outcome outcome = hs.resume_sync(w.wait, clock_.steady_ms >= w.deadline);
+    auto* reply = std::get_if<Reply>(&outcome);
+    if (!reply) {
+      ++i;
+      continue;
+    }
+    if (reply->changes) {
+      hs.env().commit_now(std::move(*reply->changes));
+      hs.mark_durable(reply->position);
+    }
+    Waiting done = std::move(w);
+    waiting_.erase(waiting_.begin() + static_cast<std::ptrdiff_t>(i));
+    done.done(answer(reply->response, done.array_answer));
+    answered = true;
+  }
+  return answered;
+}
+
+std::int64_t HomeserverHub::next_deadline() const {
+  std::int64_t at = INT64_MAX;
+  for (const auto& w : waiting_) at = std::min(at, w.deadline);
+  return at;
+}
+
+}  // namespace mrt::testing

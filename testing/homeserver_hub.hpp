@@ -1,0 +1,89 @@
+// `HomeserverHub`: dev homeservers (devserver/homeserver.hpp, the server `mrt serve` runs) in the
+// test's own process, on a virtual clock, answering node workers that the test runs itself
+// (NodeWorker::start_driven). No socket, no thread, no fsync: a scenario that takes seconds of
+// resends and timeouts against `mrt serve` runs in milliseconds, and the same each time.
+//
+// Faults are injected per request path: a request may be lost (answered 200 and never applied:
+// the server never saw it) or refused with a status. Servers do not federate with each other yet:
+// each scenario's nodes share one server.
+//
+//   HomeserverHub hub;
+//   hub.add_server("hs.test");
+//   auto caller = hub.caller("hs.test");        // a transport::MatrixCaller
+//   hub.lose_next("/sendToDevice/", 1);
+//   hub.advance(2000);                          // virtual ms: long-polls, timers
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "transport/matrix_client.hpp"
+
+namespace mrt::devserver {
+class Homeserver;
+}
+
+namespace mrt::testing {
+
+// Virtual time: the steady clock of timers and schedules, and the wall clock of envelopes.
+struct VirtualClock {
+  std::int64_t steady_ms = 1'000'000;
+  std::int64_t wall_ms = 1'764'000'000'000;  // 2025-11-24
+  void advance(std::int64_t ms) {
+    steady_ms += ms;
+    wall_ms += ms;
+  }
+};
+
+class HomeserverHub {
+ public:
+  explicit HomeserverHub(std::filesystem::path dir);
+  ~HomeserverHub();
+  HomeserverHub(const HomeserverHub&) = delete;
+  HomeserverHub& operator=(const HomeserverHub&) = delete;
+
+  VirtualClock& clock() { return clock_; }
+  void add_server(const std::string& server_name);
+
+  // A connection to `server_name` for one device: its own access token once logged in.
+  std::unique_ptr<transport::MatrixCaller> caller(const std::string& server_name);
+
+  // The next `count` requests whose path contains `path_part` are lost: answered 200 `{}` and
+  // never applied.
+  void lose_next(const std::string& path_part, int count);
+  // The next `count` such requests are answered `status` with `errcode`, not applied.
+  void refuse_next(const std::string& path_part, int count, long status, std::string errcode);
+  std::uint64_t requests(const std::string& path_part) const;
+
+  // Answers the long-polls that have news (or whose timeout has passed); true if any was.
+  bool pump();
+  // The earliest virtual time a waiting long-poll times out; INT64_MAX when none waits.
+  std::int64_t next_deadline() const;
+
+ private:
+  friend class HubCaller;
+  struct Server;
+  struct Waiting;
+  struct Fault {
+    std::string path_part;
+    int count = 0;
+    long status = 200;
+    std::string errcode;
+  };
+  void call(const std::string& server_name, std::string& token, transport::MatrixCall c,
+            transport::MatrixCaller::Callback done);
+
+  std::filesystem::path dir_;
+  VirtualClock clock_;
+  std::map<std::string, std::unique_ptr<Server>> servers_;
+  std::vector<Waiting> waiting_;
+  std::vector<Fault> faults_;
+  std::map<std::string, std::uint64_t> seen_paths_;
+};
+
+}  // namespace mrt::testing

@@ -1,0 +1,116 @@
+// Node scenarios in process and in virtual time: node workers run by the test against dev
+// homeservers in the same process (testing/homeserver_hub.hpp, testing/driven_node.hpp). What
+// takes seconds of resends and timeouts against `mrt serve` takes milliseconds here.
+#include <gtest/gtest.h>
+
+#include "testing/driven_node.hpp"
+#include "testing/temp_dir.hpp"
+
+namespace mrt::testing {
+namespace {
+
+constexpr const char* kServer = "hs.test";
+
+class Scenario : public ::testing::Test {
+ protected:
+  Scenario() { hub.add_server(kServer); }
+  ~Scenario() override { std::filesystem::remove_all(dir); }
+
+  // Two nodes, `low` with the lower address (it creates the DM room, PROTOCOL §5).
+  void start(Carrier carrier, NodeConfig config = {}) {
+    auto k1 = PrivateKey::generate(), k2 = PrivateKey::generate();
+    if (k2.address() < k1.address()) std::swap(k1, k2);
+    config.carrier = carrier;
+    low = std::make_unique<DrivenNode>(hub, dir / "low", kServer, k1, config);
+    high = std::make_unique<DrivenNode>(hub, dir / "high", kServer, k2, config);
+  }
+  bool run(const std::function<bool()>& done, std::int64_t limit_ms = 60'000) {
+    return run_until(hub, {low.get(), high.get()}, done, limit_ms);
+  }
+
+  std::filesystem::path dir = fresh_dir("scenario");
+  HomeserverHub hub{dir / "servers"};
+  std::unique_ptr<DrivenNode> low, high;
+};
+
+TEST_F(Scenario, AMessageIsDeliveredOnceAndAcked) {
+  start(Carrier::to_device);
+  low->send(high->address(), "hello");
+  ASSERT_TRUE(run([&] { return low->count(NodeEventType::delivered) == 1; }));
+  EXPECT_EQ(high->count(NodeEventType::message), 1u);
+  EXPECT_EQ(high->events().front().body, "hello");
+  EXPECT_EQ(low->stats().resent, 0u);
+}
+
+TEST_F(Scenario, ALostSendIsResentAfterTheInitialDelayAndArrivesOnce) {
+  start(Carrier::to_device);
+  hub.lose_next("/sendToDevice/", 1);
+  const std::int64_t sent_at = hub.clock().steady_ms;
+  low->send(high->address(), "hello");
+  ASSERT_TRUE(run([&] { return low->count(NodeEventType::delivered) == 1; }));
+  EXPECT_EQ(high->count(NodeEventType::message), 1u);
+  EXPECT_EQ(low->stats().resent, 1u);
+  EXPECT_GE(hub.clock().steady_ms - sent_at, NodeConfig{}.resend_initial.count());
+}
+
+TEST_F(Scenario, AMessageNobodyAcksFailsAfterMaxAgeAndNoEarlier) {
+  NodeConfig config;
+  config.limits.max_age_ms = 600'000;
+  start(Carrier::to_device, config);
+  hub.lose_next("/sendToDevice/", 1'000'000);
+  const std::int64_t sent_at = hub.clock().wall_ms;
+  low->send(high->address(), "hello");
+  ASSERT_TRUE(run([&] { return low->count(NodeEventType::failed) == 1; }, 700'000));
+  EXPECT_GT(hub.clock().wall_ms - sent_at, config.limits.max_age_ms);
+  EXPECT_EQ(high->count(NodeEventType::message), 0u);
+  // Resent after 2, 6, 14, 30, 62 s, then every 60 s until 542 s: 13 times.
+  EXPECT_EQ(low->stats().resent, 13u);
+}
+
+TEST_F(Scenario, ALostAckBringsAResendThatIsAckedAgainAndHandedOverOnce) {
+  start(Carrier::to_device);
+  low->send(high->address(), "hello");
+  ASSERT_TRUE(run([&] { return high->count(NodeEventType::message) == 1; }));
+  hub.lose_next("/sendToDevice/", 1);  // high's ack
+  ASSERT_TRUE(run([&] { return low->count(NodeEventType::delivered) == 1; }));
+  EXPECT_EQ(low->stats().resent, 1u);
+  EXPECT_EQ(high->count(NodeEventType::message), 1u);
+  EXPECT_EQ(high->stats().rejected[RejectReason::replay], 1u);
+  EXPECT_EQ(high->stats().acks_sent, 2u);
+}
+
+TEST_F(Scenario, AServerErrorOnASendIsRetriedAndTheMessageArrivesOnce) {
+  start(Carrier::to_device);
+  hub.refuse_next("/sendToDevice/", 2, 502, "M_UNKNOWN");
+  low->send(high->address(), "hello");
+  ASSERT_TRUE(run([&] { return low->count(NodeEventType::delivered) == 1; }));
+  EXPECT_EQ(high->count(NodeEventType::message), 1u);
+}
+
+TEST_F(Scenario, SyncsThatFailBackOffAndResume) {
+  start(Carrier::to_device);
+  run([] { return false; }, 100);  // both long-poll now
+  hub.refuse_next("/sync", 4, 502, "M_UNKNOWN");
+  // The long-polls time out at 30 s; the next two /sync of each node fail, 500 ms apart, then
+  // each long-polls again.
+  run([] { return false; }, 40'000);
+  EXPECT_EQ(hub.requests("/sync"), 2u + 2u + 4u + 2u) << "no tight loop";
+  low->send(high->address(), "hello");
+  ASSERT_TRUE(run([&] { return low->count(NodeEventType::delivered) == 1; }));
+  EXPECT_EQ(high->count(NodeEventType::message), 1u);
+}
+
+TEST_F(Scenario, TheRoomCarrierMovesToTheDmRoomOnceBothJoined) {
+  start(Carrier::room);
+  low->send(high->address(), "first");
+  ASSERT_TRUE(run([&] { return low->count(NodeEventType::delivered) == 1; }));
+  ASSERT_TRUE(run([&] { return hub.requests("/join/") > 0; }, 5'000)) << "high joins the room";
+  run([] { return false; }, 1'000);
+  low->send(high->address(), "second");
+  ASSERT_TRUE(run([&] { return low->count(NodeEventType::delivered) == 2; }));
+  ASSERT_EQ(high->count(NodeEventType::message), 2u);
+  EXPECT_EQ(high->events().back().carrier, Carrier::room);
+}
+
+}  // namespace
+}  // namespace mrt::testing
