@@ -1,6 +1,7 @@
 #include "testing/homeserver_hub.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
 #include <stdexcept>
 #include <utility>
@@ -82,7 +83,11 @@ std::int64_t sync_timeout(const std::string& path) {
 
 }  // namespace
 
-HomeserverHub::HomeserverHub(std::filesystem::path dir) : dir_(std::move(dir)) {}
+HomeserverHub::HomeserverHub(std::filesystem::path dir) : dir_(std::move(dir)) {
+  clock_.wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+}
 HomeserverHub::~HomeserverHub() = default;
 
 void HomeserverHub::add_server(const std::string& server_name) {

@@ -30,10 +30,12 @@ class Homeserver;
 
 namespace mrt::testing {
 
-// Virtual time: the steady clock of timers and schedules, and the wall clock of envelopes.
+// Virtual time: the steady clock of timers and schedules, and the wall clock of envelopes. The
+// wall clock starts at the real time, so that what peers outside the hub's clock sign (a raw
+// peer's attestation, the homeserver's timestamps) is not in the virtual clock's future.
 struct VirtualClock {
   std::int64_t steady_ms = 1'000'000;
-  std::int64_t wall_ms = 1'764'000'000'000;  // 2025-11-24
+  std::int64_t wall_ms = 0;
   void advance(std::int64_t ms) {
     steady_ms += ms;
     wall_ms += ms;

@@ -6,7 +6,7 @@
 
 #include "matrix_client.hpp"
 #include "node_fixture.hpp"
-#include "raw_peer.hpp"
+#include "testing/raw_peer.hpp"
 
 namespace mrt {
 namespace {
@@ -95,15 +95,14 @@ TEST_F(NodeTest, EnvelopesThatDoNotBelongInTheRoomAreRejected) {
   Node& reader = start("reader", reader_key, Carrier::to_device);
   const std::string room = reader.subscribe(topic).value();
   testing::RawPeer eve(base_url(), server_name(), eve_key, root_ / "eve");
-  ASSERT_TRUE(eve.client().join(room).get());
+  ASSERT_TRUE(eve.call(transport::calls::join(room)));
   const json other_topic =
       Envelope::broadcast(eve_key, "raiden_1_monitoring", "elsewhere", now_ms()).to_json();
   const json unicast = Envelope::message(eve_key, reader.address(), "private", now_ms()).to_json();
   const json good = Envelope::broadcast(eve_key, topic, "welcome", now_ms()).to_json();
-  ASSERT_TRUE(eve.client()
-                  .send_room_event(room, "network.raiden.envelopes", "t1",
-                                   {{"envelopes", {other_topic, unicast, good, good}}})
-                  .get());
+  ASSERT_TRUE(eve.call(
+      transport::calls::send_room_event(room, "network.raiden.envelopes", "t1",
+                                        {{"envelopes", {other_topic, unicast, good, good}}})));
   // (Eve's presence may come too, now that she shares a room: reachability events are not
   // what this test is about.)
   auto events = collect(

@@ -4,21 +4,15 @@
 
 #include "matrix_client.hpp"
 #include "node_fixture.hpp"
-#include "raw_peer.hpp"
+#include "testing/raw_peer.hpp"
 
 namespace mrt {
 namespace {
 
 using json = nlohmann::json;
 
-void set_displayname(transport::MatrixClient& client, const std::string& user_id,
-                     const std::string& name) {
-  ASSERT_TRUE(
-      client
-          .request("PUT",
-                   "/_matrix/client/v3/profile/" + transport::url_encode(user_id) + "/displayname",
-                   {{"displayname", name}})
-          .get());
+transport::MatrixCall set_displayname(const std::string& user_id, const std::string& name) {
+  return transport::calls::set_displayname(user_id, name);
 }
 
 TEST_F(NodeTest, DiscoveryFindsTheUserIdTheDisplaynameProves) {
@@ -42,10 +36,12 @@ TEST_F(NodeTest, DisplaynameSignedForAnotherUserIdIsRefused) {
   testing::RawPeer c(base_url(), server_name(), kc, root_ / "c");
   // A real signature of c's key, but over the user id c would have on another server.
   const std::string elsewhere = matrix_user_id(kc.address(), "rogue.example");
-  set_displayname(c.client(), c.user_id(), personal_sign(kc, as_bytes(elsewhere)).to_hex());
+  ASSERT_TRUE(
+      c.call(set_displayname(c.user_id(), personal_sign(kc, as_bytes(elsewhere)).to_hex())));
   EXPECT_TRUE(a->discover(kc.address()).value().empty());
   // Signed over its own user id, the same key's displayname is accepted.
-  set_displayname(c.client(), c.user_id(), personal_sign(kc, as_bytes(c.user_id())).to_hex());
+  ASSERT_TRUE(
+      c.call(set_displayname(c.user_id(), personal_sign(kc, as_bytes(c.user_id())).to_hex())));
   EXPECT_EQ(a->discover(kc.address()).value(), std::vector<std::string>{c.user_id()});
 }
 
@@ -60,7 +56,8 @@ TEST_F(NodeTest, DiscoveredUserIdsAreCached) {
   transport::MatrixClient client(io, {.base_url = base_url()});
   nodes_.erase("b");  // a login as its device revokes its token
   ASSERT_TRUE(client.login_ethereum(kb, server_name(), b_device).get());
-  set_displayname(client, matrix_user_id(kb.address(), server_name()), "changed");
+  ASSERT_TRUE(
+      client.call(set_displayname(matrix_user_id(kb.address(), server_name()), "changed")).get());
   EXPECT_EQ(a.discover(kb.address()).value().size(), 1u);
 }
 

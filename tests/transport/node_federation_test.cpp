@@ -6,7 +6,7 @@
 
 #include "matrix_client.hpp"
 #include "node_fixture.hpp"
-#include "raw_peer.hpp"
+#include "testing/raw_peer.hpp"
 #include "testing/test_homeserver.hpp"
 
 namespace mrt {
@@ -190,12 +190,9 @@ TEST_F(FederationTest, NothingGoesToAnIdWhoseDisplaynameDoesNotProveIt) {
   Node& a = start("a", 0, Carrier::to_device, ka);
   // b's account on server 1 exists and has a device, but its displayname proves nothing.
   testing::RawPeer b(server(1).base_url(), server(1).server_name(), kb, root_ / "b");
-  ASSERT_TRUE(b.client()
-                  .request("PUT",
-                           "/_matrix/client/v3/profile/" + transport::url_encode(b.user_id()) +
-                               "/displayname",
-                           {{"displayname", "0xnot-a-signature"}})
-                  .get());
+  ASSERT_TRUE(b.request(
+      "PUT", "/_matrix/client/v3/profile/" + transport::url_encode(b.user_id()) + "/displayname",
+      {{"displayname", "0xnot-a-signature"}}));
   ASSERT_TRUE(a.send(kb.address(), "for b"));
   ASSERT_TRUE(NodeTest::eventually([&] { return a.stats().ids_refused >= 1; }));
   std::this_thread::sleep_for(1s);
@@ -204,13 +201,9 @@ TEST_F(FederationTest, NothingGoesToAnIdWhoseDisplaynameDoesNotProveIt) {
   EXPECT_EQ(a.stats().outbox, 1u) << "kept until an id is proven (or max_age)";
 
   // Once the displayname proves it, the message goes out (refused ids are checked again).
-  ASSERT_TRUE(
-      b.client()
-          .request(
-              "PUT",
-              "/_matrix/client/v3/profile/" + transport::url_encode(b.user_id()) + "/displayname",
-              {{"displayname", matrix_identity(kb, server(1).server_name()).displayname.to_hex()}})
-          .get());
+  ASSERT_TRUE(b.request(
+      "PUT", "/_matrix/client/v3/profile/" + transport::url_encode(b.user_id()) + "/displayname",
+      {{"displayname", matrix_identity(kb, server(1).server_name()).displayname.to_hex()}}));
   EXPECT_TRUE(NodeTest::eventually([&] { return a.stats().payloads >= 1; }));
 }
 

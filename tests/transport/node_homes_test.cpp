@@ -8,7 +8,7 @@
 #include <mrt/matrix_identity.hpp>
 
 #include "node_fixture.hpp"
-#include "raw_peer.hpp"
+#include "testing/raw_peer.hpp"
 #include "testing/server_process.hpp"
 
 namespace mrt {

@@ -12,7 +12,7 @@
 
 #include "dm_room.hpp"
 #include "node_fixture.hpp"
-#include "raw_peer.hpp"
+#include "testing/raw_peer.hpp"
 
 namespace mrt {
 namespace {
@@ -47,34 +47,28 @@ class NodePolicyTest : public NodeTest {
   }
 
   static void set_displayname(RawPeer& peer, const std::string& name) {
-    auto r = peer.client()
-                 .request("PUT",
-                          "/_matrix/client/v3/profile/" + transport::url_encode(peer.user_id()) +
-                              "/displayname",
-                          {{"displayname", name}})
-                 .get();
+    auto r = peer.request(
+        "PUT",
+        "/_matrix/client/v3/profile/" + transport::url_encode(peer.user_id()) + "/displayname",
+        {{"displayname", name}});
     ASSERT_TRUE(r) << describe(r.error());
   }
 
   // A room shaped like PROTOCOL §5's DM room between `peer` (the lower address) and `node`,
   // created by `peer` with `node` invited.
   static std::string invite_to_dm_room(RawPeer& peer, const PrivateKey& peer_key, Node& node) {
-    auto r = peer.client()
-                 .create_room(transport::dm_room_create_body(peer_key.address(), node.address(),
-                                                             {node.user_id()}))
-                 .get();
+    auto r = peer.call(transport::calls::create_room(
+        transport::dm_room_create_body(peer_key.address(), node.address(), {node.user_id()})));
     if (!r) throw std::runtime_error("createRoom: " + describe(r.error()));
     return (*r)["room_id"].get<std::string>();
   }
 
   // `user`'s membership in `room` as `peer` (a member) sees it.
   static std::string membership(RawPeer& peer, const std::string& room, const std::string& user) {
-    auto r = peer.client()
-                 .request("GET",
+    auto r = peer.request("GET",
                           "/_matrix/client/v3/rooms/" + transport::url_encode(room) +
                               "/state/m.room.member/" + transport::url_encode(user),
-                          json::object())
-                 .get();
+                          json::object());
     return r ? r->value("membership", "") : "";
   }
 };
@@ -245,10 +239,8 @@ TEST_F(NodePolicyTest, DmRoomInviteOverTheHourlyCapIsRejected) {
 class OlmOpener {
  public:
   OlmOpener(RawPeer& carrier, Node& node) : carrier_(carrier), node_(node) {
-    auto query = carrier_.client()
-                     .request("POST", "/_matrix/client/v3/keys/query",
-                              {{"device_keys", {{node.user_id(), json::array()}}}})
-                     .get();
+    auto query = carrier_.request("POST", "/_matrix/client/v3/keys/query",
+                                  {{"device_keys", {{node.user_id(), json::array()}}}});
     if (!query) throw std::runtime_error("keys/query: " + describe(query.error()));
     const json& keys = (*query)["device_keys"][node.user_id()][node.device_id()]["keys"];
     node_curve_ = keys.at("curve25519:" + node.device_id()).get<std::string>();
@@ -256,11 +248,9 @@ class OlmOpener {
 
   // A new outbound session on one of the node's one-time (or fallback) keys.
   OlmSession new_session() {
-    auto claim = carrier_.client()
-                     .request("POST", "/_matrix/client/v3/keys/claim",
-                              {{"one_time_keys",
-                                {{node_.user_id(), {{node_.device_id(), "signed_curve25519"}}}}}})
-                     .get();
+    auto claim = carrier_.request(
+        "POST", "/_matrix/client/v3/keys/claim",
+        {{"one_time_keys", {{node_.user_id(), {{node_.device_id(), "signed_curve25519"}}}}}});
     if (!claim) throw std::runtime_error("keys/claim: " + describe(claim.error()));
     const json& otks = (*claim)["one_time_keys"][node_.user_id()][node_.device_id()];
     if (!otks.is_object() || otks.empty()) throw std::runtime_error("no one-time key left");
@@ -278,10 +268,9 @@ class OlmOpener {
         {"algorithm", kOlmAlgorithm},
         {"sender_key", account_.identity_keys().curve25519},
         {"ciphertext", {{node_curve_, {{"type", static_cast<int>(m.type)}, {"body", m.body}}}}}};
-    auto r = carrier_.client()
-                 .send_to_device("m.room.encrypted", transport::new_transaction_id(),
-                                 {{node_.user_id(), {{node_.device_id(), content}}}})
-                 .get();
+    auto r = carrier_.call(
+        transport::calls::send_to_device("m.room.encrypted", transport::new_transaction_id(),
+                                         {{node_.user_id(), {{node_.device_id(), content}}}}));
     if (!r) throw std::runtime_error("sendToDevice: " + describe(r.error()));
   }
 

@@ -1,5 +1,6 @@
-#include "raw_peer.hpp"
+#include "testing/raw_peer.hpp"
 
+#include <future>
 #include <stdexcept>
 
 #include <mrt/matrix_identity.hpp>
@@ -9,21 +10,38 @@ namespace mrt::testing {
 
 RawPeer::RawPeer(const std::string& base_url, const std::string& server_name, const PrivateKey& key,
                  const std::filesystem::path& dir)
-    : io_(std::make_unique<transport::HttpIo>()),
-      client_(std::make_unique<transport::MatrixClient>(
-          *io_, transport::MatrixClientOptions{.base_url = base_url})) {
-  auto login = client_->login_ethereum(key, server_name).get();
+    : io_(std::make_unique<transport::HttpIo>()) {
+  client_ = std::make_unique<transport::MatrixClient>(
+      *io_, transport::MatrixClientOptions{.base_url = base_url});
+  open(server_name, key, dir);
+}
+
+RawPeer::RawPeer(std::unique_ptr<transport::MatrixCaller> caller, const std::string& server_name,
+                 const PrivateKey& key, const std::filesystem::path& dir)
+    : client_(std::move(caller)) {
+  open(server_name, key, dir);
+}
+
+transport::MatrixResult RawPeer::call(transport::MatrixCall c) {
+  std::promise<transport::MatrixResult> answered;
+  auto answer = answered.get_future();
+  client_->call(std::move(c), [&](transport::MatrixResult r) { answered.set_value(std::move(r)); });
+  return answer.get();
+}
+
+void RawPeer::open(const std::string& server_name, const PrivateKey& key,
+                   const std::filesystem::path& dir) {
+  std::promise<Result<transport::LoginInfo, transport::MatrixError>> logged_in;
+  auto answer = logged_in.get_future();
+  client_->login_ethereum(key, server_name, std::nullopt,
+                          [&](auto r) { logged_in.set_value(std::move(r)); });
+  auto login = answer.get();
   if (!login) throw std::runtime_error("raw peer login: " + describe(login.error()));
   user_id_ = login->user_id;
   // Its displayname proves its user id, as a node's does (PROTOCOL §2): nodes message and ack
   // only proven ids (§8). Tests of unproven ids set another one afterwards.
-  auto named =
-      client_
-          ->call(transport::calls::request(
-              "PUT",
-              "/_matrix/client/v3/profile/" + transport::url_encode(user_id_) + "/displayname",
-              {{"displayname", matrix_identity(key, server_name).displayname.to_hex()}}))
-          .get();
+  auto named = call(transport::calls::set_displayname(
+      user_id_, matrix_identity(key, server_name).displayname.to_hex()));
   if (!named) throw std::runtime_error("raw peer displayname: " + describe(named.error()));
   auto env = store::Env::open(
       {.dir = dir, .tables = E2eeMachine::tables(), .durability = store::Durability::off},
@@ -37,7 +55,7 @@ RawPeer::RawPeer(const std::string& base_url, const std::string& server_name, co
 }
 
 RawPeer::~RawPeer() {
-  io_->shutdown();
+  if (io_) io_->shutdown();
   client_.reset();
   machine_.reset();
   env_.reset();
@@ -49,7 +67,7 @@ void RawPeer::flush() {
     if (requests.empty()) return;
     for (const auto& r : requests) {
       const auto call = transport::calls::machine_request(r);
-      auto answer = client_->call(call).get();
+      auto answer = this->call(call);
       if (!answer)
         throw std::runtime_error("raw peer " + call.path + ": " + describe(answer.error()));
       machine_->mark_request_as_sent(r.id, *answer);
