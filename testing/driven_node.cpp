@@ -5,9 +5,10 @@
 #include <stdexcept>
 
 #include <mrt/e2ee_machine.hpp>
-#include <mrt/envelope.hpp>
 #include <mrt/matrix_identity.hpp>
 #include <mrt/owner_store_key.hpp>
+
+#include "transport/outbox_records.hpp"
 
 namespace mrt::testing {
 
@@ -95,18 +96,19 @@ DrivenNode::~DrivenNode() {
 }
 
 std::string DrivenNode::send(const Address& to, std::string body) {
-  const Envelope e = Envelope::message(key_, to, std::move(body), hub_.clock().wall_ms);
-  nlohmann::json wire = e.to_json();
   store::Changes changes;
-  changes.put(tables_->outbox, e.nonce, nlohmann::json{{"envelope", wire}, {"to", to.to_hex()}});
+  auto entries = transport::sign_into_outbox(key_, to, {std::move(body)}, hub_.clock().wall_ms,
+                                             config_.limits, *tables_, changes);
+  if (!entries) throw std::invalid_argument(entries.error().message);
   env_->commit_now(std::move(changes));
   counters_.reserve_outbox(to, 1, config_.policy.max_outbox_per_recipient);
   counters_.update([](NodeStats& s) {
     ++s.sent;
     ++s.outbox;
   });
-  worker_->add_to_outbox({{std::move(wire), e.nonce, to, e.ts}});
-  return e.nonce;
+  const std::string nonce = entries->front().nonce;
+  worker_->add_to_outbox(std::move(*entries));
+  return nonce;
 }
 
 std::size_t DrivenNode::count(NodeEventType type) const {

@@ -357,22 +357,12 @@ Result<std::vector<std::string>, NodeError> Node::send_many(const Address& to,
     }
   } reservation{n.counters, to, bodies.size()};
   store::Changes changes;
-  std::vector<transport::OutboxEntry> entries;
+  auto signed_entries = transport::sign_into_outbox(n.key, to, std::move(bodies), n.config.now_ms(),
+                                                    n.config.limits, n.tables, changes);
+  if (!signed_entries) return fail(signed_entries.error());
+  std::vector<transport::OutboxEntry> entries = std::move(*signed_entries);
   std::vector<std::string> ids;
-  const std::int64_t now = n.config.now_ms();
-  for (auto& body : bodies) {
-    Envelope e = Envelope::message(n.key, to, std::move(body), now);
-    json wire = e.to_json();
-    auto text = canonical_json(wire);
-    if (!text) return fail(node_error(NodeErrorKind::too_large, "body has no canonical JSON form"));
-    if (text->size() > n.config.limits.max_bytes)
-      return fail(node_error(NodeErrorKind::too_large,
-                             "envelope of " + std::to_string(text->size()) + " bytes exceeds " +
-                                 std::to_string(n.config.limits.max_bytes)));
-    changes.put(n.tables.outbox, e.nonce, json{{"envelope", wire}, {"to", to.to_hex()}});
-    ids.push_back(e.nonce);
-    entries.push_back({std::move(wire), e.nonce, to, e.ts});
-  }
+  for (const auto& e : entries) ids.push_back(e.nonce);
   n.env.commit(std::move(changes)).get();  // durable: from here on it is delivered or failed
   reservation.kept = true;
   n.counters.update([&](NodeStats& s) {

@@ -53,17 +53,6 @@ std::vector<Node::Impl::Candidate> Node::Impl::rank_homeservers() {
   return ranked;
 }
 
-std::vector<transport::OutboxEntry> Node::Impl::pending_outbox() {
-  std::vector<transport::OutboxEntry> pending;
-  tables.outbox.for_each(env.read(), {}, [&](const std::string& nonce, const json& record) {
-    auto to = Address::parse(record.value("to", ""));
-    if (!to || !record.contains("envelope") || record.contains("settled")) return true;
-    pending.push_back({record["envelope"], nonce, *to, record["envelope"].value("ts", 0LL)});
-    return true;
-  });
-  return pending;
-}
-
 // PROTOCOL §3: a node that had to start a new device deletes its older ones, so that room keys
 // stop going to them. User-interactive auth with the Ethereum login; best effort (a failure
 // leaves devices that peers still encrypt to, which costs them, not us).
@@ -202,7 +191,7 @@ Result<std::unique_ptr<Node::Impl::Home>, NodeError> Node::Impl::start_home(
 // with send(), so that a message is either in the outbox read here or handed to this home.
 void Node::Impl::adopt(std::unique_ptr<Home> home) {
   std::lock_guard lock(mutex);
-  home->worker->add_to_outbox(pending_outbox());
+  home->worker->add_to_outbox(transport::unsettled_outbox(env, tables));
   auto at = std::find_if(homes.begin(), homes.end(),
                          [&](const auto& h) { return h->rtt_ms > home->rtt_ms; });
   homes.insert(at, std::move(home));

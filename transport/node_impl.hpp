@@ -20,6 +20,7 @@
 #include "matrix_client.hpp"
 #include "node_tables.hpp"
 #include "node_worker.hpp"
+#include "outbox_records.hpp"
 
 namespace mrt {
 
@@ -102,7 +103,6 @@ struct Node::Impl {
   Result<Unit, NodeError> send_requests_now(Home& home, E2eeMachine& machine);
   void delete_stale_devices(Home& home, const MatrixIdentity& identity);
   std::future<transport::MatrixResult> set_presence(Home& home, const char* presence);
-  std::vector<transport::OutboxEntry> pending_outbox();
   void adopt(std::unique_ptr<Home> home);
   void watch_homes();
   bool replace_home(const std::string& failing);
