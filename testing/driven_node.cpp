@@ -50,10 +50,17 @@ DrivenNode::DrivenNode(HomeserverHub& hub, std::filesystem::path dir, std::strin
   tables_.emplace(*env_);
   caller_ = hub_.caller(server_name_);
 
+  // The same device as before a restart.
+  auto device_id = tables_->meta.get(env_->read(), transport::kMetaDeviceId);
   std::optional<Result<transport::LoginInfo, transport::MatrixError>> login;
-  caller_->login_ethereum(key_, server_name_, std::nullopt, [&](auto r) { login = std::move(r); });
+  caller_->login_ethereum(key_, server_name_, device_id, [&](auto r) { login = std::move(r); });
   if (!login || !*login) throw std::runtime_error("login at " + server_name_ + " failed");
   user_id_ = (*login)->user_id;
+  if (!device_id) {
+    store::Changes c;
+    c.put(tables_->meta, transport::kMetaDeviceId, (*login)->device_id);
+    env_->commit_now(std::move(c));
+  }
   const transport::HomeNamespace ns{server_name_, true};
   auto machine = E2eeMachine::open(*env_, key_, user_id_, (*login)->device_id,
                                    {.now_ms = config_.now_ms, .tables_prefix = ns.tables_prefix()});
@@ -86,9 +93,12 @@ DrivenNode::DrivenNode(HomeserverHub& hub, std::filesystem::path dir, std::strin
                                        [](LogLevel, const char*, const char*, nlohmann::json) {},
                                        config_.now_ms,
                                        [&clock] { return clock.steady_ms; }};
-  worker_ = std::make_unique<transport::NodeWorker>(std::move(context), std::move(*machine), "");
+  const std::string since =
+      tables_->meta.get(env_->read(), ns.meta_key(transport::kMetaNextBatch)).value_or("");
+  worker_ = std::make_unique<transport::NodeWorker>(std::move(context), std::move(*machine), since);
   homes_->attach(server_name_, worker_.get(), 0);
   worker_->start_driven();
+  worker_->add_to_outbox(transport::unsettled_outbox(*env_, *tables_));
 }
 
 DrivenNode::~DrivenNode() {
@@ -111,6 +121,28 @@ std::string DrivenNode::send(const Address& to, std::string body) {
   return nonce;
 }
 
+namespace {
+
+std::map<std::string, nlohmann::json> records_of(const store::Env& env,
+                                                 const transport::JsonTable& table) {
+  std::map<std::string, nlohmann::json> records;
+  table.for_each(env.read(), {}, [&](const std::string& key, const nlohmann::json& r) {
+    records[key] = r;
+    return true;
+  });
+  return records;
+}
+
+}  // namespace
+
+std::map<std::string, nlohmann::json> DrivenNode::inbox() const {
+  return records_of(*env_, tables_->inbox);
+}
+
+std::map<std::string, nlohmann::json> DrivenNode::outbox() const {
+  return records_of(*env_, tables_->outbox);
+}
+
 std::size_t DrivenNode::count(NodeEventType type) const {
   return static_cast<std::size_t>(std::count_if(
       events_.begin(), events_.end(), [&](const NodeEvent& e) { return e.type == type; }));
@@ -121,16 +153,18 @@ bool run_until(HomeserverHub& hub, const std::vector<DrivenNode*>& nodes,
   VirtualClock& clock = hub.clock();
   const std::int64_t end = clock.steady_ms + limit_ms;
   for (;;) {
-    // Everything due now, until nothing moves (answers post tasks, tasks make calls).
+    // Everything due now, until nothing moves (answers post tasks, tasks make calls); `done`
+    // is asked after every step, so that a test can stop (or crash a node) at any one.
+    if (done()) return true;
     for (bool moved = true; moved;) {
       moved = hub.pump();
       for (DrivenNode* node : nodes) {
         if (node->next_wake() > clock.steady_ms) continue;
         node->run_due();
+        if (done()) return true;
         moved = true;
       }
     }
-    if (done()) return true;
     std::int64_t next = hub.next_deadline();
     for (DrivenNode* node : nodes) next = std::min(next, node->next_wake());
     if (next > end) {

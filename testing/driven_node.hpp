@@ -2,6 +2,9 @@
 // virtual time (NodeWorker::start_driven) instead of by mrt::Node's threads: its store (real
 // LMDB, durability off), its E2EE account, its HomeSet, and the part of Node::send that writes
 // the outbox record and hands it to the worker. `run_until` runs several such nodes and the hub.
+// A node made again on the same directory and key is the same device after a restart: its
+// E2EE account, rooms, `next_batch` and unsettled outbox come back from the store (destroying
+// one without more ado is a crash between two steps).
 //
 //   HomeserverHub hub(dir);
 //   hub.add_server("hs.test");
@@ -13,6 +16,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,7 +50,15 @@ class DrivenNode {
   NodeStats stats() const { return counters_.snapshot(); }
 
   std::int64_t next_wake() const { return worker_->next_wake(); }
-  void run_due() { worker_->run_due(); }
+  void run_due() {
+    ++steps_;
+    worker_->run_due();
+  }
+  std::uint64_t steps() const { return steps_; }
+  // The inbox records (accepted messages not consumed yet), by sender\0nonce, and the outbox
+  // records (messages not acked, or settled and not yet seen by the application), by nonce.
+  std::map<std::string, nlohmann::json> inbox() const;
+  std::map<std::string, nlohmann::json> outbox() const;
 
  private:
   HomeserverHub& hub_;
@@ -63,10 +75,12 @@ class DrivenNode {
   std::vector<NodeEvent> events_;
   std::unique_ptr<transport::HomeSet> homes_;
   std::unique_ptr<transport::NodeWorker> worker_;
+  std::uint64_t steps_ = 0;
 };
 
 // Runs the nodes and the hub, moving the virtual clock to the next thing due, until `done()`
-// holds (true) or `limit_ms` of virtual time have passed (false).
+// holds (true; asked after every step of every node) or `limit_ms` of virtual time have passed
+// (false).
 bool run_until(HomeserverHub& hub, const std::vector<DrivenNode*>& nodes,
                const std::function<bool()>& done, std::int64_t limit_ms = 60'000);
 

@@ -26,6 +26,7 @@ struct HomeserverHub::Server {
 };
 
 struct HomeserverHub::Waiting {
+  const void* caller = nullptr;  // its answer goes nowhere once the caller is gone
   std::string server_name;
   SyncWait wait;
   std::int64_t deadline = 0;  // virtual steady ms
@@ -38,9 +39,12 @@ class HubCaller final : public MatrixCaller {
  public:
   HubCaller(HomeserverHub& hub, std::string server_name)
       : hub_(hub), server_name_(std::move(server_name)) {}
+  ~HubCaller() override { hub_.forget_waits(this); }
+  HubCaller(const HubCaller&) = delete;
+  HubCaller& operator=(const HubCaller&) = delete;
 
   void call(MatrixCall c, Callback done) override {
-    hub_.call(server_name_, token_, std::move(c), std::move(done));
+    hub_.call(this, server_name_, token_, std::move(c), std::move(done));
   }
 
   void login_ethereum(const PrivateKey& key, const std::string& server_name,
@@ -122,8 +126,8 @@ std::uint64_t HomeserverHub::requests(const std::string& path_part) const {
   return n;
 }
 
-void HomeserverHub::call(const std::string& server_name, std::string& token, MatrixCall c,
-                         MatrixCaller::Callback done) {
+void HomeserverHub::call(const void* caller, const std::string& server_name,
+                         const std::string& token, MatrixCall c, MatrixCaller::Callback done) {
   const std::string path_only = c.path.substr(0, c.path.find('?'));
   ++seen_paths_[path_only];
   for (auto& fault : faults_) {
@@ -139,8 +143,8 @@ void HomeserverHub::call(const std::string& server_name, std::string& token, Mat
                              c.body ? devserver::to_wire(*c.body) : "", server_name};
   Outcome outcome = hs.handle(request);
   if (auto* wait = std::get_if<SyncWait>(&outcome)) {
-    waiting_.push_back({server_name, *wait, clock_.steady_ms + sync_timeout(c.path), c.array_answer,
-                        std::move(done)});
+    waiting_.push_back({caller, server_name, *wait, clock_.steady_ms + sync_timeout(c.path),
+                        c.array_answer, std::move(done)});
     return;
   }
   Reply reply = std::move(std::get<Reply>(outcome));
@@ -172,6 +176,10 @@ bool HomeserverHub::pump() {
     answered = true;
   }
   return answered;
+}
+
+void HomeserverHub::forget_waits(const void* caller) {
+  std::erase_if(waiting_, [&](const Waiting& w) { return w.caller == caller; });
 }
 
 std::int64_t HomeserverHub::next_deadline() const {

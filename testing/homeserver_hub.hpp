@@ -69,6 +69,7 @@ class HomeserverHub {
 
  private:
   friend class HubCaller;
+  void forget_waits(const void* caller);
   struct Server;
   struct Waiting;
   struct Fault {
@@ -77,8 +78,8 @@ class HomeserverHub {
     long status = 200;
     std::string errcode;
   };
-  void call(const std::string& server_name, std::string& token, transport::MatrixCall c,
-            transport::MatrixCaller::Callback done);
+  void call(const void* caller, const std::string& server_name, const std::string& token,
+            transport::MatrixCall c, transport::MatrixCaller::Callback done);
 
   std::filesystem::path dir_;
   VirtualClock clock_;

@@ -1,0 +1,93 @@
+// A node that crashes between any two of its steps (a step commits at most once: a /sync answer,
+// a send batch) loses nothing and takes nothing in twice, in process and in virtual time. The
+// crash is the node's end without stopping; the node made again on the same store is the same
+// device. (Over HTTP, kill -9 of `mrt node` mid-burst: tests/cli/node_crash_test.cpp.)
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include <mrt/store/changes.hpp>
+
+#include "testing/driven_node.hpp"
+#include "testing/temp_dir.hpp"
+
+namespace mrt::testing {
+namespace {
+
+constexpr const char* kServer = "hs.test";
+constexpr int kMessages = 5;
+
+class CrashScenario : public ::testing::TestWithParam<int> {
+ protected:
+  CrashScenario() {
+    hub.add_server(kServer);
+    if (high_key.address() < low_key.address()) std::swap(low_key, high_key);
+    low = make(low_key, "low");
+    high = make(high_key, "high");
+  }
+  ~CrashScenario() override {
+    low.reset();
+    high.reset();
+    std::filesystem::remove_all(dir);
+  }
+  std::unique_ptr<DrivenNode> make(const PrivateKey& key, const std::string& name) {
+    NodeConfig config;
+    config.carrier = Carrier::to_device;
+    return std::make_unique<DrivenNode>(hub, dir / name, kServer, key, config);
+  }
+  bool run(const std::function<bool()>& done) {
+    return run_until(hub, {low.get(), high.get()}, done, 120'000);
+  }
+  std::vector<std::string> send_all() {
+    std::vector<std::string> ids;
+    for (int i = 0; i < kMessages; ++i)
+      ids.push_back(low->send(high->address(), std::to_string(i)));
+    return ids;
+  }
+  // Every message is in the receiver's inbox, once, and settled as delivered at the sender.
+  void expect_each_once(const std::vector<std::string>& ids) {
+    ASSERT_TRUE(run([&] {
+      const auto out = low->outbox();
+      return std::all_of(ids.begin(), ids.end(), [&](const std::string& id) {
+        const auto it = out.find(id);
+        return it != out.end() && it->second.value("settled", "") == "delivered";
+      });
+    })) << "every message acked";
+    const auto in = high->inbox();
+    EXPECT_EQ(in.size(), ids.size());
+    for (const auto& id : ids)
+      EXPECT_TRUE(in.contains(store::join_key({low->address().to_hex(), id}))) << id;
+  }
+
+  std::filesystem::path dir = fresh_dir("crash");
+  HomeserverHub hub{dir / "servers"};
+  PrivateKey low_key = PrivateKey::generate(), high_key = PrivateKey::generate();
+  std::unique_ptr<DrivenNode> low, high;
+};
+
+TEST_P(CrashScenario, AReceiverCrashedAfterAnyStepLosesNothingAndStoresEachMessageOnce) {
+  const auto ids = send_all();
+  const std::uint64_t crash_after = high->steps() + static_cast<std::uint64_t>(GetParam());
+  run([&] { return high->steps() >= crash_after; });
+  high.reset();  // the crash
+  high = make(high_key, "high");
+  expect_each_once(ids);
+}
+
+TEST_P(CrashScenario, ASenderCrashedAfterAnyStepResumesItsOutboxAndDeliversEachOnce) {
+  const auto ids = send_all();
+  const std::uint64_t crash_after = low->steps() + static_cast<std::uint64_t>(GetParam());
+  run([&] { return low->steps() >= crash_after; });
+  low.reset();  // the crash
+  low = make(low_key, "low");
+  expect_each_once(ids);
+}
+
+std::string crash_point(const ::testing::TestParamInfo<int>& param) {
+  return "after_step_" + std::to_string(param.param);
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryStep, CrashScenario, ::testing::Range(0, 12), crash_point);
+
+}  // namespace
+}  // namespace mrt::testing
