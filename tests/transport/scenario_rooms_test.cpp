@@ -1,0 +1,118 @@
+// PROTOCOL §5 at the invited node, in process: which DM room invites it joins (only from a
+// proven lower address, at most Policy::max_new_dm_rooms_per_hour in any hour, so a Sybil flood
+// of invites costs a cap), and that it leaves a DM room that stops being one.
+#include <algorithm>
+
+#include <gtest/gtest.h>
+
+#include "dm_room.hpp"
+#include "testing/driven_node.hpp"
+#include "testing/raw_peer.hpp"
+#include "testing/temp_dir.hpp"
+
+namespace mrt::testing {
+namespace {
+
+using json = nlohmann::json;
+namespace calls = transport::calls;
+constexpr const char* kServer = "hs.test";
+
+std::vector<PrivateKey> ascending_keys(std::size_t n) {
+  std::vector<PrivateKey> keys;
+  for (std::size_t i = 0; i < n; ++i) keys.push_back(PrivateKey::generate());
+  std::sort(keys.begin(), keys.end(),
+            [](const PrivateKey& a, const PrivateKey& b) { return a.address() < b.address(); });
+  return keys;
+}
+
+class RoomScenario : public ::testing::Test {
+ protected:
+  RoomScenario() { hub.add_server(kServer); }
+  ~RoomScenario() override {
+    peers.clear();
+    node.reset();
+    std::filesystem::remove_all(dir);
+  }
+  void start_node(const PrivateKey& key, NodeConfig config = {}) {
+    config.carrier = Carrier::to_device;
+    node = std::make_unique<DrivenNode>(hub, dir / "node", kServer, key, config);
+  }
+  RawPeer& peer(const PrivateKey& key) {
+    peers.push_back(std::make_unique<RawPeer>(hub.caller(kServer), kServer, key,
+                                              dir / ("peer" + std::to_string(peers.size()))));
+    return *peers.back();
+  }
+  // A room shaped like §5's DM room between `from` (lower) and the node, the node invited.
+  std::string invite(RawPeer& from, const PrivateKey& from_key) {
+    auto r = from.call(calls::create_room(
+        transport::dm_room_create_body(from_key.address(), node->address(), {node->user_id()})));
+    if (!r) throw std::runtime_error("createRoom: " + describe(r.error()));
+    return (*r)["room_id"].get<std::string>();
+  }
+  std::string membership(RawPeer& member, const std::string& room, const std::string& user) {
+    auto r = member.request("GET",
+                            "/_matrix/client/v3/rooms/" + transport::url_encode(room) +
+                                "/state/m.room.member/" + transport::url_encode(user),
+                            json::object());
+    return r ? r->value("membership", "") : "";
+  }
+  bool run(const std::function<bool()>& done) { return run_until(hub, {node.get()}, done); }
+
+  std::filesystem::path dir = fresh_dir("rooms");
+  HomeserverHub hub{dir / "servers"};
+  std::unique_ptr<DrivenNode> node;
+  std::vector<std::unique_ptr<RawPeer>> peers;
+};
+
+TEST_F(RoomScenario, AnInviteFromAProvenLowerAddressIsJoined) {
+  auto keys = ascending_keys(2);
+  start_node(keys[1]);
+  RawPeer& alice = peer(keys[0]);
+  const std::string room = invite(alice, keys[0]);
+  EXPECT_TRUE(run([&] { return membership(alice, room, node->user_id()) == "join"; }));
+  EXPECT_EQ(node->stats().invites_refused, 0u);
+}
+
+TEST_F(RoomScenario, AnInviteFromAHigherAddressIsRefused) {
+  auto keys = ascending_keys(2);
+  start_node(keys[0]);
+  RawPeer& eve = peer(keys[1]);
+  auto r = eve.call(calls::create_room(
+      transport::dm_room_create_body(node->address(), keys[1].address(), {node->user_id()})));
+  ASSERT_TRUE(r);
+  const std::string room = (*r)["room_id"].get<std::string>();
+  EXPECT_TRUE(run([&] { return node->stats().invites_refused == 1; }));
+  EXPECT_NE(membership(eve, room, node->user_id()), "join");
+}
+
+TEST_F(RoomScenario, ASybilFloodOfInvitesJoinsNoMoreThanTheHourlyCap) {
+  auto keys = ascending_keys(9);  // the node has the highest address: all eight may invite
+  NodeConfig config;
+  config.policy.max_new_dm_rooms_per_hour = 3;
+  start_node(keys.back(), config);
+  std::vector<std::pair<RawPeer*, std::string>> rooms;
+  for (std::size_t i = 0; i + 1 < keys.size(); ++i) {
+    RawPeer& sybil = peer(keys[i]);
+    rooms.emplace_back(&sybil, invite(sybil, keys[i]));
+  }
+  ASSERT_TRUE(run([&] { return node->stats().invites_over_limit == 5; }));
+  run([] { return false; });
+  std::size_t joined = 0;
+  for (auto& [sybil, room] : rooms) joined += membership(*sybil, room, node->user_id()) == "join";
+  EXPECT_EQ(joined, 3u);
+}
+
+TEST_F(RoomScenario, ADmRoomAThirdUserJoinsIsLeft) {
+  auto keys = ascending_keys(3);
+  start_node(keys[1]);
+  RawPeer& alice = peer(keys[0]);
+  const std::string room = invite(alice, keys[0]);
+  ASSERT_TRUE(run([&] { return membership(alice, room, node->user_id()) == "join"; }));
+  RawPeer& mallory = peer(keys[2]);
+  ASSERT_TRUE(alice.call(calls::invite(room, mallory.user_id())));
+  ASSERT_TRUE(mallory.call(calls::join(room)));
+  EXPECT_TRUE(run([&] { return membership(alice, room, node->user_id()) == "leave"; }));
+}
+
+}  // namespace
+}  // namespace mrt::testing
