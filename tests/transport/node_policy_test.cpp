@@ -12,22 +12,15 @@
 
 #include "dm_room.hpp"
 #include "node_fixture.hpp"
+#include "testing/ordered_keys.hpp"
 #include "testing/raw_peer.hpp"
 
 namespace mrt {
 namespace {
 
 using json = nlohmann::json;
+using mrt::testing::ascending_keys;
 using mrt::testing::RawPeer;
-
-// Three keys, by address: the node's is the highest, so the other two may invite it.
-std::vector<PrivateKey> ascending_keys(std::size_t n) {
-  std::vector<PrivateKey> keys;
-  for (std::size_t i = 0; i < n; ++i) keys.push_back(PrivateKey::generate());
-  std::sort(keys.begin(), keys.end(),
-            [](const PrivateKey& a, const PrivateKey& b) { return a.address() < b.address(); });
-  return keys;
-}
 
 class NodePolicyTest : public NodeTest {
  public:

@@ -7,6 +7,7 @@
 
 #include "dm_room.hpp"
 #include "testing/driven_node.hpp"
+#include "testing/ordered_keys.hpp"
 #include "testing/raw_peer.hpp"
 #include "testing/temp_dir.hpp"
 
@@ -16,14 +17,6 @@ namespace {
 using json = nlohmann::json;
 namespace calls = transport::calls;
 constexpr const char* kServer = "hs.test";
-
-std::vector<PrivateKey> ascending_keys(std::size_t n) {
-  std::vector<PrivateKey> keys;
-  for (std::size_t i = 0; i < n; ++i) keys.push_back(PrivateKey::generate());
-  std::sort(keys.begin(), keys.end(),
-            [](const PrivateKey& a, const PrivateKey& b) { return a.address() < b.address(); });
-  return keys;
-}
 
 class RoomScenario : public ::testing::Test {
  protected:

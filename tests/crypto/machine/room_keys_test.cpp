@@ -31,6 +31,17 @@ class RoomKeys : public ::testing::Test {
     return total;
   }
   std::vector<std::string> everyone() const { return {alice.user(), bob1.user()}; }
+  // bob's third device publishes keys with no attestation.
+  void publish_unattested_bob3() {
+    const auto ed = Ed25519Key::generate();
+    json keys = {{"algorithms", {kOlmAlgorithm, kMegolmAlgorithm}},
+                 {"device_id", "BOB3"},
+                 {"keys",
+                  {{"curve25519:BOB3", base64_unpadded(Ed25519Key::generate().public_key())},
+                   {"ed25519:BOB3", base64_unpadded(ed.public_key())}}},
+                 {"user_id", bob1.user()}};
+    hub.device_keys[bob1.user()]["BOB3"] = sign_json(keys, bob1.user(), "ed25519:BOB3", ed).value();
+  }
   json send(Peer& from, const json& content, const std::string& event_id) {
     auto encrypted = from.machine->encrypt_room_event(kRoom, kEnvelopes, content);
     EXPECT_TRUE(encrypted) << to_string(encrypted.error());
@@ -182,15 +193,7 @@ TEST_F(RoomKeys, ADeletedDeviceRotatesTheSession) {
 }
 
 TEST_F(RoomKeys, ADeviceThatIsNotAttestedIsToldTheKeyIsWithheld) {
-  // bob's third device publishes keys with no attestation.
-  const auto ed = Ed25519Key::generate();
-  json keys = {{"algorithms", {kOlmAlgorithm, kMegolmAlgorithm}},
-               {"device_id", "BOB3"},
-               {"keys",
-                {{"curve25519:BOB3", base64_unpadded(Ed25519Key::generate().public_key())},
-                 {"ed25519:BOB3", base64_unpadded(ed.public_key())}}},
-               {"user_id", bob1.user()}};
-  hub.device_keys[bob1.user()]["BOB3"] = sign_json(keys, bob1.user(), "ed25519:BOB3", ed).value();
+  publish_unattested_bob3();
   const auto outcome = share(alice, everyone());
   EXPECT_EQ(outcome.sent.size(), 2u);
   ASSERT_EQ(outcome.withheld, (std::vector<DeviceRef>{{bob1.user(), "BOB3"}}));
@@ -203,14 +206,7 @@ TEST_F(RoomKeys, ADeviceThatIsNotAttestedIsToldTheKeyIsWithheld) {
 }
 
 TEST_F(RoomKeys, TheShareNamesTheRequestsItQueuedForTheKeyAndTheWithheldNotices) {
-  const auto ed = Ed25519Key::generate();
-  json keys = {{"algorithms", {kOlmAlgorithm, kMegolmAlgorithm}},
-               {"device_id", "BOB3"},
-               {"keys",
-                {{"curve25519:BOB3", base64_unpadded(Ed25519Key::generate().public_key())},
-                 {"ed25519:BOB3", base64_unpadded(ed.public_key())}}},
-               {"user_id", bob1.user()}};
-  hub.device_keys[bob1.user()]["BOB3"] = sign_json(keys, bob1.user(), "ed25519:BOB3", ed).value();
+  publish_unattested_bob3();
   ShareOutcome outcome;
   std::size_t named = 0;
   for (int attempt = 0; attempt < 4 && (attempt == 0 || !outcome.complete()); ++attempt) {
