@@ -316,9 +316,11 @@ void NodeWorker::handle_sync(const json& body) {
   Intake intake;
   intake.changes.append(std::exchange(e2ee_.answers(), {}));
 
-  const auto [outcome, throttled] = e2ee_.receive(std::move(batch->e2ee), intake.changes, steady());
-  if (throttled > 0)
-    ctx_.counters.update([&](NodeStats& s) { s.olm_sessions_throttled += throttled; });
+  const E2eeDriver::Received received =
+      e2ee_.receive(std::move(batch->e2ee), intake.changes, steady());
+  const SyncOutcome& outcome = received.outcome;
+  if (received.throttled > 0)
+    ctx_.counters.update([&](NodeStats& s) { s.olm_sessions_throttled += received.throttled; });
   if (!outcome.rejected.empty()) {
     ctx_.counters.update([&](NodeStats& s) {
       s.undecryptable += outcome.rejected.size();
