@@ -362,6 +362,7 @@ Result<std::vector<std::string>, NodeError> Node::send_many(const Address& to,
   if (!signed_entries) return fail(signed_entries.error());
   std::vector<transport::OutboxEntry> entries = std::move(*signed_entries);
   std::vector<std::string> ids;
+  ids.reserve(entries.size());
   for (const auto& e : entries) ids.push_back(e.nonce);
   n.env.commit(std::move(changes)).get();  // durable: from here on it is delivered or failed
   reservation.kept = true;
