@@ -1,7 +1,7 @@
-// PROTOCOL.md §4 at the receiving node: envelopes a hostile peer sends through the server, over
-// Olm to an attested node, are rejected with the first failing rule's reason and never reach the
-// application; the legitimate message sent after them does.
-#include <mrt/canonical_json.hpp>
+// PROTOCOL.md §4 rule 7 at the receiving node, through a real server (`mrt serve`, and Synapse
+// for the synapse.* copy): an envelope signed by one address and sent from another address's
+// device is rejected, and the legitimate message sent after it arrives. Every rule of §4, one
+// test each, runs in process: scenario_hostile_test.cpp.
 #include <mrt/envelope.hpp>
 
 #include "node_fixture.hpp"
