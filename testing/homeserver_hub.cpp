@@ -7,8 +7,6 @@
 #include <utility>
 #include <variant>
 
-#include <mrt/matrix_identity.hpp>
-
 #include "devserver/homeserver.hpp"
 #include "transport/matrix_response.hpp"
 
@@ -49,20 +47,13 @@ class HubCaller final : public MatrixCaller {
 
   void login_ethereum(const PrivateKey& key, const std::string& server_name,
                       const std::optional<std::string>& device_id, LoginCallback done) override {
-    const MatrixIdentity id = matrix_identity(key, server_name);
-    nlohmann::json body = {
-        {"type", "m.login.password"},
-        {"identifier", {{"type", "m.id.user"}, {"user", key.address().to_hex()}}},
-        {"password", id.password.to_hex()}};
-    if (device_id) body["device_id"] = *device_id;
-    MatrixCall c = transport::calls::request("POST", "/_matrix/client/v3/login", body);
-    c.authenticated = false;
-    call(std::move(c), [this, done = std::move(done)](MatrixResult r) {
-      if (!r) return done(fail(r.error()));
-      token_ = (*r)["access_token"].get<std::string>();
-      done(transport::LoginInfo{(*r)["user_id"].get<std::string>(),
-                                (*r)["device_id"].get<std::string>()});
-    });
+    call(transport::calls::login_ethereum(key, server_name, device_id),
+         [this, done = std::move(done)](MatrixResult r) {
+           if (!r) return done(fail(r.error()));
+           token_ = (*r)["access_token"].get<std::string>();
+           done(transport::LoginInfo{(*r)["user_id"].get<std::string>(),
+                                     (*r)["device_id"].get<std::string>()});
+         });
   }
 
  private:

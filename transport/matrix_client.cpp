@@ -154,6 +154,17 @@ MatrixCall versions() {
   return c;
 }
 
+MatrixCall login_ethereum(const PrivateKey& key, const std::string& server_name,
+                          const std::optional<std::string>& device_id) {
+  json body = {{"type", "m.login.password"},
+               {"identifier", {{"type", "m.id.user"}, {"user", key.address().to_hex()}}},
+               {"password", matrix_identity(key, server_name).password.to_hex()}};
+  if (device_id) body["device_id"] = *device_id;
+  MatrixCall c = make("POST", "/login", std::move(body), /*idempotent=*/device_id.has_value());
+  c.authenticated = false;
+  return c;
+}
+
 MatrixCall machine_request(const OutgoingRequest& r) {
   switch (r.type) {
     case RequestType::keys_upload:
@@ -330,42 +341,36 @@ std::future<MatrixResult> MatrixClient::call(MatrixCall c) {
 
 void MatrixClient::login_ethereum(const PrivateKey& key, const std::string& server_name,
                                   const std::optional<std::string>& device_id, LoginCallback done) {
-  const MatrixIdentity id = matrix_identity(key, server_name);
-  json body = {{"type", "m.login.password"},
-               {"identifier", {{"type", "m.id.user"}, {"user", key.address().to_hex()}}},
-               {"password", id.password.to_hex()}};
-  if (device_id) body["device_id"] = *device_id;
-  MatrixCall c = make("POST", "/login", std::move(body), /*idempotent=*/device_id.has_value());
-  c.authenticated = false;
-
   std::weak_ptr<State> weak = state_;
-  call(std::move(c), [done = std::move(done), weak, expected = id.user_id](MatrixResult r) {
-    if (!r) return done(fail(r.error()));
-    const json& j = *r;
-    auto text = [&](const char* field) -> const std::string* {
-      auto it = j.find(field);
-      return it != j.end() && it->is_string() ? &it->get_ref<const std::string&>() : nullptr;
-    };
-    const std::string *token = text("access_token"), *device = text("device_id"),
-                      *user = text("user_id");
-    if (!token || token->empty() || !device || device->empty() || !user) {
-      return done(fail(MatrixError{MatrixErrorKind::bad_response, 200, "",
-                                   "login answer without access_token, device_id or user_id",
-                                   std::nullopt, ""}));
-    }
-    if (*user != expected) {
-      return done(fail(MatrixError{MatrixErrorKind::bad_response, 200, "",
-                                   "login answered for another user id", std::nullopt, ""}));
-    }
-    if (auto s = weak.lock()) {
-      std::lock_guard lock(s->mutex);
-      sodium_memzero(s->access_token.data(), s->access_token.size());
-      s->access_token = *token;
-      s->user_id = *user;
-      s->device_id = *device;
-    }
-    done(LoginInfo{*user, *device});
-  });
+  call(calls::login_ethereum(key, server_name, device_id),
+       [done = std::move(done), weak,
+        expected = matrix_user_id(key.address(), server_name)](MatrixResult r) {
+         if (!r) return done(fail(r.error()));
+         const json& j = *r;
+         auto text = [&](const char* field) -> const std::string* {
+           auto it = j.find(field);
+           return it != j.end() && it->is_string() ? &it->get_ref<const std::string&>() : nullptr;
+         };
+         const std::string *token = text("access_token"), *device = text("device_id"),
+                           *user = text("user_id");
+         if (!token || token->empty() || !device || device->empty() || !user) {
+           return done(fail(MatrixError{MatrixErrorKind::bad_response, 200, "",
+                                        "login answer without access_token, device_id or user_id",
+                                        std::nullopt, ""}));
+         }
+         if (*user != expected) {
+           return done(fail(MatrixError{MatrixErrorKind::bad_response, 200, "",
+                                        "login answered for another user id", std::nullopt, ""}));
+         }
+         if (auto s = weak.lock()) {
+           std::lock_guard lock(s->mutex);
+           sodium_memzero(s->access_token.data(), s->access_token.size());
+           s->access_token = *token;
+           s->user_id = *user;
+           s->device_id = *device;
+         }
+         done(LoginInfo{*user, *device});
+       });
 }
 
 std::future<Result<LoginInfo, MatrixError>> MatrixClient::login_ethereum(

@@ -80,6 +80,10 @@ MatrixCall delete_device(const std::string& device_id,
                          const std::optional<nlohmann::json>& auth = std::nullopt);
 // GET /_matrix/client/versions (unauthenticated; a homeserver's cheapest answer).
 MatrixCall versions();
+// PROTOCOL §2's login: m.login.password as the address's localpart, password personal_sign(server
+// name); `device_id` to stay the same device (only then is it safe to repeat).
+MatrixCall login_ethereum(const PrivateKey& key, const std::string& server_name,
+                          const std::optional<std::string>& device_id);
 // The E2EE machine's request (keys upload, query, claim, to-device) as its endpoint takes it.
 MatrixCall machine_request(const OutgoingRequest& request);
 // Any endpoint, `path` from "/_matrix" on (tests and tools; idempotent: set it if not).
