@@ -8,24 +8,12 @@
 #include <mrt/matrix_identity.hpp>
 #include <mrt/owner_store_key.hpp>
 
+#include "testing/caller_wait.hpp"
 #include "transport/outbox_records.hpp"
 
 namespace mrt::testing {
 
-using transport::MatrixResult;
 namespace calls = transport::calls;
-
-namespace {
-
-// The hub answers at once: a call's result is there when call() returns.
-MatrixResult call_now(transport::MatrixCaller& caller, transport::MatrixCall c) {
-  std::optional<MatrixResult> result;
-  caller.call(std::move(c), [&](MatrixResult r) { result = std::move(r); });
-  if (!result) throw std::logic_error("the hub did not answer at once");
-  return std::move(*result);
-}
-
-}  // namespace
 
 DrivenNode::DrivenNode(HomeserverHub& hub, std::filesystem::path dir, std::string server_name,
                        const PrivateKey& key, NodeConfig config)
@@ -52,31 +40,23 @@ DrivenNode::DrivenNode(HomeserverHub& hub, std::filesystem::path dir, std::strin
 
   // The same device as before a restart.
   auto device_id = tables_->meta.get(env_->read(), transport::kMetaDeviceId);
-  std::optional<Result<transport::LoginInfo, transport::MatrixError>> login;
-  caller_->login_ethereum(key_, server_name_, device_id, [&](auto r) { login = std::move(r); });
-  if (!login || !*login) throw std::runtime_error("login at " + server_name_ + " failed");
-  user_id_ = (*login)->user_id;
+  const transport::LoginInfo login = login_and_wait(*caller_, key_, server_name_, device_id);
+  user_id_ = login.user_id;
   if (!device_id) {
     store::Changes c;
-    c.put(tables_->meta, transport::kMetaDeviceId, (*login)->device_id);
+    c.put(tables_->meta, transport::kMetaDeviceId, login.device_id);
     env_->commit_now(std::move(c));
   }
   const transport::HomeNamespace ns{server_name_, true};
-  auto machine = E2eeMachine::open(*env_, key_, user_id_, (*login)->device_id,
+  auto machine = E2eeMachine::open(*env_, key_, user_id_, login.device_id,
                                    {.now_ms = config_.now_ms, .tables_prefix = ns.tables_prefix()});
   if (!machine)
     throw std::runtime_error("E2EE account: " + std::string(to_string(machine.error())));
-  for (int round = 0; round < 5; ++round) {
-    for (const auto& r : machine->outgoing_requests()) {
-      auto answer = call_now(*caller_, calls::machine_request(r));
-      if (!answer) throw std::runtime_error("keys: " + transport::describe(answer.error()));
-      machine->mark_request_as_sent(r.id, *answer);
-    }
-  }
+  send_machine_requests(*caller_, *machine);
   const MatrixIdentity identity = matrix_identity(key_, server_name_);
-  if (!call_now(*caller_, calls::set_displayname(user_id_, identity.displayname.to_hex())))
+  if (!call_and_wait(*caller_, calls::set_displayname(user_id_, identity.displayname.to_hex())))
     throw std::runtime_error("displayname refused");
-  (void)call_now(*caller_, calls::set_presence(user_id_, "online"));
+  (void)call_and_wait(*caller_, calls::set_presence(user_id_, "online"));
 
   const auto emit = [this](NodeEvent e) { events_.push_back(std::move(e)); };
   homes_ = std::make_unique<transport::HomeSet>(

@@ -64,6 +64,13 @@ class HubCaller final : public MatrixCaller {
 
 namespace {
 
+// A reply's writes, durable before it is answered (as the HTTP server does; no fsync here).
+void commit(devserver::Homeserver& hs, Reply& reply) {
+  if (!reply.changes) return;
+  hs.env().commit_now(std::move(*reply.changes));
+  hs.mark_durable(reply.position);
+}
+
 MatrixResult answer(const devserver::Response& response, bool array_answer) {
   return transport::parse_matrix_response(response.status, {}, devserver::to_wire(response.body),
                                           array_answer);
@@ -138,11 +145,8 @@ void HomeserverHub::call(const void* caller, const std::string& server_name,
                         c.array_answer, std::move(done)});
     return;
   }
-  Reply reply = std::move(std::get<Reply>(outcome));
-  if (reply.changes) {
-    hs.env().commit_now(std::move(*reply.changes));
-    hs.mark_durable(reply.position);
-  }
+  Reply& reply = std::get<Reply>(outcome);
+  commit(hs, reply);
   done(answer(reply.response, c.array_answer));
 }
 
@@ -157,10 +161,7 @@ bool HomeserverHub::pump() {
       ++i;
       continue;
     }
-    if (reply->changes) {
-      hs.env().commit_now(std::move(*reply->changes));
-      hs.mark_durable(reply->position);
-    }
+    commit(hs, *reply);
     Waiting done = std::move(w);
     waiting_.erase(waiting_.begin() + static_cast<std::ptrdiff_t>(i));
     done.done(answer(reply->response, done.array_answer));

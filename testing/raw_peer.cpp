@@ -1,10 +1,11 @@
 #include "testing/raw_peer.hpp"
 
-#include <future>
 #include <stdexcept>
 
 #include <mrt/matrix_identity.hpp>
 #include <mrt/owner_store_key.hpp>
+
+#include "testing/caller_wait.hpp"
 
 namespace mrt::testing {
 
@@ -23,21 +24,13 @@ RawPeer::RawPeer(std::unique_ptr<transport::MatrixCaller> caller, const std::str
 }
 
 transport::MatrixResult RawPeer::call(transport::MatrixCall c) {
-  std::promise<transport::MatrixResult> answered;
-  auto answer = answered.get_future();
-  client_->call(std::move(c), [&](transport::MatrixResult r) { answered.set_value(std::move(r)); });
-  return answer.get();
+  return call_and_wait(*client_, std::move(c));
 }
 
 void RawPeer::open(const std::string& server_name, const PrivateKey& key,
                    const std::filesystem::path& dir) {
-  std::promise<Result<transport::LoginInfo, transport::MatrixError>> logged_in;
-  auto answer = logged_in.get_future();
-  client_->login_ethereum(key, server_name, std::nullopt,
-                          [&](auto r) { logged_in.set_value(std::move(r)); });
-  auto login = answer.get();
-  if (!login) throw std::runtime_error("raw peer login: " + describe(login.error()));
-  user_id_ = login->user_id;
+  const transport::LoginInfo login = login_and_wait(*client_, key, server_name);
+  user_id_ = login.user_id;
   // Its displayname proves its user id, as a node's does (PROTOCOL §2): nodes message and ack
   // only proven ids (§8). Tests of unproven ids set another one afterwards.
   auto named = call(transport::calls::set_displayname(
@@ -48,7 +41,7 @@ void RawPeer::open(const std::string& server_name, const PrivateKey& key,
       store_key_for(key));
   if (!env) throw std::runtime_error("raw peer store: " + env.error().message);
   env_.emplace(std::move(*env));
-  auto machine = E2eeMachine::open(*env_, key, login->user_id, login->device_id);
+  auto machine = E2eeMachine::open(*env_, key, login.user_id, login.device_id);
   if (!machine) throw std::runtime_error("raw peer machine");
   machine_.emplace(std::move(*machine));
   flush();
@@ -62,17 +55,7 @@ RawPeer::~RawPeer() {
 }
 
 void RawPeer::flush() {
-  for (int round = 0; round < 8; ++round) {
-    auto requests = machine_->outgoing_requests();
-    if (requests.empty()) return;
-    for (const auto& r : requests) {
-      const auto call = transport::calls::machine_request(r);
-      auto answer = this->call(call);
-      if (!answer)
-        throw std::runtime_error("raw peer " + call.path + ": " + describe(answer.error()));
-      machine_->mark_request_as_sent(r.id, *answer);
-    }
-  }
+  send_machine_requests(*client_, *machine_);
 }
 
 void RawPeer::send_to_device(const std::string& user, const nlohmann::json& payload) {
