@@ -44,16 +44,19 @@ void NodeWorker::intake_envelope(const json& wire, const Source& source, Intake&
   }
   const Envelope& e = *valid;
   const std::string key = store::join_key({e.sender.to_hex(), e.nonce});
-  const bool unicast = source.carrier.has_value();
+  const bool unicast = source.unicast();
+  // The sender did not get our ack: acknowledge again (rule 6). Broadcasts are not acked.
+  const auto ack_again = [&] {
+    if (unicast && e.kind == EnvelopeKind::message)
+      intake.acks.push_back({e.sender, {*source.carrier, e.nonce}});
+  };
 
   const bool seen = intake.accepted.contains(key) ||
                     ctx_.tables.seen_nonces.get(ctx_.env.read(), key).has_value();
   const auto rejected =
       rules_.judge(e, source, seen, [&] { return ctx_.homes.within_budget(e.sender, steady()); });
   if (rejected) {
-    // The sender did not get our ack: acknowledge again (rule 6). Broadcasts are not acked.
-    if (*rejected == RejectReason::replay && unicast && e.kind == EnvelopeKind::message)
-      intake.acks.push_back({e.sender, {*source.carrier, e.nonce}});
+    if (*rejected == RejectReason::replay) ack_again();
     reject(*rejected, e.sender, source, intake, e.nonce);
     return;
   }
@@ -66,8 +69,7 @@ void NodeWorker::intake_envelope(const json& wire, const Source& source, Intake&
   }
   if (ctx_.tables.seen_nonces.get(ctx_.env.read(), key)) {
     ctx_.homes.release({key});
-    if (unicast && e.kind == EnvelopeKind::message)
-      intake.acks.push_back({e.sender, {*source.carrier, e.nonce}});
+    ack_again();
     reject(RejectReason::replay, e.sender, source, intake, e.nonce);
     return;
   }
