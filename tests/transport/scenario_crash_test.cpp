@@ -59,6 +59,15 @@ class CrashScenario : public ::testing::TestWithParam<int> {
       EXPECT_TRUE(in.contains(store::join_key({low->address().to_hex(), id}))) << id;
   }
 
+  // Runs until `node` has taken GetParam() more steps, ends it there and makes it again.
+  void crash_after_steps(std::unique_ptr<DrivenNode>& node, const PrivateKey& key,
+                         const std::string& name) {
+    const std::uint64_t last = node->steps() + static_cast<std::uint64_t>(GetParam());
+    run([&] { return node->steps() >= last; });
+    node.reset();  // the crash
+    node = make(key, name);
+  }
+
   std::filesystem::path dir = fresh_dir("crash");
   HomeserverHub hub{dir / "servers"};
   PrivateKey low_key = PrivateKey::generate(), high_key = PrivateKey::generate();
@@ -67,19 +76,13 @@ class CrashScenario : public ::testing::TestWithParam<int> {
 
 TEST_P(CrashScenario, AReceiverCrashedAfterAnyStepLosesNothingAndStoresEachMessageOnce) {
   const auto ids = send_all();
-  const std::uint64_t crash_after = high->steps() + static_cast<std::uint64_t>(GetParam());
-  run([&] { return high->steps() >= crash_after; });
-  high.reset();  // the crash
-  high = make(high_key, "high");
+  crash_after_steps(high, high_key, "high");
   expect_each_once(ids);
 }
 
 TEST_P(CrashScenario, ASenderCrashedAfterAnyStepResumesItsOutboxAndDeliversEachOnce) {
   const auto ids = send_all();
-  const std::uint64_t crash_after = low->steps() + static_cast<std::uint64_t>(GetParam());
-  run([&] { return low->steps() >= crash_after; });
-  low.reset();  // the crash
-  low = make(low_key, "low");
+  crash_after_steps(low, low_key, "low");
   expect_each_once(ids);
 }
 
