@@ -1,5 +1,6 @@
 #include "http_server.hpp"
 
+#include <array>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -30,6 +31,8 @@ using asio::awaitable;
 namespace {
 
 constexpr auto kIdleTimeout = std::chrono::seconds(120);
+// What a refused request may still send after its answer, read and dropped before closing.
+constexpr std::size_t kMaxLingerBytes = 8 << 20;
 
 http::response<http::string_body> to_http(const Response& r, unsigned version, bool keep_alive) {
   http::response<http::string_body> res{static_cast<http::status>(r.status), version};
@@ -147,6 +150,25 @@ struct HttpServer::Impl {
     co_return reply.response;
   }
 
+  // A close with unread bytes in the socket's buffer sends a reset, which may discard the
+  // answer before the client reads it (a client still writing a refused 2 MiB body). So the
+  // answer is followed by a half-close, and what the client still sends is read and dropped,
+  // within bounds, before the socket closes.
+  static awaitable<void> linger(beast::tcp_stream& stream) {
+    beast::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) co_return;
+    std::array<char, 16 * 1024> sink{};
+    std::size_t drained = 0;
+    stream.expires_after(std::chrono::seconds(2));
+    while (drained < kMaxLingerBytes) {
+      const std::size_t n = co_await stream.async_read_some(
+          asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+      drained += n;
+    }
+  }
+
   awaitable<void> session(tcp::socket socket) {
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
@@ -170,7 +192,8 @@ struct HttpServer::Impl {
         auto res = to_http(r, 11, false);
         stream.expires_after(std::chrono::seconds(10));
         co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
-        break;
+        co_await linger(stream);
+        co_return;
       }
       stream.expires_never();
       const auto& req = parser.get();
