@@ -15,74 +15,92 @@ namespace mrt::testing {
 
 namespace calls = transport::calls;
 
-DrivenNode::DrivenNode(HomeserverHub& hub, std::filesystem::path dir, std::string server_name,
-                       const PrivateKey& key, NodeConfig config)
+DrivenNode::DrivenNode(HomeserverHub& hub, std::filesystem::path dir,
+                       std::vector<std::string> servers, const PrivateKey& key, NodeConfig config)
     : hub_(hub),
       dir_(std::move(dir)),
-      server_name_(std::move(server_name)),
       key_(key.clone()),
       address_(key_.address()),
       config_(std::move(config)) {
+  if (servers.empty()) throw std::invalid_argument("a driven node needs a homeserver");
   VirtualClock& clock = hub_.clock();
-  config_.server_name = server_name_;
-  if (config_.known_servers.empty()) config_.known_servers = {server_name_};
-  if (config_.broadcast_server.empty()) config_.broadcast_server = server_name_;
+  config_.server_name = servers.front();
+  if (config_.known_servers.empty()) config_.known_servers = servers;
+  if (config_.broadcast_server.empty()) config_.broadcast_server = servers.front();
   config_.now_ms = [&clock] { return clock.wall_ms; };
   config_.durability = store::Durability::off;
 
   env_.emplace(std::move(store::Env::open({.dir = dir_,
-                                           .tables = transport::NodeTables::specs({server_name_}),
+                                           .tables = transport::NodeTables::specs(servers),
                                            .durability = store::Durability::off},
                                           store_key_for(key_))
                              .value()));
   tables_.emplace(*env_);
-  caller_ = hub_.caller(server_name_);
+  const auto emit = [this](NodeEvent e) { events_.push_back(std::move(e)); };
+  home_set_ = std::make_unique<transport::HomeSet>(
+      emit, [] {}, config_.policy.rate_per_second, config_.policy.burst);
+  for (std::size_t i = 0; i < servers.size(); ++i) {
+    homes_.push_back(start_home(servers[i], i == 0));
+    // The configured order is the speed order: the first home carries first transmissions.
+    home_set_->attach(servers[i], homes_.back()->worker.get(), static_cast<std::int64_t>(i));
+  }
+  for (auto& home : homes_) {
+    home->worker->start_driven();
+    home->worker->add_to_outbox(transport::unsettled_outbox(*env_, *tables_));
+  }
+}
 
-  // The same device as before a restart.
-  auto device_id = tables_->meta.get(env_->read(), transport::kMetaDeviceId);
-  const transport::LoginInfo login = login_and_wait(*caller_, key_, server_name_, device_id);
-  user_id_ = login.user_id;
+// One home as Node::Impl::start_home makes it, without its thread: the same device as before a
+// restart, its keys and displayname published before the worker runs.
+std::unique_ptr<DrivenNode::Home> DrivenNode::start_home(const std::string& server_name,
+                                                         bool primary) {
+  VirtualClock& clock = hub_.clock();
+  auto home = std::make_unique<Home>();
+  home->ns = {server_name, primary};
+  home->caller = hub_.caller(server_name);
+  const std::string device_key = home->ns.meta_key(transport::kMetaDeviceId);
+  const auto device_id = tables_->meta.get(env_->read(), device_key);
+  const transport::LoginInfo login = login_and_wait(*home->caller, key_, server_name, device_id);
+  home->user_id = login.user_id;
   if (!device_id) {
     store::Changes c;
-    c.put(tables_->meta, transport::kMetaDeviceId, login.device_id);
+    c.put(tables_->meta, device_key, login.device_id);
     env_->commit_now(std::move(c));
   }
-  const transport::HomeNamespace ns{server_name_, true};
-  auto machine = E2eeMachine::open(*env_, key_, user_id_, login.device_id,
-                                   {.now_ms = config_.now_ms, .tables_prefix = ns.tables_prefix()});
+  auto machine =
+      E2eeMachine::open(*env_, key_, home->user_id, login.device_id,
+                        {.now_ms = config_.now_ms, .tables_prefix = home->ns.tables_prefix()});
   if (!machine)
     throw std::runtime_error("E2EE account: " + std::string(to_string(machine.error())));
-  send_machine_requests(*caller_, *machine);
-  const MatrixIdentity identity = matrix_identity(key_, server_name_);
-  if (!call_and_wait(*caller_, calls::set_displayname(user_id_, identity.displayname.to_hex())))
-    throw std::runtime_error("displayname refused");
-  (void)call_and_wait(*caller_, calls::set_presence(user_id_, "online"));
+  send_machine_requests(*home->caller, *machine);
+  const MatrixIdentity identity = matrix_identity(key_, server_name);
+  if (!call_and_wait(*home->caller,
+                     calls::set_displayname(home->user_id, identity.displayname.to_hex())))
+    throw std::runtime_error("displayname refused at " + server_name);
+  (void)call_and_wait(*home->caller, calls::set_presence(home->user_id, "online"));
 
-  const auto emit = [this](NodeEvent e) { events_.push_back(std::move(e)); };
-  homes_ = std::make_unique<transport::HomeSet>(
-      emit, [] {}, config_.policy.rate_per_second, config_.policy.burst);
-  transport::NodeWorkerContext context{config_,
-                                       key_,
-                                       *env_,
-                                       *tables_,
-                                       ns,
-                                       *caller_,
-                                       *homes_,
-                                       counters_,
-                                       emit,
-                                       [](LogLevel, const char*, const char*, nlohmann::json) {},
-                                       config_.now_ms,
-                                       [&clock] { return clock.steady_ms; }};
+  transport::NodeWorkerContext context{
+      config_,
+      key_,
+      *env_,
+      *tables_,
+      home->ns,
+      *home->caller,
+      *home_set_,
+      counters_,
+      [this](NodeEvent e) { events_.push_back(std::move(e)); },
+      [](LogLevel, const char*, const char*, const nlohmann::json&) {},
+      config_.now_ms,
+      [&clock] { return clock.steady_ms; }};
   const std::string since =
-      tables_->meta.get(env_->read(), ns.meta_key(transport::kMetaNextBatch)).value_or("");
-  worker_ = std::make_unique<transport::NodeWorker>(std::move(context), std::move(*machine), since);
-  homes_->attach(server_name_, worker_.get(), 0);
-  worker_->start_driven();
-  worker_->add_to_outbox(transport::unsettled_outbox(*env_, *tables_));
+      tables_->meta.get(env_->read(), home->ns.meta_key(transport::kMetaNextBatch)).value_or("");
+  home->worker =
+      std::make_unique<transport::NodeWorker>(std::move(context), std::move(*machine), since);
+  return home;
 }
 
 DrivenNode::~DrivenNode() {
-  worker_->stop();
+  for (auto& home : homes_) home->worker->stop();
 }
 
 std::string DrivenNode::send(const Address& to, std::string body) {
@@ -96,9 +114,21 @@ std::string DrivenNode::send(const Address& to, std::string body) {
     ++s.sent;
     ++s.outbox;
   });
-  const std::string nonce = entries->front().nonce;
-  worker_->add_to_outbox(std::move(*entries));
-  return nonce;
+  // Every home holds the whole outbox; HomeSet decides which one transmits (and resends).
+  for (auto& home : homes_) home->worker->add_to_outbox(*entries);
+  return entries->front().nonce;
+}
+
+std::int64_t DrivenNode::next_wake() const {
+  std::int64_t at = INT64_MAX;
+  for (const auto& home : homes_) at = std::min(at, home->worker->next_wake());
+  return at;
+}
+
+void DrivenNode::run_due() {
+  ++steps_;
+  for (auto& home : homes_)
+    if (home->worker->next_wake() <= hub_.clock().steady_ms) home->worker->run_due();
 }
 
 namespace {

@@ -1,7 +1,9 @@
-// `DrivenNode`: one node's worker on one homeserver of a `HomeserverHub`, run by the test in
-// virtual time (NodeWorker::start_driven) instead of by mrt::Node's threads: its store (real
-// LMDB, durability off), its E2EE account, its HomeSet, and the part of Node::send that writes
-// the outbox record and hands it to the worker. `run_until` runs several such nodes and the hub.
+// `DrivenNode`: one node's workers, one per homeserver of a `HomeserverHub` it has an account
+// on, run by the test in virtual time (NodeWorker::start_driven) instead of by mrt::Node's
+// threads: its store (real LMDB, durability off), an E2EE account per home, the HomeSet they
+// share, and the part of Node::send that writes the outbox record and hands it to every home.
+// `run_until` runs several such nodes and the hub. (Failover, which replaces a failing home with
+// another, is Node's and is not driven here.)
 // A node made again on the same directory and key is the same device after a restart: its
 // E2EE account, rooms, `next_batch` and unsettled outbox come back from the store (destroying
 // one without more ado is a crash between two steps).
@@ -34,14 +36,21 @@ namespace mrt::testing {
 
 class DrivenNode {
  public:
-  // Logs in (creating the account), publishes the device's keys and the displayname that proves
-  // the user id, and starts the worker. `config`'s homeserver fields are ignored.
-  DrivenNode(HomeserverHub& hub, std::filesystem::path dir, std::string server_name,
+  // Logs in on each of `servers` (creating the account), publishes each device's keys and the
+  // displayname that proves the user id, and starts a worker per home; the first server's
+  // account owns the store's plain names. `config`'s homeserver fields are ignored; its known
+  // servers are `servers` unless given.
+  DrivenNode(HomeserverHub& hub, std::filesystem::path dir, std::vector<std::string> servers,
              const PrivateKey& key, NodeConfig config = {});
+  DrivenNode(HomeserverHub& hub, std::filesystem::path dir, std::string server_name,
+             const PrivateKey& key, NodeConfig config = {})
+      : DrivenNode(hub, std::move(dir), std::vector{std::move(server_name)}, key,
+                   std::move(config)) {}
   ~DrivenNode();
 
   const Address& address() const { return address_; }
-  const std::string& user_id() const { return user_id_; }
+  // The first home's user id.
+  const std::string& user_id() const { return homes_.front()->user_id; }
   // The outbox record, durable, then handed to the worker; the message's id (its nonce).
   std::string send(const Address& to, std::string body);
 
@@ -49,11 +58,9 @@ class DrivenNode {
   std::size_t count(NodeEventType type) const;
   NodeStats stats() const { return counters_.snapshot(); }
 
-  std::int64_t next_wake() const { return worker_->next_wake(); }
-  void run_due() {
-    ++steps_;
-    worker_->run_due();
-  }
+  // When the earliest home has something to do; run_due() runs every home that has.
+  std::int64_t next_wake() const;
+  void run_due();
   std::uint64_t steps() const { return steps_; }
   // The inbox records (accepted messages not consumed yet), by sender\0nonce, and the outbox
   // records (messages not acked, or settled and not yet seen by the application), by nonce.
@@ -61,20 +68,25 @@ class DrivenNode {
   std::map<std::string, nlohmann::json> outbox() const;
 
  private:
+  struct Home {
+    transport::HomeNamespace ns;
+    std::unique_ptr<transport::MatrixCaller> caller;
+    std::string user_id;
+    std::unique_ptr<transport::NodeWorker> worker;
+  };
+  std::unique_ptr<Home> start_home(const std::string& server_name, bool primary);
+
   HomeserverHub& hub_;
   std::filesystem::path dir_;
-  std::string server_name_;
   PrivateKey key_;
   Address address_;
   NodeConfig config_;
   std::optional<store::Env> env_;
   std::optional<transport::NodeTables> tables_;
-  std::unique_ptr<transport::MatrixCaller> caller_;
-  std::string user_id_;
   transport::NodeCounters counters_;
   std::vector<NodeEvent> events_;
-  std::unique_ptr<transport::HomeSet> homes_;
-  std::unique_ptr<transport::NodeWorker> worker_;
+  std::unique_ptr<transport::HomeSet> home_set_;
+  std::vector<std::unique_ptr<Home>> homes_;
   std::uint64_t steps_ = 0;
 };
 

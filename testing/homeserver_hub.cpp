@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <climits>
+#include <optional>
 #include <stdexcept>
 #include <utility>
 #include <variant>
@@ -20,7 +21,7 @@ using transport::MatrixCaller;
 using transport::MatrixResult;
 
 struct HomeserverHub::Server {
-  std::unique_ptr<devserver::Homeserver> hs;
+  std::unique_ptr<devserver::Homeserver> hs;  // null while the server is down
 };
 
 struct HomeserverHub::Waiting {
@@ -71,6 +72,12 @@ void commit(devserver::Homeserver& hs, Reply& reply) {
   hs.mark_durable(reply.position);
 }
 
+// What a client sees of a server that is down.
+MatrixResult no_answer(const std::string& server_name) {
+  return fail(transport::MatrixError{transport::MatrixErrorKind::network, 0, "",
+                                     server_name + ": connection refused", std::nullopt, ""});
+}
+
 MatrixResult answer(const devserver::Response& response, bool array_answer) {
   return transport::parse_matrix_response(response.status, {}, devserver::to_wire(response.body),
                                           array_answer);
@@ -92,7 +99,8 @@ HomeserverHub::HomeserverHub(std::filesystem::path dir) : dir_(std::move(dir)) {
 }
 HomeserverHub::~HomeserverHub() = default;
 
-void HomeserverHub::add_server(const std::string& server_name) {
+std::unique_ptr<devserver::Homeserver> HomeserverHub::open_server(
+    const std::string& server_name) const {
   devserver::Config config;
   config.server_name = server_name;
   config.data_dir = dir_ / server_name;
@@ -101,7 +109,31 @@ void HomeserverHub::add_server(const std::string& server_name) {
   config.rate_limits.buckets.clear();
   auto opened = devserver::Homeserver::open(std::move(config));
   if (!opened) throw std::runtime_error("homeserver " + server_name + ": " + opened.error());
-  servers_[server_name] = std::make_unique<Server>(Server{std::move(*opened)});
+  return std::move(*opened);
+}
+
+void HomeserverHub::add_server(const std::string& server_name) {
+  servers_[server_name] = std::make_unique<Server>(Server{open_server(server_name)});
+}
+
+void HomeserverHub::take_down(const std::string& server_name) {
+  servers_.at(server_name)->hs.reset();
+  // Its long-polls break now, even if it is back before the next pump.
+  std::vector<Waiting> cut;
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    if (it->server_name != server_name) {
+      ++it;
+      continue;
+    }
+    cut.push_back(std::move(*it));
+    it = waiting_.erase(it);
+  }
+  for (auto& w : cut) w.done(no_answer(server_name));
+}
+
+void HomeserverHub::bring_up(const std::string& server_name) {
+  Server& server = *servers_.at(server_name);
+  if (!server.hs) server.hs = open_server(server_name);
 }
 
 std::unique_ptr<MatrixCaller> HomeserverHub::caller(const std::string& server_name) {
@@ -136,7 +168,9 @@ void HomeserverHub::call(const void* caller, const std::string& server_name,
         {static_cast<unsigned>(fault.status), {{"errcode", fault.errcode}, {"error", "injected"}}},
         false));
   }
-  devserver::Homeserver& hs = *servers_.at(server_name)->hs;
+  devserver::Homeserver* server = servers_.at(server_name)->hs.get();
+  if (!server) return done(no_answer(server_name));
+  devserver::Homeserver& hs = *server;
   devserver::Request request{c.method, c.path, c.authenticated ? "Bearer " + token : "",
                              c.body ? devserver::to_wire(*c.body) : "", server_name};
   Outcome outcome = hs.handle(request);
@@ -154,17 +188,24 @@ bool HomeserverHub::pump() {
   bool answered = false;
   for (std::size_t i = 0; i < waiting_.size();) {
     Waiting& w = waiting_[i];
-    devserver::Homeserver& hs = *servers_.at(w.server_name)->hs;
-    Outcome outcome = hs.resume_sync(w.wait, clock_.steady_ms >= w.deadline);
-    auto* reply = std::get_if<Reply>(&outcome);
-    if (!reply) {
+    devserver::Homeserver* hs = servers_.at(w.server_name)->hs.get();
+    std::optional<MatrixResult> result;
+    if (!hs) {
+      result = no_answer(w.server_name);
+    } else {
+      Outcome outcome = hs->resume_sync(w.wait, clock_.steady_ms >= w.deadline);
+      if (auto* reply = std::get_if<Reply>(&outcome)) {
+        commit(*hs, *reply);
+        result = answer(reply->response, w.array_answer);
+      }
+    }
+    if (!result) {
       ++i;
       continue;
     }
-    commit(hs, *reply);
     Waiting done = std::move(w);
     waiting_.erase(waiting_.begin() + static_cast<std::ptrdiff_t>(i));
-    done.done(answer(reply->response, done.array_answer));
+    done.done(std::move(*result));
     answered = true;
   }
   return answered;

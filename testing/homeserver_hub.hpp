@@ -4,8 +4,10 @@
 // resends and timeouts against `mrt serve` runs in milliseconds, and the same each time.
 //
 // Faults are injected per request path: a request may be lost (answered 200 and never applied:
-// the server never saw it) or refused with a status. Servers do not federate with each other yet:
-// each scenario's nodes share one server.
+// the server never saw it) or refused with a status. A server may go down (every call and every
+// waiting /sync gets no answer, as a refused connection) and come back restarted from its store.
+// Servers do not federate with each other: a node reaches a peer on a server where both have an
+// account (multi-homing); federation is tested on Synapse.
 //
 //   HomeserverHub hub;
 //   hub.add_server("hs.test");
@@ -62,6 +64,11 @@ class HomeserverHub {
   void refuse_next(const std::string& path_part, int count, long status, std::string errcode);
   std::uint64_t requests(const std::string& path_part) const;
 
+  // `server_name` stops answering: calls and waiting /syncs fail as a refused connection.
+  void take_down(const std::string& server_name);
+  // It comes back, restarted from its store (accounts, tokens, rooms, queued to-device).
+  void bring_up(const std::string& server_name);
+
   // Answers the long-polls that have news (or whose timeout has passed); true if any was.
   bool pump();
   // The earliest virtual time a waiting long-poll times out; INT64_MAX when none waits.
@@ -83,6 +90,8 @@ class HomeserverHub {
 
   std::filesystem::path dir_;
   VirtualClock clock_;
+  std::unique_ptr<devserver::Homeserver> open_server(const std::string& server_name) const;
+
   std::map<std::string, std::unique_ptr<Server>> servers_;
   std::vector<Waiting> waiting_;
   std::vector<Fault> faults_;
