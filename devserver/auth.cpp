@@ -36,7 +36,7 @@ Response log_in(Ctx& c, User& user, std::optional<std::string> device_id,
           {{"user_id", user.id},
            {"access_token", d.access_token},
            {"device_id", id},
-           {"home_server", c.s.config.server_name}}};
+           {"home_server", server_name_of(c)}}};
 }
 
 void delete_device(Ctx& c, User& user, const std::string& device_id) {
@@ -62,7 +62,7 @@ void require_uia(Ctx& c) {
   }
   const std::string type = req_string(auth, "type");
   if (type != stage) throw ApiError(401, "M_FORBIDDEN", "use " + stage);
-  if (ethereum && ethereum_login_user(c.s, auth) != c.user->id) {
+  if (ethereum && ethereum_login_user(c, auth) != c.user->id) {
     forbidden("the password proves another user");
   }
 }
@@ -86,7 +86,7 @@ Response login(Ctx& c) {
   if (auto it = c.s.limiter.take("login:" + claimed, Action::login)) {
     throw ApiError(429, "M_LIMIT_EXCEEDED", "too many logins", {{"retry_after_ms", *it}});
   }
-  const std::string user_id = ethereum_login_user(c.s, c.body);
+  const std::string user_id = ethereum_login_user(c, c.body);
   User& user = user_or_create(c, user_id);
   return log_in(c, user, opt_string(c.body, "device_id"),
                 opt_string(c.body, "initial_device_display_name"));
@@ -119,7 +119,7 @@ Response register_user(Ctx& c) {
     throw ApiError(400, "M_INVALID_USERNAME",
                    "0x localparts belong to Ethereum addresses: log in with the key instead");
   }
-  const std::string user_id = "@" + localpart + ":" + c.s.config.server_name;
+  const std::string user_id = "@" + localpart + ":" + server_name_of(c);
   if (c.s.users.count(user_id)) throw ApiError(400, "M_USER_IN_USE", "user id taken");
   User& user = user_or_create(c, user_id);
   if (opt_bool(c.body, "inhibit_login").value_or(false)) return {200, {{"user_id", user_id}}};
@@ -130,7 +130,7 @@ Response register_user(Ctx& c) {
 Response register_available(Ctx& c) {
   const auto it = c.query.find("username");
   if (it == c.query.end()) throw ApiError(400, "M_MISSING_PARAM", "username is required");
-  if (c.s.users.count("@" + it->second + ":" + c.s.config.server_name)) {
+  if (c.s.users.count("@" + it->second + ":" + server_name_of(c))) {
     throw ApiError(400, "M_USER_IN_USE", "user id taken");
   }
   return {200, {{"available", true}}};

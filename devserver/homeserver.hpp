@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include <mrt/result.hpp>
 #include <mrt/store/changes.hpp>
@@ -29,6 +30,10 @@ struct Config {
   store::Durability durability = store::Durability::full;
   // Longest /sync long-poll honoured; longer timeouts are cut to this.
   std::int64_t max_sync_timeout_ms = 60'000;
+  // Further server names this same state answers for, chosen by a request's Host: a federation
+  // in one process (the test hub's), without federation's lag or partial replication. A user,
+  // alias or room is created under the name its request addressed; a user logs in only there.
+  std::vector<std::string> also_serves;
 };
 
 struct Reply {

@@ -59,7 +59,7 @@ void check_event_size(const Json& content) {
 }
 
 std::string target_user(Ctx& c) {
-  const std::string user = req_string(c.body, "user_id");
+  std::string user = req_string(c.body, "user_id");
   if (!is_local_user_id(c.s, user))
     throw ApiError(400, "M_INVALID_PARAM", "not a user of this server");
   return user;
@@ -125,7 +125,7 @@ std::string local_alias(const Ctx& c, const std::string& name) {
   if (name.empty() || name.size() > 200 || name.find_first_of(":# \t\n") != std::string::npos) {
     throw ApiError(400, "M_INVALID_PARAM", "bad room_alias_name");
   }
-  return "#" + name + ":" + c.s.config.server_name;
+  return "#" + name + ":" + server_name_of(c);
 }
 
 void invite_user(Ctx& c, Room& room, const std::string& target, bool is_direct) {
@@ -183,7 +183,7 @@ Response create_room(Ctx& c) {
   const auto name = opt_string(b, "name");
   const auto topic = opt_string(b, "topic");
 
-  const std::string room_id = "!" + random_id(18) + ":" + c.s.config.server_name;
+  const std::string room_id = "!" + random_id(18) + ":" + server_name_of(c);
   Room& room = c.s.rooms[room_id];
   room.id = room_id;
   const std::string& me = c.user->id;
@@ -531,12 +531,13 @@ Response get_event(Ctx& c) {
 Response get_alias(Ctx& c) {
   auto it = c.s.aliases.find(c.params[0]);
   if (it == c.s.aliases.end()) not_found("unknown room alias");
-  return {200, {{"room_id", it->second}, {"servers", {c.s.config.server_name}}}};
+  const std::string& alias = it->first;
+  return {200, {{"room_id", it->second}, {"servers", {alias.substr(alias.find(':') + 1)}}}};
 }
 
 Response put_alias(Ctx& c) {
   const std::string& alias = c.params[0];
-  if (!alias.starts_with("#") || !alias.ends_with(":" + c.s.config.server_name)) {
+  if (!alias.starts_with("#") || !alias.ends_with(":" + server_name_of(c))) {
     throw ApiError(400, "M_INVALID_PARAM", "not an alias of this server");
   }
   Room& room = room_or_404(c, req_string(c.body, "room_id"));

@@ -69,8 +69,11 @@ std::int64_t now_ms();
 [[noreturn]] void forbidden(const std::string& why);
 [[noreturn]] void not_found(const std::string& why);
 void rate_limit(Ctx& c, Action action);
-// A user id of this server: "@local:server_name" (ApiError M_INVALID_PARAM otherwise).
+// A user id of this server (of any name it serves): "@local:server_name".
 bool is_local_user_id(const State& s, const std::string& user_id);
+// The server name the request addressed: its Host when this state serves that name
+// (Config::also_serves), else the configured one.
+const std::string& server_name_of(const Ctx& c);
 // The user named in the path must be the caller.
 void require_self(Ctx& c, const std::string& user_id);
 
@@ -91,7 +94,7 @@ StreamPos append_event(Ctx& c, Room& room, const std::string& type, const std::s
 void record_device_change(Ctx& c, const std::string& user);
 
 // Ethereum login (PROTOCOL.md section 2): the user id that `password` proves, or ApiError.
-std::string ethereum_login_user(const State& s, const Json& login_body);
+std::string ethereum_login_user(const Ctx& c, const Json& login_body);
 
 // Handler tables, one per file.
 struct Route {

@@ -1,4 +1,5 @@
 // Helpers every handler file uses: ids, time, errors, rate limits, the Ethereum login check.
+#include <algorithm>
 #include <chrono>
 
 #include <sodium.h>
@@ -40,16 +41,32 @@ void rate_limit(Ctx& c, Action action) {
   }
 }
 
+namespace {
+
+bool is_user_id_of(const std::string& user_id, const std::string& server_name) {
+  return user_id.size() > server_name.size() + 2 && user_id[0] == '@' &&
+         user_id.ends_with(":" + server_name);
+}
+
+}  // namespace
+
 bool is_local_user_id(const State& s, const std::string& user_id) {
-  return user_id.size() > 1 && user_id[0] == '@' && user_id.ends_with(":" + s.config.server_name) &&
-         user_id.size() > s.config.server_name.size() + 2;
+  if (is_user_id_of(user_id, s.config.server_name)) return true;
+  return std::any_of(s.config.also_serves.begin(), s.config.also_serves.end(),
+                     [&](const std::string& name) { return is_user_id_of(user_id, name); });
+}
+
+const std::string& server_name_of(const Ctx& c) {
+  const auto& also = c.s.config.also_serves;
+  const auto it = std::find(also.begin(), also.end(), c.req.host);
+  return it == also.end() ? c.s.config.server_name : *it;
 }
 
 void require_self(Ctx& c, const std::string& user_id) {
   if (user_id != c.user->id) forbidden("cannot act for another user");
 }
 
-std::string ethereum_login_user(const State& s, const Json& body) {
+std::string ethereum_login_user(const Ctx& c, const Json& body) {
   // The user: identifier {type: m.id.user, user}, or the deprecated top-level "user".
   std::optional<std::string> user;
   const Json& identifier = opt_object(body, "identifier");
@@ -62,12 +79,13 @@ std::string ethereum_login_user(const State& s, const Json& body) {
   if (!user) user = opt_string(body, "user");
   if (!user) throw ApiError(400, "M_MISSING_PARAM", "no user given");
   const std::string password = req_string(body, "password");
+  const std::string& server_name = server_name_of(c);
   std::string user_id = *user;
-  if (!user_id.starts_with("@")) user_id = "@" + user_id + ":" + s.config.server_name;
-  if (!is_local_user_id(s, user_id)) forbidden("not a user of this server");
+  if (!user_id.starts_with("@")) user_id = "@" + user_id + ":" + server_name;
+  if (!is_user_id_of(user_id, server_name)) forbidden("not a user of this server");
   auto address = address_of_user_id(user_id);
   if (!address) forbidden("the localpart must be an Ethereum address (0x + 40 lowercase hex)");
-  auto signer = ecrecover(as_bytes(s.config.server_name), password);
+  auto signer = ecrecover(as_bytes(server_name), password);
   if (!signer || *signer != *address) {
     forbidden("the password is not this address's signature of the server name");
   }

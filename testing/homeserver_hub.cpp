@@ -9,6 +9,7 @@
 #include <variant>
 
 #include "devserver/homeserver.hpp"
+#include "devserver/json_body.hpp"
 #include "transport/matrix_response.hpp"
 
 namespace mrt::testing {
@@ -20,8 +21,10 @@ using transport::MatrixCall;
 using transport::MatrixCaller;
 using transport::MatrixResult;
 
-struct HomeserverHub::Server {
-  std::unique_ptr<devserver::Homeserver> hs;  // null while the server is down
+// One dev homeserver's state, answering under one name or, for a federation, several.
+struct HomeserverHub::State {
+  std::vector<std::string> names;
+  std::unique_ptr<devserver::Homeserver> hs;  // null while every name of it is down
 };
 
 struct HomeserverHub::Waiting {
@@ -99,25 +102,40 @@ HomeserverHub::HomeserverHub(std::filesystem::path dir) : dir_(std::move(dir)) {
 }
 HomeserverHub::~HomeserverHub() = default;
 
-std::unique_ptr<devserver::Homeserver> HomeserverHub::open_server(
-    const std::string& server_name) const {
+void HomeserverHub::open(State& state) const {
   devserver::Config config;
-  config.server_name = server_name;
-  config.data_dir = dir_ / server_name;
+  config.server_name = state.names.front();
+  config.also_serves.assign(state.names.begin() + 1, state.names.end());
+  config.data_dir = dir_ / state.names.front();
   config.durability = store::Durability::off;
   config.open_registration = true;
   config.rate_limits.buckets.clear();
   auto opened = devserver::Homeserver::open(std::move(config));
-  if (!opened) throw std::runtime_error("homeserver " + server_name + ": " + opened.error());
-  return std::move(*opened);
+  if (!opened)
+    throw std::runtime_error("homeserver " + state.names.front() + ": " + opened.error());
+  state.hs = std::move(*opened);
 }
 
 void HomeserverHub::add_server(const std::string& server_name) {
-  servers_[server_name] = std::make_unique<Server>(Server{open_server(server_name)});
+  add_federation({server_name});
+}
+
+void HomeserverHub::add_federation(const std::vector<std::string>& server_names) {
+  auto state = std::make_unique<State>(State{server_names, nullptr});
+  open(*state);
+  for (const auto& name : server_names) {
+    if (!servers_.emplace(name, Server{state.get(), true}).second)
+      throw std::invalid_argument("homeserver " + name + " added twice");
+  }
+  states_.push_back(std::move(state));
 }
 
 void HomeserverHub::take_down(const std::string& server_name) {
-  servers_.at(server_name)->hs.reset();
+  Server& server = servers_.at(server_name);
+  server.up = false;
+  const auto& names = server.state->names;
+  if (std::none_of(names.begin(), names.end(), [&](const auto& n) { return servers_.at(n).up; }))
+    server.state->hs.reset();
   // Its long-polls break now, even if it is back before the next pump.
   std::vector<Waiting> cut;
   for (auto it = waiting_.begin(); it != waiting_.end();) {
@@ -132,8 +150,29 @@ void HomeserverHub::take_down(const std::string& server_name) {
 }
 
 void HomeserverHub::bring_up(const std::string& server_name) {
-  Server& server = *servers_.at(server_name);
-  if (!server.hs) server.hs = open_server(server_name);
+  Server& server = servers_.at(server_name);
+  server.up = true;
+  if (!server.state->hs) open(*server.state);
+}
+
+const std::string* HomeserverHub::must_ask_down_server(const std::string& server_name,
+                                                       const std::string& path) const {
+  const State& state = *servers_.at(server_name).state;
+  if (state.names.size() == 1) return nullptr;
+  // Path segments naming a user (@) or an alias (#) of another server of the federation.
+  std::size_t at = 0;
+  while (at < path.size()) {
+    const std::size_t end = std::min(path.find('/', at), path.find('?', at));
+    const auto segment = devserver::percent_decode(
+        std::string_view(path).substr(at, (end == std::string::npos ? path.size() : end) - at));
+    at = end == std::string::npos ? path.size() : end + 1;
+    if (!segment || segment->empty() || (segment->front() != '@' && segment->front() != '#'))
+      continue;
+    const std::string domain = segment->substr(std::min(segment->find(':'), segment->size()));
+    for (const auto& name : state.names)
+      if (name != server_name && domain == ":" + name && !servers_.at(name).up) return &name;
+  }
+  return nullptr;
 }
 
 std::unique_ptr<MatrixCaller> HomeserverHub::caller(const std::string& server_name) {
@@ -168,9 +207,12 @@ void HomeserverHub::call(const void* caller, const std::string& server_name,
         {static_cast<unsigned>(fault.status), {{"errcode", fault.errcode}, {"error", "injected"}}},
         false));
   }
-  devserver::Homeserver* server = servers_.at(server_name)->hs.get();
-  if (!server) return done(no_answer(server_name));
-  devserver::Homeserver& hs = *server;
+  const Server& server = servers_.at(server_name);
+  if (!server.up) return done(no_answer(server_name));
+  if (const std::string* down = must_ask_down_server(server_name, path_only))
+    return done(
+        answer({502, {{"errcode", "M_UNKNOWN"}, {"error", *down + " unreachable"}}}, false));
+  devserver::Homeserver& hs = *server.state->hs;
   devserver::Request request{c.method, c.path, c.authenticated ? "Bearer " + token : "",
                              c.body ? devserver::to_wire(*c.body) : "", server_name};
   Outcome outcome = hs.handle(request);
@@ -188,9 +230,10 @@ bool HomeserverHub::pump() {
   bool answered = false;
   for (std::size_t i = 0; i < waiting_.size();) {
     Waiting& w = waiting_[i];
-    devserver::Homeserver* hs = servers_.at(w.server_name)->hs.get();
+    const Server& server = servers_.at(w.server_name);
+    devserver::Homeserver* hs = server.state->hs.get();
     std::optional<MatrixResult> result;
-    if (!hs) {
+    if (!server.up) {
       result = no_answer(w.server_name);
     } else {
       Outcome outcome = hs->resume_sync(w.wait, clock_.steady_ms >= w.deadline);

@@ -3,17 +3,25 @@
 // (NodeWorker::start_driven). No socket, no thread, no fsync: a scenario that takes seconds of
 // resends and timeouts against `mrt serve` runs in milliseconds, and the same each time.
 //
-// Faults are injected per request path: a request may be lost (answered 200 and never applied:
-// the server never saw it) or refused with a status. A server may go down (every call and every
-// waiting /sync gets no answer, as a refused connection) and come back restarted from its store.
-// Servers do not federate with each other: a node reaches a peer on a server where both have an
-// account (multi-homing); federation is tested on Synapse.
+// Servers added one by one do not federate: a node reaches a peer there only on a server where
+// both have an account (multi-homing). Servers added together as a federation share one state
+// (devserver Config::also_serves): a user on one messages, invites and looks up a user on
+// another, and a room is one room for all, with none of federation's lag or partial replication
+// (that is tested on two Synapses).
 //
-//   HomeserverHub hub;
-//   hub.add_server("hs.test");
+// Faults are injected per request path: a request may be lost (answered 200 and never applied:
+// the server never saw it) or refused with a status. A server may go down: every call to it and
+// every /sync waiting on it gets no answer (a refused connection), and a call through another
+// server of its federation that must ask it (a profile or alias of it) is answered 502 as
+// Synapse does. It comes back restarted from its store, or, in a federation whose other servers
+// are still up, with the state they kept.
+//
+//   HomeserverHub hub(dir);
+//   hub.add_server("hs.test");                  // or hub.add_federation({"a.test", "b.test"})
 //   auto caller = hub.caller("hs.test");        // a transport::MatrixCaller
 //   hub.lose_next("/sendToDevice/", 1);
-//   hub.advance(2000);                          // virtual ms: long-polls, timers
+//   hub.clock().advance(2000);                  // virtual ms; then pump() answers long-polls
+//   hub.take_down("hs.test");
 #pragma once
 
 #include <cstdint>
@@ -53,6 +61,7 @@ class HomeserverHub {
 
   VirtualClock& clock() { return clock_; }
   void add_server(const std::string& server_name);
+  void add_federation(const std::vector<std::string>& server_names);
 
   // A connection to `server_name` for one device: its own access token once logged in.
   std::unique_ptr<transport::MatrixCaller> caller(const std::string& server_name);
@@ -64,9 +73,9 @@ class HomeserverHub {
   void refuse_next(const std::string& path_part, int count, long status, std::string errcode);
   std::uint64_t requests(const std::string& path_part) const;
 
-  // `server_name` stops answering: calls and waiting /syncs fail as a refused connection.
+  // `server_name` stops answering (see above).
   void take_down(const std::string& server_name);
-  // It comes back, restarted from its store (accounts, tokens, rooms, queued to-device).
+  // It answers again: accounts, tokens, rooms and queued to-device are as they were.
   void bring_up(const std::string& server_name);
 
   // Answers the long-polls that have news (or whose timeout has passed); true if any was.
@@ -77,7 +86,11 @@ class HomeserverHub {
  private:
   friend class HubCaller;
   void forget_waits(const void* caller);
-  struct Server;
+  struct State;
+  struct Server {
+    State* state = nullptr;
+    bool up = true;
+  };
   struct Waiting;
   struct Fault {
     std::string path_part;
@@ -90,9 +103,13 @@ class HomeserverHub {
 
   std::filesystem::path dir_;
   VirtualClock clock_;
-  std::unique_ptr<devserver::Homeserver> open_server(const std::string& server_name) const;
+  void open(State& state) const;
+  // The down server of another's federation that a request to `server_name` must ask, if any.
+  const std::string* must_ask_down_server(const std::string& server_name,
+                                          const std::string& path) const;
 
-  std::map<std::string, std::unique_ptr<Server>> servers_;
+  std::vector<std::unique_ptr<State>> states_;
+  std::map<std::string, Server> servers_;
   std::vector<Waiting> waiting_;
   std::vector<Fault> faults_;
   std::map<std::string, std::uint64_t> seen_paths_;
