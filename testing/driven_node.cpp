@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include <mrt/e2ee_machine.hpp>
+#include <mrt/envelope.hpp>
 #include <mrt/matrix_identity.hpp>
 #include <mrt/owner_store_key.hpp>
 
@@ -26,7 +27,7 @@ DrivenNode::DrivenNode(HomeserverHub& hub, std::filesystem::path dir,
   VirtualClock& clock = hub_.clock();
   config_.server_name = servers.front();
   if (config_.known_servers.empty()) config_.known_servers = servers;
-  if (config_.broadcast_server.empty()) config_.broadcast_server = servers.front();
+  if (config_.broadcast_server.empty()) config_.broadcast_server = config_.known_servers.front();
   config_.now_ms = [&clock] { return clock.wall_ms; };
   config_.durability = store::Durability::off;
 
@@ -117,6 +118,39 @@ std::string DrivenNode::send(const Address& to, std::string body) {
   // Every home holds the whole outbox; HomeSet decides which one transmits (and resends).
   for (auto& home : homes_) home->worker->add_to_outbox(*entries);
   return entries->front().nonce;
+}
+
+void DrivenNode::add_user_ids(const Address& address, const std::vector<std::string>& user_ids) {
+  for (auto& home : homes_) home->worker->add_user_ids(address, user_ids);
+}
+
+void DrivenNode::subscribe(const std::string& topic) {
+  for (auto& home : homes_) {
+    const bool first = home == homes_.front();
+    home->worker->subscribe(topic, [this, topic, first](RoomAnswer r) {
+      if (first) rooms_.insert_or_assign(topic, std::move(r));
+    });
+  }
+}
+
+std::optional<DrivenNode::RoomAnswer> DrivenNode::room_of(const std::string& topic) const {
+  const auto it = rooms_.find(topic);
+  if (it == rooms_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::string DrivenNode::broadcast(const std::string& topic, std::string body) {
+  const Envelope e = Envelope::broadcast(key_, topic, std::move(body), hub_.clock().wall_ms);
+  homes_.front()->worker->broadcast(topic, e.to_json(), [this, nonce = e.nonce](RoomAnswer r) {
+    published_.insert_or_assign(nonce, std::move(r));
+  });
+  return e.nonce;
+}
+
+std::optional<DrivenNode::RoomAnswer> DrivenNode::published(const std::string& nonce) const {
+  const auto it = published_.find(nonce);
+  if (it == published_.end()) return std::nullopt;
+  return it->second;
 }
 
 std::int64_t DrivenNode::next_wake() const {

@@ -54,6 +54,19 @@ class DrivenNode {
   // The outbox record, durable, then handed to the worker; the message's id (its nonce).
   std::string send(const Address& to, std::string body);
 
+  // PROTOCOL §8 source 1: user ids the application supplies for `address`, on every home.
+  void add_user_ids(const Address& address, const std::vector<std::string>& user_ids);
+
+  // Every home joins (or, homed on the broadcast server, creates) the room of `topic`; the first
+  // home's answer, its room id or why not, is room_of(topic) once it came (PROTOCOL §6, §8).
+  using RoomAnswer = Result<std::string, transport::MatrixError>;
+  void subscribe(const std::string& topic);
+  std::optional<RoomAnswer> room_of(const std::string& topic) const;
+  // A signed broadcast into the room of `topic` through the first home; the envelope's nonce.
+  // The room event's id, or why not, is published(nonce) once it came.
+  std::string broadcast(const std::string& topic, std::string body);
+  std::optional<RoomAnswer> published(const std::string& nonce) const;
+
   const std::vector<NodeEvent>& events() const { return events_; }
   std::size_t count(NodeEventType type) const;
   NodeStats stats() const { return counters_.snapshot(); }
@@ -87,6 +100,8 @@ class DrivenNode {
   std::vector<NodeEvent> events_;
   std::unique_ptr<transport::HomeSet> home_set_;
   std::vector<std::unique_ptr<Home>> homes_;
+  std::map<std::string, RoomAnswer> rooms_;      // by topic
+  std::map<std::string, RoomAnswer> published_;  // by nonce
   std::uint64_t steps_ = 0;
 };
 
