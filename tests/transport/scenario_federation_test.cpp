@@ -153,6 +153,21 @@ TEST_F(FederationScenario, LookUpsOfAKnownServerThatIsDownDoNotHoldBackTheOthers
   EXPECT_EQ(a.stats().id_lookups, lookups);
 }
 
+TEST_F(FederationScenario, APeerThatMovedToAnotherServerIsFoundThereWhenDeliveriesKeepFailing) {
+  const auto keys = ascending_keys(2);
+  DrivenNode& a = node("a", kOne, keys[0]);
+  node("b", kTwo, keys[1]);
+  ASSERT_TRUE(round_trip(a, *nodes.back(), "before the move"));
+  // b's server dies and b starts again on server three (Node's failover does the same).
+  nodes.pop_back();
+  hub.take_down(kTwo);
+  DrivenNode& moved = node("b-moved", kThree, keys[1]);
+  a.send(moved.address(), "after the move");
+  ASSERT_TRUE(run([&] { return a.count(NodeEventType::delivered) == 2; }, 600'000));
+  EXPECT_EQ(bodies_of(moved), std::vector<std::string>{"after the move"});
+  EXPECT_GE(a.stats().resent, 1u) << "found again only once deliveries to the old id failed";
+}
+
 // ---------------------------------------------------------------------------------------------
 // Broadcast rooms across servers (PROTOCOL §6, §8).
 
@@ -299,6 +314,45 @@ TEST_F(FederationScenario, ASquattedBroadcastAliasIsReportedAndNeverPublishedIn)
       "GET", "/_matrix/client/v3/directory/room/" + transport::url_encode("#" + topic + ":" + kTwo),
       nullptr)))
       << "neither node made a room of its own on server two";
+}
+
+TEST_F(FederationScenario, ASquattedRoomThatIsMendedIsUsedOnceCheckedAgain) {
+  const std::string topic = "raiden_1_monitoring";
+  RawPeer squatter(hub.caller(kOne), kOne, PrivateKey::generate(), dir / "squatter");
+  auto created = squatter.call(
+      transport::calls::create_room({{"room_alias_name", topic},
+                                     {"preset", "public_chat"},
+                                     {"power_level_content_override", {{"events_default", 100}}}}));
+  ASSERT_TRUE(created);
+  const std::string room = (*created)["room_id"];
+  DrivenNode& n = node("n", kTwo, PrivateKey::generate());
+  n.subscribe(topic);
+  ASSERT_TRUE(run([&] { return n.count(NodeEventType::squatted) == 1; }));
+  const std::string levels =
+      "/_matrix/client/v3/rooms/" + transport::url_encode(room) + "/state/m.room.power_levels/";
+  auto content = squatter.request("GET", levels, nullptr);
+  ASSERT_TRUE(content);
+  (*content)["events_default"] = 0;
+  ASSERT_TRUE(squatter.request("PUT", levels, *content));
+  // Judged again when its state changes (PROTOCOL §6): once mended, it is used.
+  idle(1'000);
+  const std::string nonce = n.broadcast(topic, "balance proof");
+  ASSERT_TRUE(run([&] { return n.published(nonce).has_value(); }));
+  EXPECT_TRUE(*n.published(nonce)) << describe(n.published(nonce)->error());
+  EXPECT_EQ(n.count(NodeEventType::squatted), 1u);
+}
+
+TEST_F(FederationScenario, TwoNodesOnTheBroadcastServerCreatingTheRoomAtOnceShareIt) {
+  const std::string topic = "raiden_1_path_finding";
+  DrivenNode& a = node("a", kOne, PrivateKey::generate());
+  DrivenNode& b = node("b", kOne, PrivateKey::generate());
+  a.subscribe(topic);
+  b.subscribe(topic);  // one of them finds the alias taken (M_ROOM_IN_USE) and joins instead
+  ASSERT_TRUE(all_joined(topic));
+  ASSERT_TRUE(*a.room_of(topic));
+  ASSERT_TRUE(*b.room_of(topic));
+  EXPECT_EQ(**a.room_of(topic), **b.room_of(topic));
+  EXPECT_EQ(hub.requests("/createRoom"), 2u);
 }
 
 TEST_F(FederationScenario, ABroadcastRoomNotCreatedByAnOperatorIsSquatted) {

@@ -1,6 +1,7 @@
-// PROTOCOL §5 at the invited node, in process: which DM room invites it joins (only from a
+// PROTOCOL §5's DM rooms in process. At the invited node: which invites it joins (only from a
 // proven lower address, at most Policy::max_new_dm_rooms_per_hour in any hour, so a Sybil flood
-// of invites costs a cap), and that it leaves a DM room that stops being one.
+// of invites costs a cap), and that it leaves a room that is not, or stops being, a DM room. At
+// the creator: the invite is sent again while the partner has not joined.
 #include <algorithm>
 
 #include <gtest/gtest.h>
@@ -105,6 +106,35 @@ TEST_F(RoomScenario, ADmRoomAThirdUserJoinsIsLeft) {
   ASSERT_TRUE(alice.call(calls::invite(room, mallory.user_id())));
   ASSERT_TRUE(mallory.call(calls::join(room)));
   EXPECT_TRUE(run([&] { return membership(alice, room, node->user_id()) == "leave"; }));
+}
+
+TEST_F(RoomScenario, ADmRoomWhoseEncryptionIsNotTheProtocolsIsLeft) {
+  auto keys = ascending_keys(2);
+  start_node(keys[1]);
+  RawPeer& alice = peer(keys[0]);
+  json body = transport::dm_room_create_body(keys[0].address(), node->address(), {node->user_id()});
+  for (auto& e : body["initial_state"])
+    if (e["type"] == "m.room.encryption") e["content"]["rotation_period_msgs"] = 1000000;
+  auto r = alice.call(calls::create_room(body));
+  ASSERT_TRUE(r);
+  const std::string room = (*r)["room_id"].get<std::string>();
+  // Judged on its whole state once joined (the invite shows too little of it), then left.
+  EXPECT_TRUE(run([&] { return membership(alice, room, node->user_id()) == "leave"; }));
+}
+
+TEST_F(RoomScenario, TheCreatorInvitesAgainAPartnerThatHasNotJoinedWithinAMinute) {
+  auto keys = ascending_keys(2);
+  NodeConfig config;
+  config.carrier = Carrier::room;
+  node = std::make_unique<DrivenNode>(hub, dir / "node", kServer, keys[0], config);
+  peer(keys[1]);  // the partner: its id is proven and its device attested, but it never joins
+  node->send(keys[1].address(), "opens the room");
+  ASSERT_TRUE(run([&] { return hub.requests("/createRoom") == 1; }));
+  const std::int64_t created = hub.clock().steady_ms;
+  ASSERT_TRUE(run([&] { return hub.requests("/invite") == 1; }));
+  EXPECT_GE(hub.clock().steady_ms - created, 60'000);
+  EXPECT_LT(hub.clock().steady_ms - created, 62'000);
+  EXPECT_EQ(hub.requests("/createRoom"), 1u) << "the room is not dead: no new one";
 }
 
 }  // namespace

@@ -112,5 +112,40 @@ TEST_F(Scenario, TheRoomCarrierMovesToTheDmRoomOnceBothJoined) {
   EXPECT_EQ(high->events().back().carrier, Carrier::room);
 }
 
+// PROTOCOL §5: one Matrix payload carries many envelopes (at most 40,000 bytes of them), so a
+// burst costs few sends; each message arrives once, in the order sent.
+class BurstScenario : public Scenario, public ::testing::WithParamInterface<Carrier> {};
+
+TEST_P(BurstScenario, ABurstOfAThousandArrivesOnceInOrderInFewPayloads) {
+  start(GetParam());
+  if (GetParam() == Carrier::room) {
+    // Until the DM room is ready, messages go over to_device.
+    low->send(high->address(), "opens the room");
+    ASSERT_TRUE(run([&] { return high->count(NodeEventType::message) == 1; }));
+    ASSERT_TRUE(run([&] { return hub.requests("/join/") > 0; }, 5'000));
+    run([] { return false; }, 1'000);
+  }
+  const std::size_t before = high->count(NodeEventType::message);
+  const std::uint64_t payloads = low->stats().payloads;
+  std::vector<std::string> sent;
+  for (int i = 0; i < 1000; ++i) sent.push_back(low->send(high->address(), std::to_string(i)));
+  ASSERT_TRUE(run([&] { return low->count(NodeEventType::delivered) == before + 1000; }));
+  std::vector<std::string> got;
+  for (const auto& e : high->events())
+    if (e.type == NodeEventType::message) got.push_back(e.id);
+  got.erase(got.begin(), got.begin() + static_cast<std::ptrdiff_t>(before));
+  EXPECT_EQ(got, sent);
+  EXPECT_LT(low->stats().payloads - payloads, 100u) << "batched";
+  EXPECT_EQ(low->stats().resent, 0u);
+  EXPECT_EQ(high->events().back().carrier, GetParam());
+}
+
+std::string carrier_name(const ::testing::TestParamInfo<Carrier>& param) {
+  return std::string(to_string(param.param));
+}
+
+INSTANTIATE_TEST_SUITE_P(Carriers, BurstScenario,
+                         ::testing::Values(Carrier::to_device, Carrier::room), carrier_name);
+
 }  // namespace
 }  // namespace mrt::testing
