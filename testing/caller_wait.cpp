@@ -1,25 +1,17 @@
 #include "testing/caller_wait.hpp"
 
-#include <future>
 #include <stdexcept>
 
 namespace mrt::testing {
 
 transport::MatrixResult call_and_wait(transport::MatrixCaller& caller, transport::MatrixCall c) {
-  std::promise<transport::MatrixResult> answered;
-  auto answer = answered.get_future();
-  caller.call(std::move(c), [&](transport::MatrixResult r) { answered.set_value(std::move(r)); });
-  return answer.get();
+  return caller.call(std::move(c)).get();
 }
 
 transport::LoginInfo login_and_wait(transport::MatrixCaller& caller, const PrivateKey& key,
                                     const std::string& server_name,
                                     const std::optional<std::string>& device_id) {
-  std::promise<Result<transport::LoginInfo, transport::MatrixError>> logged_in;
-  auto answer = logged_in.get_future();
-  caller.login_ethereum(key, server_name, device_id,
-                        [&](auto r) { logged_in.set_value(std::move(r)); });
-  auto login = answer.get();
+  auto login = caller.login_ethereum(key, server_name, device_id).get();
   if (!login) throw std::runtime_error("login at " + server_name + ": " + describe(login.error()));
   return std::move(*login);
 }

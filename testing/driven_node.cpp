@@ -4,130 +4,52 @@
 #include <climits>
 #include <stdexcept>
 
-#include <mrt/e2ee_machine.hpp>
 #include <mrt/envelope.hpp>
-#include <mrt/matrix_identity.hpp>
-#include <mrt/owner_store_key.hpp>
-
-#include "testing/caller_wait.hpp"
-#include "transport/outbox_records.hpp"
 
 namespace mrt::testing {
 
-namespace calls = transport::calls;
-
 DrivenNode::DrivenNode(HomeserverHub& hub, std::filesystem::path dir,
-                       std::vector<std::string> servers, const PrivateKey& key, NodeConfig config)
-    : hub_(hub),
-      dir_(std::move(dir)),
-      key_(key.clone()),
-      address_(key_.address()),
-      config_(std::move(config)) {
+                       std::vector<std::string> servers, const PrivateKey& key, NodeConfig config,
+                       std::size_t homes)
+    : hub_(hub) {
   if (servers.empty()) throw std::invalid_argument("a driven node needs a homeserver");
   VirtualClock& clock = hub_.clock();
-  config_.server_name = servers.front();
-  if (config_.known_servers.empty()) config_.known_servers = servers;
-  if (config_.broadcast_server.empty()) config_.broadcast_server = config_.known_servers.front();
-  config_.now_ms = [&clock] { return clock.wall_ms; };
-  config_.durability = store::Durability::off;
-
-  env_.emplace(std::move(store::Env::open({.dir = dir_,
-                                           .tables = transport::NodeTables::specs(servers),
-                                           .durability = store::Durability::off},
-                                          store_key_for(key_))
-                             .value()));
-  tables_.emplace(*env_);
-  const auto emit = [this](NodeEvent e) { events_.push_back(std::move(e)); };
-  home_set_ = std::make_unique<transport::HomeSet>(
-      emit, [] {}, config_.policy.rate_per_second, config_.policy.burst);
-  for (std::size_t i = 0; i < servers.size(); ++i) {
-    homes_.push_back(start_home(servers[i], i == 0));
-    // The configured order is the speed order: the first home carries first transmissions.
-    home_set_->attach(servers[i], homes_.back()->worker.get(), static_cast<std::int64_t>(i));
-  }
-  for (auto& home : homes_) {
-    home->worker->start_driven();
-    home->worker->add_to_outbox(transport::unsettled_outbox(*env_, *tables_));
-  }
-}
-
-// One home as Node::Impl::start_home makes it, without its thread: the same device as before a
-// restart, its keys and displayname published before the worker runs.
-std::unique_ptr<DrivenNode::Home> DrivenNode::start_home(const std::string& server_name,
-                                                         bool primary) {
-  VirtualClock& clock = hub_.clock();
-  auto home = std::make_unique<Home>();
-  home->ns = {server_name, primary};
-  home->caller = hub_.caller(server_name);
-  const std::string device_key = home->ns.meta_key(transport::kMetaDeviceId);
-  const auto device_id = tables_->meta.get(env_->read(), device_key);
-  const transport::LoginInfo login = login_and_wait(*home->caller, key_, server_name, device_id);
-  home->user_id = login.user_id;
-  if (!device_id) {
-    store::Changes c;
-    c.put(tables_->meta, device_key, login.device_id);
-    env_->commit_now(std::move(c));
-  }
-  auto machine =
-      E2eeMachine::open(*env_, key_, home->user_id, login.device_id,
-                        {.now_ms = config_.now_ms, .tables_prefix = home->ns.tables_prefix()});
-  if (!machine)
-    throw std::runtime_error("E2EE account: " + std::string(to_string(machine.error())));
-  send_machine_requests(*home->caller, *machine);
-  const MatrixIdentity identity = matrix_identity(key_, server_name);
-  if (!call_and_wait(*home->caller,
-                     calls::set_displayname(home->user_id, identity.displayname.to_hex())))
-    throw std::runtime_error("displayname refused at " + server_name);
-  (void)call_and_wait(*home->caller, calls::set_presence(home->user_id, "online"));
-
-  transport::NodeWorkerContext context{
-      config_,
-      key_,
-      *env_,
-      *tables_,
-      home->ns,
-      *home->caller,
-      *home_set_,
-      counters_,
-      [this](NodeEvent e) { events_.push_back(std::move(e)); },
-      [](LogLevel, const char*, const char*, const nlohmann::json&) {},
-      config_.now_ms,
-      [&clock] { return clock.steady_ms; }};
-  const std::string since =
-      tables_->meta.get(env_->read(), home->ns.meta_key(transport::kMetaNextBatch)).value_or("");
-  home->worker =
-      std::make_unique<transport::NodeWorker>(std::move(context), std::move(*machine), since);
-  return home;
+  config.homeserver.clear();
+  config.server_name.clear();
+  config.homeservers.clear();
+  // Never dialled: the runner's callers answer in process.
+  for (const auto& name : servers) config.homeservers.push_back({"http://" + name, name});
+  config.homes = homes == 0 ? servers.size() : homes;
+  if (config.known_servers.empty()) config.known_servers = servers;
+  config.data_dir = std::move(dir);
+  config.durability = store::Durability::off;
+  config.now_ms = [&clock] { return clock.wall_ms; };
+  NodeRunner runner{[&hub](const Homeserver& h) { return hub.caller(h.server_name); },
+                    [&clock] { return clock.steady_ms; }};
+  auto opened = NodeInternals::open(std::move(config), key, std::move(runner));
+  if (!opened) throw std::runtime_error("node: " + opened.error().message);
+  node_.emplace(std::move(*opened));
+  impl_ = &NodeInternals::impl(*node_);
+  if (auto started = node_->start(); !started)
+    throw std::runtime_error("node start: " + started.error().message);
+  take_events();
 }
 
 DrivenNode::~DrivenNode() {
-  for (auto& home : homes_) home->worker->stop();
+  impl_->halt();
 }
 
 std::string DrivenNode::send(const Address& to, std::string body) {
-  store::Changes changes;
-  auto entries = transport::sign_into_outbox(key_, to, {std::move(body)}, hub_.clock().wall_ms,
-                                             config_.limits, *tables_, changes);
-  if (!entries) throw std::invalid_argument(entries.error().message);
-  env_->commit_now(std::move(changes));
-  counters_.reserve_outbox(to, 1, config_.policy.max_outbox_per_recipient);
-  counters_.update([](NodeStats& s) {
-    ++s.sent;
-    ++s.outbox;
-  });
-  // Every home holds the whole outbox; HomeSet decides which one transmits (and resends).
-  for (auto& home : homes_) home->worker->add_to_outbox(*entries);
-  return entries->front().nonce;
-}
-
-void DrivenNode::add_user_ids(const Address& address, const std::vector<std::string>& user_ids) {
-  for (auto& home : homes_) home->worker->add_user_ids(address, user_ids);
+  auto id = node_->send(to, std::move(body));
+  if (!id) throw std::invalid_argument("send: " + id.error().message);
+  return *id;
 }
 
 void DrivenNode::subscribe(const std::string& topic) {
-  for (auto& home : homes_) {
-    const bool first = home == homes_.front();
-    home->worker->subscribe(topic, [this, topic, first](RoomAnswer r) {
+  const auto workers = impl_->workers();
+  for (auto* w : workers) {
+    const bool first = w == workers.front();
+    w->subscribe(topic, [this, topic, first](RoomAnswer r) {
       if (first) rooms_.insert_or_assign(topic, std::move(r));
     });
   }
@@ -140,8 +62,8 @@ std::optional<DrivenNode::RoomAnswer> DrivenNode::room_of(const std::string& top
 }
 
 std::string DrivenNode::broadcast(const std::string& topic, std::string body) {
-  const Envelope e = Envelope::broadcast(key_, topic, std::move(body), hub_.clock().wall_ms);
-  homes_.front()->worker->broadcast(topic, e.to_json(), [this, nonce = e.nonce](RoomAnswer r) {
+  const Envelope e = Envelope::broadcast(impl_->key, topic, std::move(body), hub_.clock().wall_ms);
+  impl_->workers().front()->broadcast(topic, e.to_json(), [this, nonce = e.nonce](RoomAnswer r) {
     published_.insert_or_assign(nonce, std::move(r));
   });
   return e.nonce;
@@ -153,16 +75,14 @@ std::optional<DrivenNode::RoomAnswer> DrivenNode::published(const std::string& n
   return it->second;
 }
 
-std::int64_t DrivenNode::next_wake() const {
-  std::int64_t at = INT64_MAX;
-  for (const auto& home : homes_) at = std::min(at, home->worker->next_wake());
-  return at;
-}
-
 void DrivenNode::run_due() {
   ++steps_;
-  for (auto& home : homes_)
-    if (home->worker->next_wake() <= hub_.clock().steady_ms) home->worker->run_due();
+  impl_->run_due();
+  take_events();
+}
+
+void DrivenNode::take_events() {
+  while (auto e = impl_->events.pop(std::chrono::milliseconds(0))) events_.push_back(std::move(*e));
 }
 
 namespace {
@@ -180,11 +100,11 @@ std::map<std::string, nlohmann::json> records_of(const store::Env& env,
 }  // namespace
 
 std::map<std::string, nlohmann::json> DrivenNode::inbox() const {
-  return records_of(*env_, tables_->inbox);
+  return records_of(impl_->env, impl_->tables.inbox);
 }
 
 std::map<std::string, nlohmann::json> DrivenNode::outbox() const {
-  return records_of(*env_, tables_->outbox);
+  return records_of(impl_->env, impl_->tables.outbox);
 }
 
 std::size_t DrivenNode::count(NodeEventType type) const {

@@ -1,12 +1,10 @@
-// `DrivenNode`: one node's workers, one per homeserver of a `HomeserverHub` it has an account
-// on, run by the test in virtual time (NodeWorker::start_driven) instead of by mrt::Node's
-// threads: its store (real LMDB, durability off), an E2EE account per home, the HomeSet they
-// share, and the part of Node::send that writes the outbox record and hands it to every home.
-// `run_until` runs several such nodes and the hub. (Failover, which replaces a failing home with
-// another, is Node's and is not driven here.)
-// A node made again on the same directory and key is the same device after a restart: its
-// E2EE account, rooms, `next_batch` and unsettled outbox come back from the store (destroying
-// one without more ado is a crash between two steps).
+// `DrivenNode`: a whole mrt::Node (transport/node.cpp and node_homes.cpp: its start, homes,
+// outbox, events and failover) run by the test in virtual time on a `HomeserverHub`, instead of
+// by its own threads over HTTP (NodeInternals, NodeRunner): its store is real LMDB (durability
+// off), its homes' workers are run by `run_until`, which moves the hub's clock to whatever is
+// due next. A node made again on the same directory and key is the same device after a restart:
+// its E2EE accounts, rooms, `next_batch` and outbox come back from the store, and what the
+// application had not seen is reported again. Destroying one is a crash between two steps.
 //
 //   HomeserverHub hub(dir);
 //   hub.add_server("hs.test");
@@ -25,40 +23,38 @@
 #include <vector>
 
 #include <mrt/node.hpp>
-#include <mrt/store/env.hpp>
 
 #include "testing/homeserver_hub.hpp"
-#include "transport/home_set.hpp"
-#include "transport/node_tables.hpp"
-#include "transport/node_worker.hpp"
+#include "transport/node_impl.hpp"
 
 namespace mrt::testing {
 
 class DrivenNode {
  public:
-  // Logs in on each of `servers` (creating the account), publishes each device's keys and the
-  // displayname that proves the user id, and starts a worker per home; the first server's
-  // account owns the store's plain names. `config`'s homeserver fields are ignored; its known
-  // servers are `servers` unless given.
+  // Starts a node whose homeservers are `servers` of the hub, in that order, with an account
+  // on the first `homes` of them (0: on all; the rest are spares for failover). `config`'s
+  // homeserver, data_dir and clock fields are set here; its known servers are `servers` unless
+  // given.
   DrivenNode(HomeserverHub& hub, std::filesystem::path dir, std::vector<std::string> servers,
-             const PrivateKey& key, NodeConfig config = {});
+             const PrivateKey& key, NodeConfig config = {}, std::size_t homes = 0);
   DrivenNode(HomeserverHub& hub, std::filesystem::path dir, std::string server_name,
              const PrivateKey& key, NodeConfig config = {})
       : DrivenNode(hub, std::move(dir), std::vector{std::move(server_name)}, key,
                    std::move(config)) {}
   ~DrivenNode();
 
-  const Address& address() const { return address_; }
-  // The first home's user id.
-  const std::string& user_id() const { return homes_.front()->user_id; }
-  // The outbox record, durable, then handed to the worker; the message's id (its nonce).
+  // Node's calls that need no waiting on its homes (send, add_user_ids, consumed, homes, ...).
+  Node& node() { return *node_; }
+  const Address& address() const { return node_->address(); }
+  // The fastest home's user id.
+  std::string user_id() const { return node_->user_id(); }
+  // Node::send, which must succeed; the message's id.
   std::string send(const Address& to, std::string body);
 
-  // PROTOCOL §8 source 1: user ids the application supplies for `address`, on every home.
-  void add_user_ids(const Address& address, const std::vector<std::string>& user_ids);
-
-  // Every home joins (or, homed on the broadcast server, creates) the room of `topic`; the first
-  // home's answer, its room id or why not, is room_of(topic) once it came (PROTOCOL §6, §8).
+  // Node::subscribe and Node::broadcast wait for the homes' answers, which only run_until
+  // brings: these ask the homes and keep the answers. Every home joins (or, homed on the
+  // broadcast server, creates) the room of `topic`; the first home's answer, its room id or why
+  // not, is room_of(topic) once it came (PROTOCOL §6, §8).
   using RoomAnswer = Result<std::string, transport::MatrixError>;
   void subscribe(const std::string& topic);
   std::optional<RoomAnswer> room_of(const std::string& topic) const;
@@ -67,12 +63,13 @@ class DrivenNode {
   std::string broadcast(const std::string& topic, std::string body);
   std::optional<RoomAnswer> published(const std::string& nonce) const;
 
+  // Every event the node has emitted, none consumed (an unconsumed message stays in the inbox).
   const std::vector<NodeEvent>& events() const { return events_; }
   std::size_t count(NodeEventType type) const;
-  NodeStats stats() const { return counters_.snapshot(); }
+  NodeStats stats() const { return node_->stats(); }
 
-  // When the earliest home has something to do; run_due() runs every home that has.
-  std::int64_t next_wake() const;
+  // When the node has something to do (the hub's steady ms); run_due() does it.
+  std::int64_t next_wake() { return impl_->next_wake(); }
   void run_due();
   std::uint64_t steps() const { return steps_; }
   // The inbox records (accepted messages not consumed yet), by sender\0nonce, and the outbox
@@ -81,25 +78,12 @@ class DrivenNode {
   std::map<std::string, nlohmann::json> outbox() const;
 
  private:
-  struct Home {
-    transport::HomeNamespace ns;
-    std::unique_ptr<transport::MatrixCaller> caller;
-    std::string user_id;
-    std::unique_ptr<transport::NodeWorker> worker;
-  };
-  std::unique_ptr<Home> start_home(const std::string& server_name, bool primary);
+  void take_events();
 
   HomeserverHub& hub_;
-  std::filesystem::path dir_;
-  PrivateKey key_;
-  Address address_;
-  NodeConfig config_;
-  std::optional<store::Env> env_;
-  std::optional<transport::NodeTables> tables_;
-  transport::NodeCounters counters_;
+  std::optional<Node> node_;
+  NodeInternals::Impl* impl_ = nullptr;
   std::vector<NodeEvent> events_;
-  std::unique_ptr<transport::HomeSet> home_set_;
-  std::vector<std::unique_ptr<Home>> homes_;
   std::map<std::string, RoomAnswer> rooms_;      // by topic
   std::map<std::string, RoomAnswer> published_;  // by nonce
   std::uint64_t steps_ = 0;

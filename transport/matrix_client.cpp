@@ -332,7 +332,7 @@ void MatrixClient::call(MatrixCall c, Callback done) {
   send(a, milliseconds(0));
 }
 
-std::future<MatrixResult> MatrixClient::call(MatrixCall c) {
+std::future<MatrixResult> MatrixCaller::call(MatrixCall c) {
   auto promise = std::make_shared<std::promise<MatrixResult>>();
   auto future = promise->get_future();
   call(std::move(c), [promise](MatrixResult r) { promise->set_value(std::move(r)); });
@@ -373,7 +373,7 @@ void MatrixClient::login_ethereum(const PrivateKey& key, const std::string& serv
        });
 }
 
-std::future<Result<LoginInfo, MatrixError>> MatrixClient::login_ethereum(
+std::future<Result<LoginInfo, MatrixError>> MatrixCaller::login_ethereum(
     const PrivateKey& key, const std::string& server_name,
     const std::optional<std::string>& device_id) {
   auto promise = std::make_shared<std::promise<Result<LoginInfo, MatrixError>>>();

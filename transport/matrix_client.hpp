@@ -134,6 +134,13 @@ class MatrixCaller {
   virtual void call(MatrixCall c, Callback done) = 0;
   virtual void login_ethereum(const PrivateKey& key, const std::string& server_name,
                               const std::optional<std::string>& device_id, LoginCallback done) = 0;
+
+  // The same, to wait for: the answer comes on whatever thread answers (over HTTP, the I/O
+  // thread; in process, maybe before they return), so do not wait on that thread.
+  std::future<MatrixResult> call(MatrixCall c);
+  std::future<Result<LoginInfo, MatrixError>> login_ethereum(
+      const PrivateKey& key, const std::string& server_name,
+      const std::optional<std::string>& device_id = std::nullopt);
 };
 
 class MatrixClient final : public MatrixCaller {
@@ -144,18 +151,17 @@ class MatrixClient final : public MatrixCaller {
   MatrixClient(const MatrixClient&) = delete;
   MatrixClient& operator=(const MatrixClient&) = delete;
 
+  using MatrixCaller::call;
+  using MatrixCaller::login_ethereum;
+
   // Thread-safe. `done` runs once, on the I/O thread, after the last retry.
   void call(MatrixCall c, Callback done) override;
-  std::future<MatrixResult> call(MatrixCall c);
 
   // PROTOCOL §2: m.login.password as the address's localpart, password personal_sign(server
   // name). The first login creates the account. Pass the device id of an earlier login to stay
   // the same device (its keys kept). Stores the token and device id for the calls that follow.
   // Fails with bad_response when the server answers for another user id than @0x…:server_name.
-  std::future<Result<LoginInfo, MatrixError>> login_ethereum(
-      const PrivateKey& key, const std::string& server_name,
-      const std::optional<std::string>& device_id = std::nullopt);
-  // The same with a callback, run on the I/O thread (must not block).
+  // `done` runs on the I/O thread (must not block).
   void login_ethereum(const PrivateKey& key, const std::string& server_name,
                       const std::optional<std::string>& device_id, LoginCallback done) override;
 

@@ -155,8 +155,9 @@ void EventQueue::close() {
   ready_.notify_all();
 }
 
-Node::Impl::Impl(NodeConfig c, PrivateKey k, store::Env e)
+Node::Impl::Impl(NodeConfig c, std::optional<NodeRunner> r, PrivateKey k, store::Env e)
     : config(std::move(c)),
+      runner(std::move(r)),
       key(std::move(k)),
       address(key.address()),
       env(std::move(e)),
@@ -174,7 +175,9 @@ void Node::Impl::stop() {
   }
   monitor_wake.notify_all();
   // Peers sharing a room see us go (reachability); bounded, best effort, all homes at once.
-  for (Home* h : all) h->worker->stop_syncing();
+  // (A runner's workers start no /sync unless it runs them.)
+  if (!runner)
+    for (Home* h : all) h->worker->stop_syncing();
   std::vector<std::future<transport::MatrixResult>> offline;
   offline.reserve(all.size());
   for (Home* h : all) offline.push_back(set_presence(*h, "offline"));
@@ -190,6 +193,20 @@ void Node::Impl::stop() {
   retired.clear();
   home_set.reset();
   io.reset();
+}
+
+void Node::Impl::halt() {
+  {
+    std::lock_guard lock(mutex);
+    if (stopped) return;
+    stopped = true;
+  }
+  for (auto* list : {&homes, &retired})
+    for (auto& h : *list) h->worker->stop();
+  events.close();
+  homes.clear();
+  retired.clear();
+  home_set.reset();
 }
 
 void Node::Impl::consumed(const NodeEvent& e) {
@@ -263,6 +280,13 @@ Result<Unit, NodeError> settle_federation(NodeConfig& config) {
 }  // namespace
 
 Result<Node, NodeError> Node::open(NodeConfig config, const PrivateKey& key) {
+  return NodeInternals::open(std::move(config), key, std::nullopt);
+}
+
+Result<Node, NodeError> NodeInternals::open(NodeConfig config, const PrivateKey& key,
+                                            std::optional<NodeRunner> runner) {
+  if (runner && config.on_event)
+    return fail(node_error(NodeErrorKind::bad_config, "on_event needs the node's own threads"));
   auto homeservers = all_homeservers(config);
   if (!homeservers) return fail(homeservers.error());
   config.homeservers = std::move(*homeservers);
@@ -299,7 +323,8 @@ Result<Node, NodeError> Node::open(NodeConfig config, const PrivateKey& key) {
   if (!env)
     return fail(node_error(NodeErrorKind::store,
                            "store in " + config.data_dir.string() + ": " + env.error().message));
-  return Node(std::make_unique<Impl>(std::move(config), key.clone(), std::move(*env)));
+  return Node(std::make_unique<Node::Impl>(std::move(config), std::move(runner), key.clone(),
+                                           std::move(*env)));
 }
 
 Node::Node(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -541,7 +566,8 @@ NodeStats Node::stats() const {
   std::lock_guard lock(impl_->mutex);
   for (const auto* list : {&impl_->homes, &impl_->retired}) {
     for (const auto& h : *list) {
-      auto c = h->client->stats();
+      if (!h->http) continue;
+      auto c = h->http->stats();
       s.http_retries += c.rate_limited_waits + c.backoff_retries;
     }
   }

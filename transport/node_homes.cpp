@@ -28,19 +28,23 @@ std::future<MatrixResult> Node::Impl::set_presence(Home& home, const char* prese
 // kProbeTimeout per probe at most (a refused connection costs nothing).
 std::vector<Node::Impl::Candidate> Node::Impl::rank_homeservers() {
   std::vector<Candidate> ranked;
-  std::vector<std::unique_ptr<transport::MatrixClient>> probes;
+  std::vector<std::unique_ptr<transport::MatrixCaller>> probes;
   for (const auto& server : config.homeservers) {
     ranked.push_back({server, kUnreachable});
-    probes.push_back(std::make_unique<transport::MatrixClient>(
-        *io, transport::MatrixClientOptions{
-                 .base_url = server.url, .request_timeout = kProbeTimeout, .max_attempts = 1}));
+    if (runner) {
+      probes.push_back(runner->connect(server));
+    } else {
+      probes.push_back(std::make_unique<transport::MatrixClient>(
+          *io, transport::MatrixClientOptions{
+                   .base_url = server.url, .request_timeout = kProbeTimeout, .max_attempts = 1}));
+    }
   }
   for (int round = 0; round < kProbes; ++round) {
     // One at a time, so that no answer waits behind another's.
     for (std::size_t i = 0; i < probes.size(); ++i) {
-      const std::int64_t sent = transport::steady_ms();
+      const std::int64_t sent = steady();
       auto answer = probes[i]->call(transport::calls::versions()).get();
-      if (answer) ranked[i].rtt_ms = std::min(ranked[i].rtt_ms, transport::steady_ms() - sent);
+      if (answer) ranked[i].rtt_ms = std::min(ranked[i].rtt_ms, steady() - sent);
     }
   }
   // Times within one kRttStepMs step count as equal and keep the configured order: noise must
@@ -110,8 +114,14 @@ Result<std::unique_ptr<Node::Impl::Home>, NodeError> Node::Impl::start_home(
     }
     home->ns = {server_name, server_name == primary_server};
   }
-  home->client = std::make_unique<transport::MatrixClient>(
-      *io, transport::MatrixClientOptions{.base_url = candidate.server.url});
+  if (runner) {
+    home->client = runner->connect(candidate.server);
+  } else {
+    auto http = std::make_unique<transport::MatrixClient>(
+        *io, transport::MatrixClientOptions{.base_url = candidate.server.url});
+    home->http = http.get();
+    home->client = std::move(http);
+  }
 
   const std::string device_key = home->ns.meta_key(transport::kMetaDeviceId);
   std::optional<std::string> known_device = tables.meta.get(env.read(), device_key);
@@ -178,11 +188,16 @@ Result<std::unique_ptr<Node::Impl::Home>, NodeError> Node::Impl::start_home(
       [this](LogLevel level, const char* component, const char* event, json fields) {
         log(level, component, event, std::move(fields));
       },
-      config.now_ms};
+      config.now_ms,
+      runner ? runner->steady_ms : transport::steady_ms};
   home->worker = std::make_unique<transport::NodeWorker>(std::move(context), std::move(*machine),
                                                          std::move(since));
   home_set->attach(server_name, home->worker.get(), home->rtt_ms);
-  home->worker->start();
+  if (runner) {
+    home->worker->start_driven();
+  } else {
+    home->worker->start();
+  }
   for (const auto& topic : topics) home->worker->subscribe(topic, [](auto) {});
   return home;
 }
@@ -200,7 +215,7 @@ void Node::Impl::adopt(std::unique_ptr<Home> home) {
 }
 
 Result<Unit, NodeError> Node::Impl::start() {
-  io = std::make_unique<transport::HttpIo>();
+  if (!runner) io = std::make_unique<transport::HttpIo>();
   home_set = std::make_unique<transport::HomeSet>(
       [this](NodeEvent e) { emit(std::move(e)); },
       [this] {
@@ -285,28 +300,55 @@ Result<Unit, NodeError> Node::Impl::start() {
     adopt(std::move(*home));
   }
   if (homes.empty()) return fail(node_error(NodeErrorKind::login, refusals));
-  monitor = std::thread([this] { watch_homes(); });
+  if (!runner) monitor = std::thread([this] { watch_homes(); });
   return Unit{};
 }
 
 // Failover: a home whose /sync has failed for failover_after is replaced by the fastest
 // homeserver not in use that accepts the login; without one, it keeps retrying.
 void Node::Impl::watch_homes() {
-  std::map<std::string, std::int64_t> next_try;
   std::unique_lock lock(mutex);
   while (!stopped) {
     // Idle until a home's /sync fails (HomeSet wakes us), then every kWatchEvery while one does.
     monitor_wake.wait_for(lock, home_set->any_failing() ? kWatchEvery : std::chrono::seconds(60));
     if (stopped) return;
-    const std::int64_t now = transport::steady_ms();
-    auto failing = home_set->failing_since(now - config.failover_after.count());
     lock.unlock();
-    for (const auto& server : failing) {
-      if (next_try[server] > now) continue;
-      if (!replace_home(server)) next_try[server] = now + config.failover_after.count();
-    }
+    check_homes();
     lock.lock();
   }
+}
+
+void Node::Impl::check_homes() {
+  const std::int64_t now = steady();
+  for (const auto& server : home_set->failing_since(now - config.failover_after.count())) {
+    if (next_replace_try[server] > now) continue;
+    if (!replace_home(server)) next_replace_try[server] = now + config.failover_after.count();
+  }
+}
+
+void Node::Impl::run_due() {
+  std::vector<transport::NodeWorker*> all;
+  {
+    std::lock_guard lock(mutex);
+    if (stopped) return;
+    all = workers();
+  }
+  const std::int64_t now = steady();
+  for (auto* w : all)
+    if (w->next_wake() <= now) w->run_due();
+  if (home_set->any_failing() && now >= next_failover_check) {
+    next_failover_check = now + kWatchEvery.count();
+    check_homes();
+  }
+}
+
+std::int64_t Node::Impl::next_wake() {
+  std::int64_t at = std::numeric_limits<std::int64_t>::max();
+  std::lock_guard lock(mutex);
+  if (stopped) return at;
+  for (auto* w : workers()) at = std::min(at, w->next_wake());
+  if (home_set->any_failing()) at = std::min(at, next_failover_check);
+  return at;
 }
 
 bool Node::Impl::replace_home(const std::string& failing) {

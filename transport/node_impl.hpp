@@ -1,13 +1,16 @@
 // transport/node_impl.hpp (internal): Node's state, shared by node.cpp (the public calls) and
-// node_homes.cpp (choosing homeservers, logging in, failover).
+// node_homes.cpp (choosing homeservers, logging in, failover); and NodeInternals, through which
+// a test runs a whole node in process and in virtual time (testing/driven_node.hpp).
 #pragma once
 
 #include <condition_variable>
 #include <deque>
 #include <future>
 #include <limits>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -42,13 +45,22 @@ inline NodeError node_error(NodeErrorKind kind, std::string message) {
   return {kind, std::move(message)};
 }
 
+// Who runs a node when not its own threads over HTTP: a caller that answers its homeserver calls
+// (in process, maybe before call() returns) and a steady clock. The node then starts no thread;
+// the runner calls Impl::run_due() whenever its clock reaches Impl::next_wake().
+struct NodeRunner {
+  std::function<std::unique_ptr<transport::MatrixCaller>(const Homeserver&)> connect;
+  std::function<std::int64_t()> steady_ms;
+};
+
 struct Node::Impl {
   // One homeserver account in use: its client, its worker and what identifies it.
   struct Home {
     Homeserver server;
     transport::HomeNamespace ns;
     std::int64_t rtt_ms = 0;
-    std::unique_ptr<transport::MatrixClient> client;
+    std::unique_ptr<transport::MatrixCaller> client;
+    transport::MatrixClient* http = nullptr;  // `client` over HTTP (its retry counts), or null
     std::unique_ptr<transport::NodeWorker> worker;
     std::string user_id;
     std::string device_id;
@@ -60,6 +72,7 @@ struct Node::Impl {
   static constexpr std::int64_t kUnreachable = std::numeric_limits<std::int64_t>::max();
 
   NodeConfig config;  // config.homeservers holds every homeserver, `homeserver` first
+  std::optional<NodeRunner> runner;  // none: the node's own threads over HTTP
   PrivateKey key;
   Address address;
   store::Env env;
@@ -86,10 +99,13 @@ struct Node::Impl {
   // of their clients, so they live until stop().
   std::vector<std::unique_ptr<Home>> retired;
 
-  Impl(NodeConfig c, PrivateKey k, store::Env e);
+  Impl(NodeConfig c, std::optional<NodeRunner> r, PrivateKey k, store::Env e);
   ~Impl() { stop(); }
 
   void stop();
+  // A crash between two steps, for a runner: the homes stop with no word to peers.
+  void halt();
+  std::int64_t steady() const { return runner ? runner->steady_ms() : transport::steady_ms(); }
   void emit(NodeEvent e) { events.push(std::move(e)); }
   // NodeConfig::on_log, one record at a time.
   void log(LogLevel level, const char* component, const char* event, nlohmann::json fields);
@@ -105,7 +121,15 @@ struct Node::Impl {
   std::future<transport::MatrixResult> set_presence(Home& home, const char* presence);
   void adopt(std::unique_ptr<Home> home);
   void watch_homes();
+  // One round of failover: every home failing for failover_after is replaced if it can be.
+  void check_homes();
   bool replace_home(const std::string& failing);
+  std::map<std::string, std::int64_t> next_replace_try;  // by server; the failover's only
+
+  // For a runner: what is due on every home, then the failover round; and when that is next.
+  void run_due();
+  std::int64_t next_wake();
+  std::int64_t next_failover_check = 0;
 
   // Every home in use, for a call that goes to all of them (under `mutex`).
   std::vector<transport::NodeWorker*> workers() const;
@@ -141,6 +165,15 @@ struct Node::Impl {
     }
     return answers;
   }
+};
+
+// The library's access to a Node's insides, for code that runs it itself.
+struct NodeInternals {
+  using Impl = Node::Impl;
+  // Node::open with a runner in place of the node's threads; on_event is not supported then.
+  static Result<Node, NodeError> open(NodeConfig config, const PrivateKey& key,
+                                      std::optional<NodeRunner> runner);
+  static Impl& impl(Node& node) { return *node.impl_; }
 };
 
 }  // namespace mrt

@@ -368,6 +368,7 @@ class Node {
   void stop();
 
  private:
+  friend struct NodeInternals;  // the library's own access (transport/node_impl.hpp)
   struct Impl;
   explicit Node(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

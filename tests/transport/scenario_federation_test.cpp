@@ -115,7 +115,7 @@ TEST_F(FederationScenario, APeerOnAServerOutsideKnownServersIsReachedThroughSupp
   EXPECT_GE(a.stats().id_lookups_failed, 2u) << "@b:one and @b:two do not exist";
   EXPECT_EQ(a.stats().transmitted, 0u) << "nothing goes to an unproven id";
 
-  a.add_user_ids(b.address(), {b.user_id()});
+  ASSERT_TRUE(a.node().add_user_ids(b.address(), {b.user_id()}));
   ASSERT_TRUE(run([&] { return a.count(NodeEventType::delivered) == 1; }));
   EXPECT_EQ(bodies_of(b), std::vector<std::string>{"waits for an id"});
 }

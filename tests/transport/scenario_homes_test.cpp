@@ -1,8 +1,7 @@
 // Homes in process: nodes with accounts on two hub homeservers at once (multi-homing, which the
 // hub's servers allow without federating), a homeserver that goes down mid-burst, and one that
-// restarts. The `mrt serve` copies of these (node_homes_test.cpp, node_delivery_test.cpp) need
-// seconds of real timeouts each; failover itself (a home replaced by another) is Node's and is
-// tested there.
+// restarts, and failover to a spare homeserver. The `mrt serve` copies of these
+// (node_homes_test.cpp, node_restart_test.cpp) need seconds of real timeouts each.
 #include <set>
 
 #include <gtest/gtest.h>
@@ -39,13 +38,15 @@ class HomesScenario : public ::testing::Test {
   }
   ~HomesScenario() override { std::filesystem::remove_all(dir); }
 
-  // Two nodes with accounts on `servers`, `low` with the lower address.
-  void start(const std::vector<std::string>& servers, Carrier carrier) {
+  // Two nodes with accounts on the first `homes` of `servers` (0: all), `low` with the lower
+  // address.
+  void start(const std::vector<std::string>& servers, Carrier carrier, std::size_t homes = 0) {
     const auto keys = ascending_keys(2);
     NodeConfig config;
     config.carrier = carrier;
-    low = std::make_unique<DrivenNode>(hub, dir / "low", servers, keys[0], config);
-    high = std::make_unique<DrivenNode>(hub, dir / "high", servers, keys[1], config);
+    config.failover_after = std::chrono::seconds(1);
+    low = std::make_unique<DrivenNode>(hub, dir / "low", servers, keys[0], config, homes);
+    high = std::make_unique<DrivenNode>(hub, dir / "high", servers, keys[1], config, homes);
   }
   bool run(const std::function<bool()>& done, std::int64_t limit_ms = 120'000) {
     return run_until(hub, {low.get(), high.get()}, done, limit_ms);
@@ -106,6 +107,21 @@ TEST_P(HomesOnEachCarrier, HomeserverRestartMidBurstLosesNothing) {
   hub.bring_up(kFirst);
   sent.merge(send("after ", 0, 30));
   expect_each_once(sent);
+}
+
+TEST_P(HomesOnEachCarrier, FailoverMidBurstDeliversEveryMessageOnce) {
+  start({kFirst, kSecond}, GetParam(), 1);  // the second server is both nodes' spare
+  auto sent = send("before ", 0, 50);
+  ASSERT_TRUE(run([&] { return bodies_of(*high).size() >= 10; }));
+  hub.take_down(kFirst);
+  sent.merge(send("after ", 0, 50));
+  expect_each_once(sent);
+  for (DrivenNode* n : {low.get(), high.get()}) {
+    ASSERT_EQ(n->node().homes().size(), 1u);
+    EXPECT_EQ(n->node().homes().front().server_name, kSecond);
+    EXPECT_EQ(n->stats().failovers, 1u);
+    EXPECT_TRUE(n->user_id().ends_with(std::string(":") + kSecond));
+  }
 }
 
 TEST_F(HomesScenario, AResendOverBothHomesIsAcceptedOnceAndTheCopyIsAReplay) {
