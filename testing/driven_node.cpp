@@ -107,6 +107,13 @@ std::map<std::string, nlohmann::json> DrivenNode::outbox() const {
   return records_of(impl_->env, impl_->tables.outbox);
 }
 
+std::vector<std::string> DrivenNode::bodies() const {
+  std::vector<std::string> bodies;
+  for (const auto& e : events_)
+    if (e.type == NodeEventType::message) bodies.push_back(e.body);
+  return bodies;
+}
+
 std::size_t DrivenNode::count(NodeEventType type) const {
   return static_cast<std::size_t>(std::count_if(
       events_.begin(), events_.end(), [&](const NodeEvent& e) { return e.type == type; }));

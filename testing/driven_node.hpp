@@ -66,6 +66,8 @@ class DrivenNode {
   // Every event the node has emitted, none consumed (an unconsumed message stays in the inbox).
   const std::vector<NodeEvent>& events() const { return events_; }
   std::size_t count(NodeEventType type) const;
+  // The bodies of its message events, in the order they came.
+  std::vector<std::string> bodies() const;
   NodeStats stats() const { return node_->stats(); }
 
   // When the node has something to do (the hub's steady ms); run_due() does it.
@@ -87,6 +89,15 @@ class DrivenNode {
   std::map<std::string, RoomAnswer> rooms_;      // by topic
   std::map<std::string, RoomAnswer> published_;  // by nonce
   std::uint64_t steps_ = 0;
+};
+
+// Names a scenario run on each carrier: "to_device", "room" (INSTANTIATE_TEST_SUITE_P's last
+// argument).
+struct CarrierName {
+  template <class ParamInfo>
+  std::string operator()(const ParamInfo& info) const {
+    return std::string(to_string(info.param));
+  }
 };
 
 // Runs the nodes and the hub, moving the virtual clock to the next thing due, until `done()`

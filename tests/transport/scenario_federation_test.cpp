@@ -25,13 +25,6 @@ constexpr const char* kOne = "one.test";  // the broadcast server
 constexpr const char* kTwo = "two.test";
 constexpr const char* kThree = "three.test";
 
-std::vector<std::string> bodies_of(const DrivenNode& node) {
-  std::vector<std::string> bodies;
-  for (const auto& e : node.events())
-    if (e.type == NodeEventType::message) bodies.push_back(e.body);
-  return bodies;
-}
-
 class FederationScenario : public ::testing::Test {
  protected:
   FederationScenario() { hub.add_federation({kOne, kTwo, kThree}); }
@@ -95,8 +88,8 @@ TEST_P(FederationOnEachCarrier, PeersOnTwoServersExchangeMessagesInBothAddressOr
   for (auto [x, y] : {std::pair{&low_on_one, &high_on_two}, std::pair{&low_on_two, &high_on_one}}) {
     EXPECT_TRUE(round_trip(*x, *y, "there"));
     EXPECT_TRUE(round_trip(*y, *x, "and back"));
-    EXPECT_EQ(bodies_of(*y), std::vector<std::string>{"there"});
-    EXPECT_EQ(bodies_of(*x), std::vector<std::string>{"and back"});
+    EXPECT_EQ(y->bodies(), std::vector<std::string>{"there"});
+    EXPECT_EQ(x->bodies(), std::vector<std::string>{"and back"});
   }
 }
 
@@ -117,7 +110,7 @@ TEST_F(FederationScenario, APeerOnAServerOutsideKnownServersIsReachedThroughSupp
 
   ASSERT_TRUE(a.node().add_user_ids(b.address(), {b.user_id()}));
   ASSERT_TRUE(run([&] { return a.count(NodeEventType::delivered) == 1; }));
-  EXPECT_EQ(bodies_of(b), std::vector<std::string>{"waits for an id"});
+  EXPECT_EQ(b.bodies(), std::vector<std::string>{"waits for an id"});
 }
 
 TEST_F(FederationScenario, NothingGoesToAnIdWhoseDisplaynameDoesNotProveIt) {
@@ -164,7 +157,7 @@ TEST_F(FederationScenario, APeerThatMovedToAnotherServerIsFoundThereWhenDeliveri
   DrivenNode& moved = node("b-moved", kThree, keys[1]);
   a.send(moved.address(), "after the move");
   ASSERT_TRUE(run([&] { return a.count(NodeEventType::delivered) == 2; }, 600'000));
-  EXPECT_EQ(bodies_of(moved), std::vector<std::string>{"after the move"});
+  EXPECT_EQ(moved.bodies(), std::vector<std::string>{"after the move"});
   EXPECT_GE(a.stats().resent, 1u) << "found again only once deliveries to the old id failed";
 }
 
@@ -191,7 +184,7 @@ TEST_F(FederationScenario, OnlyANodeOnTheBroadcastServerCreatesTheRoomAndOthersJ
   EXPECT_EQ(far.events().back().topic, topic);
   far.broadcast(topic, "route request");
   ASSERT_TRUE(run([&] { return near.count(NodeEventType::message) == 1; }));
-  EXPECT_EQ(bodies_of(near), std::vector<std::string>{"route request"});
+  EXPECT_EQ(near.bodies(), std::vector<std::string>{"route request"});
 }
 
 TEST_F(FederationScenario, NodesKeepPublishingThroughTheirOwnServersWhileTheBroadcastServerIsDown) {
@@ -209,8 +202,8 @@ TEST_F(FederationScenario, NodesKeepPublishingThroughTheirOwnServersWhileTheBroa
   ASSERT_TRUE(run([&] {
     return on_two.count(NodeEventType::message) == 1 && on_three.count(NodeEventType::message) == 1;
   }));
-  EXPECT_EQ(bodies_of(on_two), std::vector<std::string>{"from three"});
-  EXPECT_EQ(bodies_of(on_three), std::vector<std::string>{"from two"});
+  EXPECT_EQ(on_two.bodies(), std::vector<std::string>{"from three"});
+  EXPECT_EQ(on_three.bodies(), std::vector<std::string>{"from two"});
 }
 
 TEST_F(FederationScenario, EachSubscriberReceivesEveryOtherBroadcastOnce) {
@@ -233,7 +226,7 @@ TEST_F(FederationScenario, EachSubscriberReceivesEveryOtherBroadcastOnce) {
     std::multiset<std::string> expected, got;
     for (std::size_t j = 0; j < nodes.size(); ++j)
       if (j != i) expected.insert("from " + std::to_string(j));
-    for (const auto& body : bodies_of(*nodes[i])) got.insert(body);
+    for (const auto& body : nodes[i]->bodies()) got.insert(body);
     EXPECT_EQ(got, expected) << "node " << i;
   }
 }
@@ -253,7 +246,7 @@ TEST_F(FederationScenario, APublisherOutsideTheTopicsAllowlistIsNotAllowed) {
   ASSERT_TRUE(run([&] {
     return reader.count(NodeEventType::message) == 1 && reader.count(NodeEventType::rejected) == 1;
   }));
-  EXPECT_EQ(bodies_of(reader), std::vector<std::string>{"capacity update"});
+  EXPECT_EQ(reader.bodies(), std::vector<std::string>{"capacity update"});
   for (const auto& e : reader.events()) {
     if (e.type != NodeEventType::rejected) continue;
     EXPECT_EQ(e.reason, RejectReason::not_allowed);
@@ -283,7 +276,7 @@ TEST_F(FederationScenario, EnvelopesThatDoNotBelongInTheRoomAreRejected) {
   NodeStats s = reader.stats();
   EXPECT_EQ(s.rejected[RejectReason::wrong_topic], 1u);
   EXPECT_EQ(s.rejected[RejectReason::wrong_recipient], 1u);
-  EXPECT_EQ(bodies_of(reader), std::vector<std::string>{"welcome"});
+  EXPECT_EQ(reader.bodies(), std::vector<std::string>{"welcome"});
   EXPECT_EQ(s.acks_sent, 0u) << "broadcasts are not acked";
 }
 
@@ -370,12 +363,8 @@ TEST_F(FederationScenario, ABroadcastRoomNotCreatedByAnOperatorIsSquatted) {
       << n.room_of(topic)->error().error;
 }
 
-std::string carrier_name(const ::testing::TestParamInfo<Carrier>& param) {
-  return std::string(to_string(param.param));
-}
-
 INSTANTIATE_TEST_SUITE_P(Carriers, FederationOnEachCarrier,
-                         ::testing::Values(Carrier::to_device, Carrier::room), carrier_name);
+                         ::testing::Values(Carrier::to_device, Carrier::room), CarrierName{});
 
 }  // namespace
 }  // namespace mrt::testing

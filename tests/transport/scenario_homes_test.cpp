@@ -17,10 +17,8 @@ constexpr const char* kFirst = "one.test";
 constexpr const char* kSecond = "two.test";
 
 std::multiset<std::string> bodies_of(const DrivenNode& node) {
-  std::multiset<std::string> bodies;
-  for (const auto& e : node.events())
-    if (e.type == NodeEventType::message) bodies.insert(e.body);
-  return bodies;
+  const auto bodies = node.bodies();
+  return {bodies.begin(), bodies.end()};
 }
 
 std::multiset<std::string> delivered_ids(const DrivenNode& node) {
@@ -133,12 +131,8 @@ TEST_F(HomesScenario, AResendOverBothHomesIsAcceptedOnceAndTheCopyIsAReplay) {
   EXPECT_EQ(high->stats().rejected[RejectReason::replay], 1u);
 }
 
-std::string carrier_name(const ::testing::TestParamInfo<Carrier>& param) {
-  return std::string(to_string(param.param));
-}
-
 INSTANTIATE_TEST_SUITE_P(Carriers, HomesOnEachCarrier,
-                         ::testing::Values(Carrier::to_device, Carrier::room), carrier_name);
+                         ::testing::Values(Carrier::to_device, Carrier::room), CarrierName{});
 
 }  // namespace
 }  // namespace mrt::testing

@@ -140,12 +140,8 @@ TEST_P(BurstScenario, ABurstOfAThousandArrivesOnceInOrderInFewPayloads) {
   EXPECT_EQ(high->events().back().carrier, GetParam());
 }
 
-std::string carrier_name(const ::testing::TestParamInfo<Carrier>& param) {
-  return std::string(to_string(param.param));
-}
-
 INSTANTIATE_TEST_SUITE_P(Carriers, BurstScenario,
-                         ::testing::Values(Carrier::to_device, Carrier::room), carrier_name);
+                         ::testing::Values(Carrier::to_device, Carrier::room), CarrierName{});
 
 }  // namespace
 }  // namespace mrt::testing
