@@ -20,7 +20,8 @@ struct Env::Impl {
         key_hash_key(std::move(keys.key_hash)),
         dir_lock(std::move(lock_)),
         dir(options.dir),
-        max_batch(options.max_batch) {}
+        max_batch(options.max_batch),
+        before_group_commit(options.before_group_commit) {}
   ~Impl();
 
   struct QueuedWrite {
@@ -39,6 +40,7 @@ struct Env::Impl {
   detail::DirLock dir_lock;
   std::filesystem::path dir;
   std::size_t max_batch;
+  std::function<void()> before_group_commit;
   std::map<std::string, std::pair<unsigned int, bool>> tables;
 
   std::mutex queue_mutex;

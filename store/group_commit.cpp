@@ -49,7 +49,14 @@ void Env::Impl::commit_batch(std::vector<QueuedWrite>& batch) {
   // that step, so it is undone alone; when the map is full, it grows and the batch runs again.
   std::vector<std::exception_ptr> errors(batch.size());
   std::exception_ptr batch_error;
-  for (;;) {
+  if (before_group_commit) {
+    try {
+      before_group_commit();
+    } catch (...) {
+      batch_error = std::current_exception();
+    }
+  }
+  while (!batch_error) {
     MDB_txn* txn = nullptr;
     int rc = mdb_txn_begin(core.env, nullptr, 0, &txn);
     if (rc == MDB_MAP_RESIZED) {

@@ -43,6 +43,27 @@ TEST_F(GroupCommit, ConcurrentWritersShareCommits) {
   EXPECT_EQ(t.get(txn, 1234), 2468u);
 }
 
+TEST_F(GroupCommit, AGroupCommitTheFaultHookRefusesAppliesNoneOfItsWritesAndTheNextProceeds) {
+  std::atomic<int> commits{0};
+  options.before_group_commit = [&] {
+    if (commits++ == 1) throw std::runtime_error("injected: the disk refuses");
+  };
+  auto env = testing::open_or_die(options);
+  const auto t = env.table<StringKey, StringValue>("t");
+  const auto put = [&](const char* key) {
+    Changes c;
+    c.put(t, key, "yes");
+    return env.commit(std::move(c));
+  };
+  put("first").get();
+  EXPECT_THROW(put("refused").get(), std::runtime_error);
+  put("third").get();
+  auto txn = env.read();
+  EXPECT_EQ(t.get(txn, "first"), "yes");
+  EXPECT_EQ(t.get(txn, "refused"), std::nullopt);
+  EXPECT_EQ(t.get(txn, "third"), "yes");
+}
+
 TEST_F(GroupCommit, AFailingStepIsUndoneAloneAndReported) {
   auto env = testing::open_or_die(options);
   const auto t = env.table<StringKey, StringValue>("t");

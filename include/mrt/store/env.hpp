@@ -64,6 +64,9 @@ struct Options {
   // run in one transaction (all of them, or none and the store stays as it was).
   std::uint32_t schema_version = kSchemaVersion;
   std::map<std::uint32_t, std::function<void(WriteTxn&)>> migrations;
+  // For tests of failures: runs on the writer before each group commit; what it throws fails
+  // every write of that group, none of them applied, as a disk that refuses writes would.
+  std::function<void()> before_group_commit;
 };
 
 struct Stats {
