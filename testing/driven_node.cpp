@@ -10,7 +10,7 @@ namespace mrt::testing {
 
 DrivenNode::DrivenNode(HomeserverHub& hub, std::filesystem::path dir,
                        std::vector<std::string> servers, const PrivateKey& key, NodeConfig config,
-                       std::size_t homes)
+                       DrivenOptions options)
     : hub_(hub) {
   if (servers.empty()) throw std::invalid_argument("a driven node needs a homeserver");
   VirtualClock& clock = hub_.clock();
@@ -19,13 +19,13 @@ DrivenNode::DrivenNode(HomeserverHub& hub, std::filesystem::path dir,
   config.homeservers.clear();
   // Never dialled: the runner's callers answer in process.
   for (const auto& name : servers) config.homeservers.push_back({"http://" + name, name});
-  config.homes = homes == 0 ? servers.size() : homes;
+  config.homes = options.homes == 0 ? servers.size() : options.homes;
   if (config.known_servers.empty()) config.known_servers = servers;
   config.data_dir = std::move(dir);
   config.durability = store::Durability::off;
   config.now_ms = [&clock] { return clock.wall_ms; };
   NodeRunner runner{[&hub](const Homeserver& h) { return hub.caller(h.server_name); },
-                    [&clock] { return clock.steady_ms; }};
+                    [&clock] { return clock.steady_ms; }, std::move(options.before_group_commit)};
   auto opened = NodeInternals::open(std::move(config), key, std::move(runner));
   if (!opened) throw std::runtime_error("node: " + opened.error().message);
   node_.emplace(std::move(*opened));

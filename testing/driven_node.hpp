@@ -29,18 +29,23 @@
 
 namespace mrt::testing {
 
+struct DrivenOptions {
+  std::size_t homes = 0;  // accounts on the first `homes` servers (0: on all); the rest are spares
+  // Runs on the store's writer before each group commit; what it throws fails that commit.
+  std::function<void()> before_group_commit;
+};
+
 class DrivenNode {
  public:
-  // Starts a node whose homeservers are `servers` of the hub, in that order, with an account
-  // on the first `homes` of them (0: on all; the rest are spares for failover). `config`'s
+  // Starts a node whose homeservers are `servers` of the hub, in that order. `config`'s
   // homeserver, data_dir and clock fields are set here; its known servers are `servers` unless
   // given.
   DrivenNode(HomeserverHub& hub, std::filesystem::path dir, std::vector<std::string> servers,
-             const PrivateKey& key, NodeConfig config = {}, std::size_t homes = 0);
+             const PrivateKey& key, NodeConfig config = {}, DrivenOptions options = {});
   DrivenNode(HomeserverHub& hub, std::filesystem::path dir, std::string server_name,
-             const PrivateKey& key, NodeConfig config = {})
-      : DrivenNode(hub, std::move(dir), std::vector{std::move(server_name)}, key,
-                   std::move(config)) {}
+             const PrivateKey& key, NodeConfig config = {}, DrivenOptions options = {})
+      : DrivenNode(hub, std::move(dir), std::vector{std::move(server_name)}, key, std::move(config),
+                   std::move(options)) {}
   ~DrivenNode();
 
   // Node's calls that need no waiting on its homes (send, add_user_ids, consumed, homes, ...).

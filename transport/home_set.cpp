@@ -39,6 +39,11 @@ bool HomeSet::settle(const std::string& nonce, const NodeWorker* by) {
   return true;
 }
 
+void HomeSet::unsettle(const std::string& nonce) {
+  std::lock_guard lock(mutex_);
+  settled_.erase(nonce);
+}
+
 void HomeSet::consumed(const std::string& nonce) {
   std::lock_guard lock(mutex_);
   settled_.erase(nonce);

@@ -49,6 +49,8 @@ class HomeSet {
   // True once per message: the home that gets it reports delivered or failed; every other home
   // forgets the message (their resends stop).
   bool settle(const std::string& nonce, const NodeWorker* by);
+  // A settlement whose step was not committed: the message may settle again.
+  void unsettle(const std::string& nonce);
   void consumed(const std::string& nonce);
 
   // `peer`'s user id on `server` is proven by its displayname.

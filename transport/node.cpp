@@ -316,10 +316,12 @@ Result<Node, NodeError> NodeInternals::open(NodeConfig config, const PrivateKey&
 
   std::vector<std::string> server_names;
   for (const auto& h : config.homeservers) server_names.push_back(h.server_name);
-  auto env = store::Env::open({.dir = config.data_dir,
-                               .tables = transport::NodeTables::specs(server_names),
-                               .durability = config.durability},
-                              store_key_for(key));
+  auto env = store::Env::open(
+      {.dir = config.data_dir,
+       .tables = transport::NodeTables::specs(server_names),
+       .durability = config.durability,
+       .before_group_commit = runner ? runner->before_group_commit : std::function<void()>{}},
+      store_key_for(key));
   if (!env)
     return fail(node_error(NodeErrorKind::store,
                            "store in " + config.data_dir.string() + ": " + env.error().message));

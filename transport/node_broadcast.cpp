@@ -107,7 +107,7 @@ void NodeWorker::remember_broadcast(const std::string& topic, const std::string&
   broadcasts_[room_id].topic = topic;
   store::Changes c;
   c.put(ctx_.tables.meta, ctx_.home.meta_key(store::join_key({"topic", topic})), room_id);
-  ctx_.env.commit(std::move(c));
+  commit_in_background(std::move(c));
 }
 
 void NodeWorker::await_verdict(const std::string& room_id, RoomCallback done) {

@@ -49,7 +49,7 @@ void NodeWorker::discover(const Address& address, DiscoverCallback done) {
                            {"until", ctx_.now_ms() + ctx_.config.discovery_ttl.count()}};
       store::Changes c;
       c.put(ctx_.tables.meta, ctx_.home.meta_key(discovered_key(address)), record.dump());
-      ctx_.env.commit(std::move(c));
+      commit_in_background(std::move(c));
       done(std::move(found));
     };
     after_look_ups(look_up_ids(address), [looked_up, answer] {
@@ -80,7 +80,7 @@ void NodeWorker::discover(const Address& address, DiscoverCallback done) {
                            found.push_back(user_id);
                            remember_validated(user_id, address, c);
                          }
-                         ctx_.env.commit(std::move(c));
+                         commit_in_background(std::move(c));
                          *from_directory = std::move(found);
                          answer();
                        });

@@ -71,12 +71,12 @@ void NodeWorker::on_looked_up(const std::string& user_id, MatrixResult r) {
     if (was) {
       store::Changes c;
       c.erase(ctx_.tables.meta, validated_key(user_id));
-      ctx_.env.commit(std::move(c));
+      commit_in_background(std::move(c));
     }
   } else {
     store::Changes c;
     remember_validated(user_id, *proven, c);
-    ctx_.env.commit(std::move(c));
+    commit_in_background(std::move(c));
   }
   for (auto& [room_id, room] : rooms_) judge_room(room_id, nullptr);
   if (presence_.knows(user_id)) recompute_reachability(user_id);

@@ -51,6 +51,8 @@ inline NodeError node_error(NodeErrorKind kind, std::string message) {
 struct NodeRunner {
   std::function<std::unique_ptr<transport::MatrixCaller>(const Homeserver&)> connect;
   std::function<std::int64_t()> steady_ms;
+  // The store's fault hook (store::Options::before_group_commit), for crash tests.
+  std::function<void()> before_group_commit;
 };
 
 struct Node::Impl {

@@ -188,6 +188,46 @@ void NodeWorker::run() {
   }
 }
 
+void NodeWorker::commit_in_background(store::Changes changes) {
+  background_commits_.push_back(ctx_.env.commit(std::move(changes)));
+}
+
+void NodeWorker::check_background_commits() {
+  for (auto it = background_commits_.begin(); it != background_commits_.end();) {
+    if (it->wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      ++it;
+      continue;
+    }
+    std::future<void> done = std::move(*it);
+    it = background_commits_.erase(it);
+    try {
+      done.get();
+    } catch (const store::Error& e) {
+      report_store_error(e);  // nothing to undo: the node does without what it wrote
+    }
+  }
+}
+
+void NodeWorker::report_store_error(const store::Error& e) {
+  ctx_.counters.update([](NodeStats& s) { ++s.store_errors; });
+  ctx_.log(LogLevel::error, "worker", "store_error",
+           {{"server", server_name_}, {"code", e.code()}, {"what", e.what()}});
+  if (!std::exchange(store_failing_, true)) {
+    NodeEvent failed;
+    failed.type = NodeEventType::store_failed;
+    failed.detail = e.what();
+    ctx_.emit(std::move(failed));
+  }
+}
+
+void NodeWorker::keep_tasks(std::deque<std::function<void()>>& rest) {
+  std::lock_guard lock(mutex_);
+  while (!rest.empty()) {
+    tasks_.push_front(std::move(rest.back()));
+    rest.pop_back();
+  }
+}
+
 std::int64_t NodeWorker::wake_at_locked() const {
   std::int64_t at = next_tick_;
   if (!timers_.empty()) at = std::min(at, timers_.begin()->first);
@@ -210,8 +250,13 @@ void NodeWorker::run_due() {
       timers_.erase(timers_.begin());
     }
   }
+  check_background_commits();
   try {
-    for (auto& task : tasks) task();
+    while (!tasks.empty()) {
+      const auto task = std::move(tasks.front());
+      tasks.pop_front();
+      task();
+    }
     if (steady() >= next_tick_) {
       tick();
       // With nothing to resend, wake seldom: an idle node then costs next to nothing, and
@@ -227,20 +272,15 @@ void NodeWorker::run_due() {
     }
   } catch (const store::Error& e) {
     // A storage failure (disk full, I/O): the step's changes were not applied, and what it
-    // was about comes again (the /sync from the old next_batch, the outbox's resends).
+    // was about comes again (the /sync from the old next_batch, the outbox's resends). The
+    // tasks after the failed one still run (an answer, a message handed over).
+    keep_tasks(tasks);
     abandon_pending_steps();
-    ctx_.counters.update([](NodeStats& s) { ++s.store_errors; });
-    ctx_.log(LogLevel::error, "worker", "store_error",
-             {{"server", server_name_}, {"code", e.code()}, {"what", e.what()}});
-    if (!std::exchange(store_failing_, true)) {
-      NodeEvent failed;
-      failed.type = NodeEventType::store_failed;
-      failed.detail = e.what();
-      ctx_.emit(std::move(failed));
-    }
+    report_store_error(e);
   } catch (const std::exception& e) {
     // Anything else is a fault of mrt's, not of the network: counted and logged, and the
     // worker goes on (a peer must not be able to stop a node by finding such a fault).
+    keep_tasks(tasks);
     abandon_pending_steps();
     ctx_.counters.update([](NodeStats& s) { ++s.step_failures; });
     ctx_.log(LogLevel::error, "worker", "step_failed",
@@ -429,6 +469,7 @@ void NodeWorker::finish_intake(Intake& intake) {
     ctx_.env.commit_now(std::move(intake.changes));
   } catch (...) {
     ctx_.homes.release(intake.claims);  // not accepted after all: a resend may be
+    for (const auto& nonce : intake.delivered) ctx_.homes.unsettle(nonce);  // an ack again may
     throw;
   }
   ctx_.homes.release(intake.claims);  // committed: other homes see them as replays now
@@ -485,18 +526,27 @@ void NodeWorker::tick() {
     }
     ensure_room(p);
   }
-  // Reported by one home only; the others just forget the message.
+  // Reported by one home only; the others just forget the message. The reporting home keeps it
+  // until the report is durable, so that a failed commit reports it at the next tick.
   std::vector<OutboxEntry> failed;
   for (const auto& nonce : due.expired) {
-    const bool reports = ctx_.homes.settle(nonce, this);
-    auto entry = outbox_.remove(nonce);
-    if (reports && entry) failed.push_back(std::move(*entry));
+    if (!ctx_.homes.settle(nonce, this)) {
+      outbox_.remove(nonce);
+    } else if (const OutboxEntry* entry = outbox_.find(nonce)) {
+      failed.push_back(*entry);
+    }
   }
   if (!failed.empty()) {
     store::Changes c;
     for (const auto& entry : failed)
       c.put(ctx_.tables.outbox, entry.nonce, settled_record(entry, "failed"));
-    ctx_.env.commit(std::move(c)).get();
+    try {
+      ctx_.env.commit(std::move(c)).get();
+    } catch (...) {
+      for (const auto& entry : failed) ctx_.homes.unsettle(entry.nonce);
+      throw;
+    }
+    for (const auto& entry : failed) outbox_.remove(entry.nonce);
     std::vector<NodeEvent> events;
     for (const auto& entry : failed) {
       NodeEvent f;
@@ -552,7 +602,7 @@ void NodeWorker::prune_seen_nonces() {
                                      if (until < now) c.erase(ctx_.tables.seen_nonces, key);
                                      return true;
                                    });
-  if (!c.empty()) ctx_.env.commit(std::move(c));
+  if (!c.empty()) commit_in_background(std::move(c));
 }
 
 }  // namespace mrt::transport

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -174,6 +175,13 @@ class NodeWorker {
   void post(std::function<void()> task);
   void post_after(std::int64_t delay_ms, std::function<void()> task);
   void run();
+  // Tasks not run yet when one failed: first in the queue again.
+  void keep_tasks(std::deque<std::function<void()>>& rest);
+  // Writes the node can do without (ids validated or discovered, rooms by topic, pruning): not
+  // waited for; a failure is reported at the next run_due like any storage failure.
+  void commit_in_background(store::Changes changes);
+  void check_background_commits();
+  void report_store_error(const store::Error& e);
   std::int64_t wake_at_locked() const;  // needs mutex_
 
   // The sync loop.
@@ -317,6 +325,7 @@ class NodeWorker {
   std::int64_t next_prune_ = 0;
   std::int64_t next_tick_ = 0;  // steady ms
   bool store_failing_ = false;  // a store_failed event was emitted and no step succeeded since
+  std::vector<std::future<void>> background_commits_;  // commit_in_background's, not checked yet
 };
 
 }  // namespace mrt::transport

@@ -43,8 +43,10 @@ class HomesScenario : public ::testing::Test {
     NodeConfig config;
     config.carrier = carrier;
     config.failover_after = std::chrono::seconds(1);
-    low = std::make_unique<DrivenNode>(hub, dir / "low", servers, keys[0], config, homes);
-    high = std::make_unique<DrivenNode>(hub, dir / "high", servers, keys[1], config, homes);
+    low = std::make_unique<DrivenNode>(hub, dir / "low", servers, keys[0], config,
+                                       DrivenOptions{.homes = homes});
+    high = std::make_unique<DrivenNode>(hub, dir / "high", servers, keys[1], config,
+                                        DrivenOptions{.homes = homes});
   }
   bool run(const std::function<bool()>& done, std::int64_t limit_ms = 120'000) {
     return run_until(hub, {low.get(), high.get()}, done, limit_ms);
