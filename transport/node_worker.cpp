@@ -483,6 +483,9 @@ void NodeWorker::finish_intake(Intake& intake) {
       post_after(kAckHoldMs, [] {});  // wakes the loop to send them if nothing else does
     }
     auto& waiting = p.acks[ack.first];
+    // Copies of one message that arrive together are acked once: an ack that holds a nonce
+    // twice is malformed (PROTOCOL §4) and dropped whole.
+    if (std::find(waiting.begin(), waiting.end(), ack.second) != waiting.end()) continue;
     waiting.push_back(ack.second);
     // A sender whose id is not proven yet gets its acks later; the oldest go first when too
     // many wait (its resend is acked as a replay).

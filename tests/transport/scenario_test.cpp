@@ -79,6 +79,20 @@ TEST_F(Scenario, ALostAckBringsAResendThatIsAckedAgainAndHandedOverOnce) {
   EXPECT_EQ(high->stats().acks_sent, 2u);
 }
 
+TEST_F(Scenario, CopiesThatArriveTogetherAreAckedWithEachNonceOnce) {
+  start(Carrier::to_device);
+  low->send(high->address(), "hello");
+  // The receiver is away while the sender resends (at 2, 6, 14, 30 and 62 s): six copies wait.
+  ASSERT_FALSE(run_until(
+      hub, {low.get()}, [] { return false; }, 70'000));
+  ASSERT_EQ(low->stats().resent, 5u);
+  ASSERT_TRUE(run([&] { return low->count(NodeEventType::delivered) == 1; }, 1'000))
+      << "PROTOCOL §4: an ack holds no nonce twice, or it is malformed and dropped whole";
+  EXPECT_EQ(low->stats().rejected[RejectReason::malformed], 0u);
+  EXPECT_EQ(high->count(NodeEventType::message), 1u);
+  EXPECT_EQ(high->stats().rejected[RejectReason::replay], 5u);
+}
+
 TEST_F(Scenario, AServerErrorOnASendIsRetriedAndTheMessageArrivesOnce) {
   start(Carrier::to_device);
   hub.refuse_next("/sendToDevice/", 2, 502, "M_UNKNOWN");
