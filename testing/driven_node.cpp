@@ -55,10 +55,19 @@ void DrivenNode::subscribe(const std::string& topic) {
   }
 }
 
-std::optional<DrivenNode::RoomAnswer> DrivenNode::room_of(const std::string& topic) const {
-  const auto it = rooms_.find(topic);
-  if (it == rooms_.end()) return std::nullopt;
+namespace {
+
+std::optional<DrivenNode::RoomAnswer> answer_for(
+    const std::map<std::string, DrivenNode::RoomAnswer>& answers, const std::string& key) {
+  const auto it = answers.find(key);
+  if (it == answers.end()) return std::nullopt;
   return it->second;
+}
+
+}  // namespace
+
+std::optional<DrivenNode::RoomAnswer> DrivenNode::room_of(const std::string& topic) const {
+  return answer_for(rooms_, topic);
 }
 
 std::string DrivenNode::broadcast(const std::string& topic, std::string body) {
@@ -70,9 +79,7 @@ std::string DrivenNode::broadcast(const std::string& topic, std::string body) {
 }
 
 std::optional<DrivenNode::RoomAnswer> DrivenNode::published(const std::string& nonce) const {
-  const auto it = published_.find(nonce);
-  if (it == published_.end()) return std::nullopt;
-  return it->second;
+  return answer_for(published_, nonce);
 }
 
 void DrivenNode::run_due() {

@@ -229,26 +229,19 @@ void HomeserverHub::call(const void* caller, const std::string& server_name,
 bool HomeserverHub::pump() {
   bool answered = false;
   for (std::size_t i = 0; i < waiting_.size();) {
+    // Only servers that are up have waits (take_down answers the others' at once).
     Waiting& w = waiting_[i];
-    const Server& server = servers_.at(w.server_name);
-    devserver::Homeserver* hs = server.state->hs.get();
-    std::optional<MatrixResult> result;
-    if (!server.up) {
-      result = no_answer(w.server_name);
-    } else {
-      Outcome outcome = hs->resume_sync(w.wait, clock_.steady_ms >= w.deadline);
-      if (auto* reply = std::get_if<Reply>(&outcome)) {
-        commit(*hs, *reply);
-        result = answer(reply->response, w.array_answer);
-      }
-    }
-    if (!result) {
+    devserver::Homeserver& hs = *servers_.at(w.server_name).state->hs;
+    Outcome outcome = hs.resume_sync(w.wait, clock_.steady_ms >= w.deadline);
+    auto* reply = std::get_if<Reply>(&outcome);
+    if (!reply) {
       ++i;
       continue;
     }
+    commit(hs, *reply);
     Waiting done = std::move(w);
     waiting_.erase(waiting_.begin() + static_cast<std::ptrdiff_t>(i));
-    done.done(std::move(*result));
+    done.done(answer(reply->response, done.array_answer));
     answered = true;
   }
   return answered;

@@ -7,6 +7,7 @@
 // store refusing writes: tests/cli/node_crash_test.cpp.)
 #include <atomic>
 #include <cerrno>
+#include <functional>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -79,13 +80,18 @@ class CrashScenario : public ::testing::TestWithParam<int> {
       EXPECT_TRUE(in.contains(store::join_key({low->address().to_hex(), id}))) << id;
   }
 
-  // Runs until `node` has taken GetParam() more steps, ends it there and makes it again.
+  // Runs until `crash_point()` holds, ends `node` there and makes it again.
+  void crash_when(std::unique_ptr<DrivenNode>& node, const PrivateKey& key, const std::string& name,
+                  const std::function<bool()>& crash_point) {
+    run(crash_point);
+    node.reset();  // the crash
+    node = make(key, name);
+  }
+  // Crashes `node` once it has taken GetParam() more steps.
   void crash_after_steps(std::unique_ptr<DrivenNode>& node, const PrivateKey& key,
                          const std::string& name) {
     const std::uint64_t last = node->steps() + static_cast<std::uint64_t>(GetParam());
-    run([&] { return node->steps() >= last; });
-    node.reset();  // the crash
-    node = make(key, name);
+    crash_when(node, key, name, [&] { return node->steps() >= last; });
   }
 
   // The store of node `name` refuses its GetParam()-th group commit from now (there are about
@@ -96,13 +102,11 @@ class CrashScenario : public ::testing::TestWithParam<int> {
     fault.fail_at = GetParam();
     return fault;
   }
-  // Runs until that commit has been refused, ends the node there and makes it again.
+  // Crashes `node` once that commit has been refused.
   void crash_inside_commit(std::unique_ptr<DrivenNode>& node, const PrivateKey& key,
                            const std::string& name) {
-    StoreFault& fault = refuse_a_commit(name);
-    run([&] { return fault.fired.load(); });
-    node.reset();  // the crash
-    node = make(key, name);
+    const StoreFault& fault = refuse_a_commit(name);
+    crash_when(node, key, name, [&] { return fault.fired.load(); });
   }
 
   std::map<std::string, StoreFault> faults;  // by node name; before the nodes, which use them
