@@ -9,8 +9,8 @@
 namespace mrt::testing {
 
 DrivenNode::DrivenNode(HomeserverHub& hub, std::filesystem::path dir,
-                       std::vector<std::string> servers, const PrivateKey& key, NodeConfig config,
-                       DrivenOptions options)
+                       const std::vector<std::string>& servers, const PrivateKey& key,
+                       NodeConfig config, DrivenOptions options)
     : hub_(hub) {
   if (servers.empty()) throw std::invalid_argument("a driven node needs a homeserver");
   VirtualClock& clock = hub_.clock();

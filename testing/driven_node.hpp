@@ -40,7 +40,7 @@ class DrivenNode {
   // Starts a node whose homeservers are `servers` of the hub, in that order. `config`'s
   // homeserver, data_dir and clock fields are set here; its known servers are `servers` unless
   // given.
-  DrivenNode(HomeserverHub& hub, std::filesystem::path dir, std::vector<std::string> servers,
+  DrivenNode(HomeserverHub& hub, std::filesystem::path dir, const std::vector<std::string>& servers,
              const PrivateKey& key, NodeConfig config = {}, DrivenOptions options = {});
   DrivenNode(HomeserverHub& hub, std::filesystem::path dir, std::string server_name,
              const PrivateKey& key, NodeConfig config = {}, DrivenOptions options = {})
