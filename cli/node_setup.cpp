@@ -299,6 +299,8 @@ json stats_json(const NodeStats& s) {
           {"undecryptable", s.undecryptable},
           {"undecryptable_by_reason", {{"to_device", to_device}, {"room", room}}},
           {"olm_sessions_throttled", s.olm_sessions_throttled},
+          {"envelopes_gated", s.envelopes_gated},
+          {"dm_rooms_over_limit", s.dm_rooms_over_limit},
           {"invites_refused", s.invites_refused},
           {"invites_over_limit", s.invites_over_limit},
           {"outbox", s.outbox},

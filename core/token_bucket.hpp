@@ -1,12 +1,13 @@
 // core/token_bucket.hpp (internal, shared with the layers above and the dev homeserver): the one
-// token bucket of mrt. The node's budget of accepted envelopes per sender (PROTOCOL §4 rule 8)
-// and the dev homeserver's rate limits both use it.
+// token bucket of mrt. The node's budget of accepted envelopes per sender (PROTOCOL §4 rule 8),
+// its verification gate per Matrix user and the dev homeserver's rate limits all use it.
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <optional>
 
 namespace mrt {
@@ -42,6 +43,41 @@ struct TokenBucket {
     constexpr auto kNever = std::numeric_limits<std::int64_t>::max();
     return wait_ms < static_cast<double>(kNever) ? static_cast<std::int64_t>(wait_ms) : kNever;
   }
+};
+
+// One bucket per key, for keys a peer chooses (addresses, user ids): a bucket that has refilled
+// to its burst is the same as none, so such buckets are dropped whenever the map has doubled
+// since the last sweep. The map then holds at most about the keys seen within one refill time
+// (burst / rate), twice over, however many keys come and go.
+template <class Key>
+class TokenBuckets {
+ public:
+  explicit TokenBuckets(TokenRate rate) : rate_(rate) {}
+
+  // Takes one token from `key`'s bucket (a new key starts full): false when it has none.
+  bool take(const Key& key, std::int64_t now_ms) {
+    if (buckets_.size() >= sweep_at_) sweep(now_ms);
+    auto it = buckets_.try_emplace(key, TokenBucket::full(rate_, now_ms)).first;
+    return !it->second.take(rate_, now_ms);
+  }
+  std::size_t size() const { return buckets_.size(); }
+
+ private:
+  static constexpr std::size_t kFirstSweep = 1024;
+  void sweep(std::int64_t now_ms) {
+    std::erase_if(buckets_, [&](const auto& kv) {
+      const TokenBucket& b = kv.second;
+      const double refilled =
+          b.tokens + static_cast<double>(std::max<std::int64_t>(0, now_ms - b.at_ms)) *
+                         rate_.per_second / 1000.0;
+      return refilled >= rate_.burst;
+    });
+    sweep_at_ = std::max(kFirstSweep, 2 * buckets_.size());
+  }
+
+  TokenRate rate_;
+  std::map<Key, TokenBucket> buckets_;
+  std::size_t sweep_at_ = kFirstSweep;
 };
 
 }  // namespace mrt

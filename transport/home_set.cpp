@@ -7,8 +7,15 @@
 namespace mrt::transport {
 
 HomeSet::HomeSet(std::function<void(NodeEvent)> emit, std::function<void()> failing,
-                 double rate_per_second, double burst)
-    : emit_(std::move(emit)), failing_(std::move(failing)), rate_{rate_per_second, burst} {}
+                 const Policy& policy)
+    : emit_(std::move(emit)),
+      failing_(std::move(failing)),
+      budgets_(TokenRate{policy.rate_per_second, policy.burst}),
+      // A Matrix user's share: its sender's own budget, twice over for the resends and acks
+      // that ride along.
+      verify_per_user_(TokenRate{2 * policy.rate_per_second, 2 * policy.burst}),
+      verify_rate_{policy.max_verified_per_second, 10 * policy.max_verified_per_second},
+      verify_all_(TokenBucket::full(verify_rate_, 0)) {}
 
 void HomeSet::attach(const std::string& server, NodeWorker* worker, std::int64_t rtt_ms) {
   std::lock_guard lock(mutex_);
@@ -165,8 +172,14 @@ Reachability HomeSet::reachability(const Address& peer) const {
 
 bool HomeSet::within_budget(const Address& sender, std::int64_t now_steady_ms) {
   std::lock_guard lock(mutex_);
-  auto it = budgets_.try_emplace(sender, TokenBucket::full(rate_, now_steady_ms)).first;
-  return !it->second.take(rate_, now_steady_ms);
+  return budgets_.take(sender, now_steady_ms);
+}
+
+bool HomeSet::may_verify(const std::string& user_id, std::int64_t now_steady_ms) {
+  std::lock_guard lock(mutex_);
+  // The user's bucket first: a flooding user spends its own share, not everyone's.
+  return verify_per_user_.take(user_id, now_steady_ms) &&
+         !verify_all_.take(verify_rate_, now_steady_ms);
 }
 
 }  // namespace mrt::transport

@@ -10,8 +10,9 @@
 //    resend, not the message;
 //  - when a homeserver stopped answering (failover), and what an address's reachability is
 //    over all homes;
-//  - each sender's budget of accepted envelopes (PROTOCOL §4 rule 8), which a second
-//    homeserver must not double.
+//  - each sender's budget of accepted envelopes (PROTOCOL §4 rule 8), and the gate before any
+//    envelope is verified (per Matrix user and for all of them), which a second homeserver must
+//    not double.
 #pragma once
 
 #include <cstdint>
@@ -34,8 +35,7 @@ class NodeWorker;
 class HomeSet {
  public:
   // `failing` is called (on a worker's thread) when a home's /sync starts failing.
-  HomeSet(std::function<void(NodeEvent)> emit, std::function<void()> failing,
-          double rate_per_second, double burst);
+  HomeSet(std::function<void(NodeEvent)> emit, std::function<void()> failing, const Policy& policy);
 
   // A home joins when its worker runs and leaves when it is retired.
   void attach(const std::string& server, NodeWorker* worker, std::int64_t rtt_ms);
@@ -74,6 +74,9 @@ class HomeSet {
   Reachability reachability(const Address& peer) const;
 
   bool within_budget(const Address& sender, std::int64_t now_steady_ms);
+  // Whether one more envelope from Matrix user `user_id` may be verified at all
+  // (Policy::max_verified_per_second).
+  bool may_verify(const std::string& user_id, std::int64_t now_steady_ms);
 
  private:
   struct Home {
@@ -86,7 +89,6 @@ class HomeSet {
 
   std::function<void(NodeEvent)> emit_;
   std::function<void()> failing_;
-  const TokenRate rate_;
 
   mutable std::mutex mutex_;
   std::map<std::string, Home> homes_;
@@ -95,7 +97,10 @@ class HomeSet {
   std::map<Address, std::set<std::string>> peer_servers_;
   std::map<Address, std::map<std::string, Reachability>> reachability_;
   std::map<Address, Reachability> reported_;
-  std::map<Address, TokenBucket> budgets_;
+  TokenBuckets<Address> budgets_;
+  TokenBuckets<std::string> verify_per_user_;
+  const TokenRate verify_rate_;
+  TokenBucket verify_all_;
 };
 
 }  // namespace mrt::transport

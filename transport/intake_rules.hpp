@@ -20,6 +20,7 @@ struct EnvelopeSource {
   std::optional<Carrier> carrier;
   std::optional<Address> device;
   std::optional<std::string> topic;
+  std::string matrix_sender;  // the event's sender, as the homeserver authenticated it
   bool unicast() const { return carrier.has_value(); }
 };
 

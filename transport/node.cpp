@@ -307,6 +307,8 @@ Result<Node, NodeError> NodeInternals::open(NodeConfig config, const PrivateKey&
   if (!(config.policy.rate_per_second > 0) || !(config.policy.burst >= 1))
     return fail(node_error(NodeErrorKind::bad_config,
                            "policy: rate_per_second must be positive and burst at least 1"));
+  if (!(config.policy.max_verified_per_second > 0))
+    return fail(node_error(NodeErrorKind::bad_config, "policy: max_verified_per_second <= 0"));
   if (config.policy.max_outbox_per_recipient == 0)
     return fail(node_error(NodeErrorKind::bad_config, "policy: max_outbox_per_recipient is 0"));
   if (config.resend_initial.count() <= 0 || config.resend_max < config.resend_initial)

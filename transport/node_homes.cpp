@@ -222,7 +222,7 @@ Result<Unit, NodeError> Node::Impl::start() {
         std::lock_guard lock(mutex);  // so that the monitor cannot miss it between check and wait
         monitor_wake.notify_all();
       },
-      config.policy.rate_per_second, config.policy.burst);
+      config.policy);
   {
     auto txn = env.read();
     primary_server = tables.meta.get(txn, transport::kMetaPrimaryServer).value_or("");

@@ -32,6 +32,12 @@ void NodeWorker::reject(RejectReason reason, const std::optional<Address>& claim
 }
 
 void NodeWorker::intake_envelope(const json& wire, const Source& source, Intake& intake) {
+  // Before any work on it: one Matrix user, or all of them, cannot make the node verify more
+  // than its gate lets through (an ecrecover each), whatever addresses the envelopes claim.
+  if (!ctx_.homes.may_verify(source.matrix_sender, steady())) {
+    ++intake.gated;
+    return;
+  }
   const Arrival arrival =
       source.topic ? Arrival{.room_topic = source.topic} : Arrival{.receiver = me_};
   auto valid = validate_envelope(wire, arrival, ctx_.now_ms(), ctx_.config.limits);
@@ -56,7 +62,9 @@ void NodeWorker::intake_envelope(const json& wire, const Source& source, Intake&
   const auto rejected =
       rules_.judge(e, source, seen, [&] { return ctx_.homes.within_budget(e.sender, steady()); });
   if (rejected) {
-    if (*rejected == RejectReason::replay) ack_again();
+    // A replay is acked again from the sender's budget, so that copies cost it like messages.
+    if (*rejected == RejectReason::replay && ctx_.homes.within_budget(e.sender, steady()))
+      ack_again();
     reject(*rejected, e.sender, source, intake, e.nonce);
     return;
   }

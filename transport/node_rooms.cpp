@@ -209,6 +209,14 @@ void NodeWorker::ensure_room(Peer& p) {
     look_up_ids(p.address);  // ensure_room runs again once one is validated
     return;
   }
+  // A room for a partner that wrote first, with nothing of ours to send it, is one that other
+  // nodes make this one keep: it counts against the same hourly cap as the invites it joins
+  // (fresh addresses are free). Meanwhile envelopes go over to_device.
+  if (p.messages.empty() && !admit_dm_invite(true)) {
+    p.next_room_attempt = steady() + kReinviteMs;
+    ctx_.counters.update([](NodeStats& s) { ++s.dm_rooms_over_limit; });
+    return;
+  }
   p.creating_room = true;
   const Address partner = p.address;
   const std::vector<std::string> invite(partner_ids.begin(), partner_ids.end());

@@ -165,6 +165,8 @@ void NodeWorker::add_to_outbox(std::vector<OutboxEntry> entries) {
       Peer& p = peer(e.to);
       if (p.queued.insert(e.nonce).second) p.messages.push_back(e.nonce);
       next_tick_ = std::min(next_tick_, now + kTickMs);
+      for (auto& [room_id, room] : rooms_)
+        if (room->partner == e.to) room->reinvites = 0;
       outbox_.add(std::move(e), now);
       ensure_room(p);
     }
@@ -376,7 +378,9 @@ void NodeWorker::handle_sync(const json& body) {
         event.trust == DeviceTrust::attested ? event.address : std::nullopt;
     // The sender's user id is met here (PROTOCOL §8): the acks go to it once it is proven.
     if (device && !validated(event.sender, *device)) look_up(event.sender);
-    intake_payload(event.content, {.carrier = Carrier::to_device, .device = device}, intake);
+    intake_payload(event.content,
+                   {.carrier = Carrier::to_device, .device = device, .matrix_sender = event.sender},
+                   intake);
   }
 
   for (const auto& invited : batch->invited) handle_invite(invited.room_id, invited.state_events);
@@ -396,7 +400,8 @@ void NodeWorker::handle_sync(const json& body) {
         if (event.value("type", "") != kEnvelopesEventType ||
             event.value("sender", "") == my_user_id_)
           continue;
-        intake_payload(event.value("content", json::object()), {.topic = topic}, intake);
+        intake_payload(event.value("content", json::object()),
+                       {.topic = topic, .matrix_sender = event.value("sender", "")}, intake);
       }
       continue;
     }
@@ -410,7 +415,8 @@ void NodeWorker::handle_sync(const json& body) {
       auto it = rooms_.find(joined.room_id);
       if (it == rooms_.end() || it->second->left || it->second->verdict != DmRoomVerdict::valid)
         continue;
-      if (event.value("sender", "") == my_user_id_) continue;
+      const std::string sender = event.value("sender", "");
+      if (sender == my_user_id_) continue;
       const std::string type = event.value("type", "");
       if (type == "m.room.encrypted") {
         json with_room = event;
@@ -424,7 +430,7 @@ void NodeWorker::handle_sync(const json& body) {
           ctx_.log(LogLevel::debug, "e2ee", "undecryptable",
                    {{"carrier", "room"},
                     {"room_id", joined.room_id},
-                    {"sender", event.value("sender", "")},
+                    {"sender", sender},
                     {"reason", to_string(decrypted.error())}});
           continue;
         }
@@ -432,10 +438,13 @@ void NodeWorker::handle_sync(const json& body) {
         const std::optional<Address> device =
             decrypted->trust == DeviceTrust::attested ? decrypted->address : std::nullopt;
         if (device && !validated(decrypted->sender, *device)) look_up(decrypted->sender);
-        intake_payload(decrypted->content, {.carrier = Carrier::room, .device = device}, intake);
+        intake_payload(decrypted->content,
+                       {.carrier = Carrier::room, .device = device, .matrix_sender = sender},
+                       intake);
       } else if (type == kEnvelopesEventType) {
         // Plaintext on a unicast carrier: rules 1-6 still name the first failure (rule 7).
-        intake_payload(event.value("content", json::object()), {.carrier = Carrier::room}, intake);
+        intake_payload(event.value("content", json::object()),
+                       {.carrier = Carrier::room, .matrix_sender = sender}, intake);
       }
     }
   }
@@ -499,6 +508,7 @@ void NodeWorker::finish_intake(Intake& intake) {
     s.received += messages;
     s.inbox += messages;
     s.delivered += intake.delivered.size();
+    s.envelopes_gated += intake.gated;
     // Counted down by what settles (once per message, HomeSet::settle), never set from this
     // worker's map: send() counts a message up before the worker has it.
     s.outbox -= std::min(s.outbox, intake.delivered.size());
@@ -582,6 +592,8 @@ void NodeWorker::tick() {
   for (auto& [room_id, room] : rooms_) {
     if (room->left || room->state.creator != my_user_id_ || !room->partner) continue;
     if (room->invited_at == 0 || now - room->invited_at < kReinviteMs) continue;
+    if (room->reinvites >= kMaxReinvites) continue;
+    ++room->reinvites;
     room->invited_at = now;
     for (const auto& partner_user : ids_.ids(*room->partner)) {
       if (room->state.joined(partner_user)) continue;

@@ -23,6 +23,9 @@ inline constexpr std::int64_t kIdleTickMs = 1000;  // no message waiting for its
 // Most envelopes one payload takes, so that one transmit step stays short.
 inline constexpr std::size_t kMaxEnvelopesPerPayload = 512;
 inline constexpr std::int64_t kReinviteMs = 60'000;
+// A partner that has not joined after this many invites again is not invited any more until
+// the application sends to it again: its pending invite stays, and to_device carries meanwhile.
+inline constexpr int kMaxReinvites = 5;
 inline constexpr std::int64_t kRoomRetryMs = 10'000;
 // Most acks kept for a peer with no validated user id yet (the sender resends meanwhile, and a
 // replay is acked again).
@@ -87,6 +90,7 @@ struct NodeWorker::Room {
   bool left = false;
   bool encryption_set = false;
   std::int64_t invited_at = 0;  // steady ms of our last invite (creator only)
+  int reinvites = 0;            // since the application last sent to the partner
 };
 
 struct NodeWorker::BroadcastRoom {
@@ -107,6 +111,7 @@ struct NodeWorker::Intake {
   std::vector<std::string> claims;  // the same, claimed in HomeSet until committed
   std::vector<std::pair<Address, std::pair<Carrier, std::string>>> acks;
   std::vector<std::string> delivered;
+  std::uint64_t gated = 0;  // envelopes over the verification gate, dropped unread
 };
 
 }  // namespace mrt::transport

@@ -237,11 +237,12 @@ struct Pair {
       c.data_dir = root / name;
       c.carrier = carrier;
       c.durability = durability;
-      // The receiver's spam budget (default 200/s, burst 2,000) would refuse a 5,000-message
-      // burst, and the sender's outbox cap (10,000 per recipient) a larger one: lifted, like
-      // the server's rate limits.
+      // The receiver's spam budget (default 200/s, burst 2,000) and verification gate (2,000/s)
+      // would refuse a 5,000-message burst, and the sender's outbox cap (10,000 per recipient) a
+      // larger one: lifted, like the server's rate limits.
       c.policy.rate_per_second = 1e9;
       c.policy.burst = 1e9;
+      c.policy.max_verified_per_second = 1e9;
       c.policy.max_outbox_per_recipient = std::numeric_limits<std::size_t>::max();
       auto node = mrt::Node::open(std::move(c), mrt::PrivateKey::generate());
       if (!node) throw Failure("open " + name + ": " + node.error().message);

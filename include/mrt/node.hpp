@@ -114,6 +114,14 @@ struct Policy {
   // need and well below what the node can verify (an ecrecover takes 47 µs, docs/benchmarks.md).
   double rate_per_second = 200;
   double burst = 2000;
+  // Envelopes the node verifies at all (rules 1-8, an ecrecover each), a gate before any of that
+  // work keyed on what the homeserver authenticates, not on the address an envelope claims (fresh
+  // keys are free): each Matrix user that sends them gets twice the budget above, and all of them
+  // together this many a second (a burst of ten seconds' worth). Envelopes over either are
+  // dropped unread and counted in NodeStats::envelopes_gated, with no event (a flood must not
+  // become one for the application); an honest sender's resend comes through later. 2,000/s
+  // costs about a tenth of a core.
+  double max_verified_per_second = 2000;
   // Rule 8 `not_allowed`: when set, the only unicast senders accepted at all (e.g. the channel
   // partners the Raiden node gives). Broadcast rooms use `publishers` instead.
   std::optional<std::set<Address>> allowlist;
@@ -121,14 +129,14 @@ struct Policy {
   // a topic not listed accepts every publisher.
   std::map<std::string, std::set<Address>> publishers;
 
-  // DM rooms other nodes make this one join: at most this many invites are joined in any
-  // rolling hour (counted when the node decides to join). One over it is rejected (left, as
-  // PROTOCOL §5 does with an invite that cannot be joined) before its inviter is checked;
-  // the inviter invites again after 60 s, and meanwhile envelopes go over to_device, so an
-  // honest partner only waits for its room. Rooms this node creates are not counted: it creates
-  // them for its own sends or for an envelope that passed the budget and the allowlist.
-  // Invites not from a validated user id of a lower address are never joined, whatever this
-  // says. 60: a new channel partner a minute.
+  // DM rooms other nodes make this one keep: at most this many in any rolling hour, invites
+  // joined (counted when the node decides to join) and rooms created for a partner that wrote
+  // first while the application has nothing to send it (NodeStats::dm_rooms_over_limit). An
+  // invite over it is rejected (left, as PROTOCOL §5 does with an invite that cannot be joined)
+  // before its inviter is checked; the inviter invites again after 60 s, and meanwhile
+  // envelopes go over to_device, so an honest partner only waits for its room. Rooms for the
+  // application's own sends are not counted. Invites not from a validated user id of a lower
+  // address are never joined, whatever this says. 60: a new channel partner a minute.
   std::size_t max_new_dm_rooms_per_hour = 60;
 
   // Olm pre-key to-device messages that would open a new inbound session (no session with
@@ -235,10 +243,16 @@ struct NodeStats {
   // Olm pre-key messages dropped before the E2EE machine: over the sender key's budget of new
   // sessions (Policy::olm_sessions_per_device_per_hour).
   std::uint64_t olm_sessions_throttled = 0;
+  // Envelopes dropped unread: over their Matrix user's or the node's verification gate
+  // (Policy::max_verified_per_second).
+  std::uint64_t envelopes_gated = 0;
   // DM room invites not joined: not from a validated user id of a lower address (PROTOCOL §5),
   // or, `invites_over_limit`, over Policy::max_new_dm_rooms_per_hour.
   std::uint64_t invites_refused = 0;
   std::uint64_t invites_over_limit = 0;
+  // DM rooms not created for a partner that wrote first (nothing of ours to send it): over
+  // Policy::max_new_dm_rooms_per_hour.
+  std::uint64_t dm_rooms_over_limit = 0;
   std::size_t outbox = 0;  // messages waiting for an ack
   std::size_t inbox = 0;   // messages not yet consumed by the application
   std::uint64_t syncs = 0;

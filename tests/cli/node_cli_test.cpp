@@ -184,9 +184,10 @@ TEST_P(NodePair, ExchangeMessagesBothWaysWithAcks) {
   EXPECT_GE((*stats)["received"], 3);
   EXPECT_EQ((*stats)["outbox"], 0);
   EXPECT_EQ((*stats)["inbox"], 0) << "every message written out was consumed";
-  for (const char* field : {"transmitted", "resent", "failed", "acks_sent", "undecryptable",
-                            "olm_sessions_throttled", "invites_refused", "invites_over_limit",
-                            "syncs", "http_retries", "store_commits", "store_transactions"}) {
+  for (const char* field :
+       {"transmitted", "resent", "failed", "acks_sent", "undecryptable", "olm_sessions_throttled",
+        "envelopes_gated", "invites_refused", "invites_over_limit", "syncs", "http_retries",
+        "store_commits", "store_transactions"}) {
     EXPECT_TRUE((*stats)[field].is_number_unsigned()) << field;
   }
   EXPECT_EQ((*stats)["rejected"]["malformed"], 0);

@@ -43,5 +43,29 @@ TEST(TokenBucket, AZeroRateNeverRefillsAndSaysSoWithoutOverflow) {
   EXPECT_EQ(b.take(none, 1'000'000), std::numeric_limits<std::int64_t>::max());
 }
 
+TEST(TokenBuckets, EachKeyHasItsOwnBucket) {
+  TokenBuckets<int> buckets(kTenPerSecondBurstTwo);
+  EXPECT_TRUE(buckets.take(1, 0));
+  EXPECT_TRUE(buckets.take(1, 0));
+  EXPECT_FALSE(buckets.take(1, 0));
+  EXPECT_TRUE(buckets.take(2, 0)) << "another key starts full";
+  EXPECT_TRUE(buckets.take(1, 100)) << "refilled one token in 100 ms";
+}
+
+TEST(TokenBuckets, KeysThatComeOnceDoNotAccumulate) {
+  TokenBuckets<int> buckets(kTenPerSecondBurstTwo);
+  // A new key every millisecond for ten minutes: each bucket is full again 200 ms after its
+  // only take, so the map stays near what one refill time brings.
+  for (int key = 0; key < 600'000; ++key) ASSERT_TRUE(buckets.take(key, key));
+  EXPECT_LE(buckets.size(), 2048u);
+}
+
+TEST(TokenBuckets, ASpentBucketSurvivesASweep) {
+  TokenBuckets<int> buckets(TokenRate{0.001, 1});
+  ASSERT_TRUE(buckets.take(-1, 0));
+  for (int key = 0; key < 5000; ++key) buckets.take(key, 1);
+  EXPECT_FALSE(buckets.take(-1, 2)) << "a sweep must not give a spender a new bucket";
+}
+
 }  // namespace
 }  // namespace mrt

@@ -162,5 +162,59 @@ TEST_F(HostileScenario, ASenderOverItsBudgetIsRateLimited) {
   EXPECT_EQ(events[2].reason, RejectReason::rate_limited);
 }
 
+TEST_F(HostileScenario, ReplaysAreAckedAgainFromTheSendersBudget) {
+  NodeConfig config;
+  config.policy.burst = 4;
+  config.policy.rate_per_second = 0.001;
+  start(config);
+  const json e = message("once");
+  ASSERT_EQ(deliver_payload({{"envelopes", {e}}}, 1)[0].type, NodeEventType::message);
+  // Three copies, each acked again (one ack between them): the budget of four is spent.
+  for (const auto& event : deliver_payload({{"envelopes", {e, e, e}}}, 3))
+    EXPECT_EQ(event.reason, RejectReason::replay);
+  EXPECT_EQ(deliver_payload({{"envelopes", {message("one too many")}}}, 1)[0].reason,
+            RejectReason::rate_limited);
+}
+
+TEST_F(HostileScenario, AMatrixUserIsGatedBeforeItsEnvelopesAreVerified) {
+  NodeConfig config;
+  config.policy.burst = 5;  // a Matrix user's gate: twice that, 10 envelopes
+  config.policy.rate_per_second = 0.001;
+  start(config);
+  std::vector<json> flood;
+  // Each signed by a fresh key: the gate counts the Matrix user, not the addresses it claims.
+  for (int i = 0; i < 20; ++i)
+    flood.push_back(
+        Envelope::message(PrivateKey::generate(), node->address(), "x", now()).to_json());
+  const auto events = deliver_payload({{"envelopes", flood}}, 10);
+  EXPECT_TRUE(run_until(hub, {node.get()}, [&] { return node->stats().envelopes_gated == 10; }));
+  EXPECT_EQ(events.size(), 10u) << "no event for an envelope dropped unread";
+  EXPECT_EQ(node->stats().rejected[RejectReason::unattested_device], 10u);
+
+  const PrivateKey bob_key = PrivateKey::generate();
+  RawPeer bob(hub.caller(kServer), kServer, bob_key, dir / "bob");
+  const std::size_t before = node->events().size();
+  const json hi = Envelope::message(bob_key, node->address(), "hi", now()).to_json();
+  bob.send_to_device(node->user_id(), {{"envelopes", {hi}}});
+  ASSERT_TRUE(run_until(hub, {node.get()}, [&] { return node->events().size() > before; }));
+  EXPECT_EQ(node->events().back().body, "hi") << "another user has its own gate";
+}
+
+TEST_F(HostileScenario, AllMatrixUsersTogetherAreGatedAtTheNodesRate) {
+  NodeConfig config;
+  config.policy.max_verified_per_second = 1;  // a burst of 10
+  start(config);
+  std::vector<json> flood;
+  for (int i = 0; i < 10; ++i) flood.push_back(message(std::to_string(i)));
+  ASSERT_EQ(deliver_payload({{"envelopes", flood}}, 10).size(), 10u);
+
+  const PrivateKey bob_key = PrivateKey::generate();
+  RawPeer bob(hub.caller(kServer), kServer, bob_key, dir / "bob");
+  const json late = Envelope::message(bob_key, node->address(), "late", now()).to_json();
+  bob.send_to_device(node->user_id(), {{"envelopes", {late}}});
+  EXPECT_TRUE(run_until(hub, {node.get()}, [&] { return node->stats().envelopes_gated == 1; }));
+  EXPECT_EQ(node->stats().received, 10u);
+}
+
 }  // namespace
 }  // namespace mrt::testing

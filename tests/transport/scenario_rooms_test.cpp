@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <mrt/envelope.hpp>
+
 #include "dm_room.hpp"
 #include "testing/driven_node.hpp"
 #include "testing/ordered_keys.hpp"
@@ -135,6 +137,36 @@ TEST_F(RoomScenario, TheCreatorInvitesAgainAPartnerThatHasNotJoinedWithinAMinute
   EXPECT_GE(hub.clock().steady_ms - created, 60'000);
   EXPECT_LT(hub.clock().steady_ms - created, 62'000);
   EXPECT_EQ(hub.requests("/createRoom"), 1u) << "the room is not dead: no new one";
+}
+
+TEST_F(RoomScenario, TheCreatorStopsInvitingAfterFiveTriesUntilTheApplicationSendsAgain) {
+  auto keys = ascending_keys(2);
+  NodeConfig config;
+  config.carrier = Carrier::room;
+  node = std::make_unique<DrivenNode>(hub, dir / "node", kServer, keys[0], config);
+  peer(keys[1]);  // never joins
+  node->send(keys[1].address(), "opens the room");
+  run_until(
+      hub, {node.get()}, [] { return false; }, 10 * 60'000);
+  EXPECT_EQ(hub.requests("/invite"), 5u);
+  node->send(keys[1].address(), "a reason to invite again");
+  EXPECT_TRUE(run([&] { return hub.requests("/invite") == 6; }));
+}
+
+TEST_F(RoomScenario, RoomsForSybilsThatWroteFirstCountAgainstTheHourlyCap) {
+  auto keys = ascending_keys(9);  // the node has the lowest address: it would create every room
+  NodeConfig config;
+  config.carrier = Carrier::room;
+  config.policy.max_new_dm_rooms_per_hour = 3;
+  node = std::make_unique<DrivenNode>(hub, dir / "node", kServer, keys[0], config);
+  for (std::size_t i = 1; i < keys.size(); ++i) {
+    const json hello =
+        Envelope::message(keys[i], node->address(), "hello", hub.clock().wall_ms).to_json();
+    peer(keys[i]).send_to_device(node->user_id(), {{"envelopes", {hello}}});
+  }
+  ASSERT_TRUE(run([&] { return node->stats().dm_rooms_over_limit == 5; }));
+  EXPECT_EQ(node->count(NodeEventType::message), 8u) << "their envelopes still count";
+  EXPECT_EQ(hub.requests("/createRoom"), 3u);
 }
 
 }  // namespace
