@@ -82,11 +82,21 @@ Json room_summary(const State& s, const Room& room, const std::string& me) {
 
 }  // namespace
 
+// At most this many to-device messages per answer, as Synapse: the rest come with the next one.
+constexpr std::size_t kMaxToDevicePerSync = 100;
+
 std::optional<Response> compute_sync(Ctx& c, bool last_try) {
   State& s = c.s;
-  const StreamPos upto = s.durable;
   bool initial = true;
   const StreamPos since = parse_since(c, initial);
+  // One stream position for everything: the answer stops where its 100th to-device message is,
+  // so that nothing after it is skipped.
+  StreamPos upto = s.durable;
+  {
+    auto it = c.device->inbox.upper_bound(since);
+    for (std::size_t n = 0; it != c.device->inbox.end() && it->first <= upto; ++it)
+      if (++n == kMaxToDevicePerSync) upto = it->first;
+  }
   const bool full_state = c.query.count("full_state") && c.query.at("full_state") == "true";
   const SyncFilter filter = read_filter(c);
   const std::string& me = c.user->id;

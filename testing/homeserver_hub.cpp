@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <climits>
+#include <limits>
 #include <optional>
 #include <stdexcept>
 #include <utility>
@@ -81,9 +82,13 @@ MatrixResult no_answer(const std::string& server_name) {
                                      server_name + ": connection refused", std::nullopt, ""});
 }
 
-MatrixResult answer(const devserver::Response& response, bool array_answer) {
-  return transport::parse_matrix_response(response.status, {}, devserver::to_wire(response.body),
-                                          array_answer);
+MatrixResult answer(const devserver::Response& response, bool array_answer,
+                    std::size_t max_bytes = std::numeric_limits<std::size_t>::max()) {
+  const std::string wire = devserver::to_wire(response.body);
+  if (wire.size() > max_bytes)  // as the HTTP client's cap would refuse it
+    return fail(transport::MatrixError{transport::MatrixErrorKind::too_large, 0, "",
+                                       "answer exceeds the cap", std::nullopt, ""});
+  return transport::parse_matrix_response(response.status, {}, wire, array_answer);
 }
 
 // The long-poll's timeout from a /sync path's query (0 when absent).
@@ -223,7 +228,7 @@ void HomeserverHub::call(const void* caller, const std::string& server_name,
   }
   Reply& reply = std::get<Reply>(outcome);
   commit(hs, reply);
-  done(answer(reply.response, c.array_answer));
+  done(answer(reply.response, c.array_answer, max_answer_bytes_));
 }
 
 bool HomeserverHub::pump() {
@@ -241,7 +246,7 @@ bool HomeserverHub::pump() {
     commit(hs, *reply);
     Waiting done = std::move(w);
     waiting_.erase(waiting_.begin() + static_cast<std::ptrdiff_t>(i));
-    done.done(answer(reply->response, done.array_answer));
+    done.done(answer(reply->response, done.array_answer, max_answer_bytes_));
     answered = true;
   }
   return answered;

@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
@@ -73,6 +74,9 @@ class HomeserverHub {
   void refuse_next(const std::string& path_part, int count, long status, std::string errcode);
   std::uint64_t requests(const std::string& path_part) const;
 
+  // Answers longer than `bytes` fail with MatrixErrorKind::too_large, as over HTTP with a capped
+  // response body (transport::HttpOptions::max_response_body).
+  void cap_answers(std::size_t bytes) { max_answer_bytes_ = bytes; }
   // `server_name` stops answering (see above).
   void take_down(const std::string& server_name);
   // It answers again: accounts, tokens, rooms and queued to-device are as they were.
@@ -112,6 +116,7 @@ class HomeserverHub {
   std::map<std::string, Server> servers_;
   std::vector<Waiting> waiting_;
   std::vector<Fault> faults_;
+  std::size_t max_answer_bytes_ = std::numeric_limits<std::size_t>::max();
   std::map<std::string, std::uint64_t> seen_paths_;
 };
 

@@ -243,7 +243,7 @@ MatrixError no_answer(const HttpResponse& r) {
       e.kind = MatrixErrorKind::cancelled;
       break;
     case HttpFailure::too_large:
-      e.kind = MatrixErrorKind::bad_response;
+      e.kind = MatrixErrorKind::too_large;
       break;
     default:
       e.kind = MatrixErrorKind::network;

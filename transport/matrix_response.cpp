@@ -17,6 +17,8 @@ std::string_view to_string(MatrixErrorKind k) {
       return "bad_response";
     case MatrixErrorKind::cancelled:
       return "cancelled";
+    case MatrixErrorKind::too_large:
+      return "too_large";
   }
   return "unknown";
 }

@@ -30,6 +30,8 @@ enum class MatrixErrorKind : int {
   bad_response = 4,  // the answer is not what the API promises (not JSON, too deep, too large, a
                      // missing field): a broken or hostile server; do not trust it, retry later
   cancelled = 5,     // the client shut down first
+  too_large = 6,     // the answer exceeds the client's cap (HttpOptions::max_response_body): a
+                     // well-formed request may ask for less (a /sync: a smaller timeline)
 };
 std::string_view to_string(MatrixErrorKind k);
 

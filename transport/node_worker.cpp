@@ -297,9 +297,10 @@ void NodeWorker::start_sync() {
   if (sync_in_flight_ || syncs_stopped_) return;
   sync_in_flight_ = true;
   const std::int64_t timeout = since_.empty() ? 0 : ctx_.config.sync_timeout.count();
-  ctx_.client.call(calls::sync(since_, timeout, kSyncFilter), [this](MatrixResult r) {
-    post([this, r = std::move(r)]() mutable { on_sync(std::move(r)); });
-  });
+  ctx_.client.call(calls::sync(since_, timeout, sync_filter(timeline_limit_)),
+                   [this](MatrixResult r) {
+                     post([this, r = std::move(r)]() mutable { on_sync(std::move(r)); });
+                   });
 }
 
 void NodeWorker::on_sync(MatrixResult result) {
@@ -318,10 +319,21 @@ void NodeWorker::on_sync(MatrixResult result) {
       relogin();
       return;
     }
+    if (result.error().kind == MatrixErrorKind::too_large && timeline_limit_ > 1) {
+      // Rooms whose new events exceed the cap (a flooded broadcast room) would stop this node
+      // receiving for good: ask at once for a tenth as many events per room. Their timelines
+      // come `limited`; what was skipped in a DM room is resent by its sender.
+      timeline_limit_ = std::max<std::int64_t>(1, timeline_limit_ / 10);
+      ctx_.log(LogLevel::warning, "sync", "sync_too_large",
+               {{"server", server_name_}, {"timeline_limit", timeline_limit_}});
+      post([this] { start_sync(); });
+      return;
+    }
     post_after(sync_backoff_ms_, [this] { start_sync(); });
     return;
   }
   sync_backoff_ms_ = 0;
+  timeline_limit_ = kTimelineLimit;  // from the new position, the flood is behind us
   ctx_.homes.sync_ok(server_name_);
   try {
     handle_sync(*result);

@@ -51,8 +51,13 @@ inline constexpr std::int64_t kDrainMs = 2'000;
 // Members are loaded lazily and the timeline is bounded, so that joining a broadcast room with
 // thousands of members fetches neither its member list nor its history (DM rooms load their
 // two members explicitly: NodeWorker::load_members).
-inline constexpr const char* kSyncFilter =
-    R"({"room":{"timeline":{"limit":200},"state":{"lazy_load_members":true}}})";
+inline constexpr std::int64_t kTimelineLimit = 200;
+inline std::string sync_filter(std::int64_t timeline_limit) {
+  return nlohmann::json{
+      {"room",
+       {{"timeline", {{"limit", timeline_limit}}}, {"state", {{"lazy_load_members", true}}}}}}
+      .dump();
+}
 
 // An outbox record whose outcome is known, kept until the application consumed the event.
 inline nlohmann::json settled_record(const OutboxEntry& e, const char* outcome) {

@@ -152,6 +152,24 @@ TEST_F(SyncTest, ToDeviceIsDeliveredUntilAcknowledgedByTheNextSince) {
   EXPECT_EQ(sync(bob, s2["next_batch"], 5000)["to_device"]["events"].size(), 1u);
 }
 
+TEST_F(SyncTest, AnAnswerCarriesAtMostAHundredToDeviceMessagesAndTheRestComeNext) {
+  TestUser alice = login_new(), bob = login_new();
+  const std::string since0 = sync(bob)["next_batch"];
+  for (int i = 0; i < 150; ++i) {
+    Json body = {{"messages", {{bob.user_id, {{bob.device_id, {{"n", i}}}}}}}};
+    ASSERT_EQ(
+        http.put(api("/sendToDevice/org.example.ping/t" + std::to_string(i)), body, alice.token)
+            .status,
+        200);
+  }
+  Json first = sync(bob, since0, 0);
+  ASSERT_EQ(first["to_device"]["events"].size(), 100u);
+  EXPECT_EQ(first["to_device"]["events"][99]["content"]["n"], 99);
+  Json rest = sync(bob, first["next_batch"], 0);
+  ASSERT_EQ(rest["to_device"]["events"].size(), 50u);
+  EXPECT_EQ(rest["to_device"]["events"][0]["content"]["n"], 100);
+}
+
 TEST_F(SyncTest, DeviceListsChangedAndLeft) {
   TestUser alice = login_new(), bob = login_new();
   const std::string room = create_room(alice, {{"preset", "public_chat"}});

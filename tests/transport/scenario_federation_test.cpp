@@ -280,6 +280,25 @@ TEST_F(FederationScenario, EnvelopesThatDoNotBelongInTheRoomAreRejected) {
   EXPECT_EQ(s.acks_sent, 0u) << "broadcasts are not acked";
 }
 
+TEST_F(FederationScenario, ABroadcastRoomFloodedPastTheAnswerCapDoesNotStopTheNodeReceiving) {
+  const std::string topic = "raiden_1_monitoring";
+  DrivenNode& reader = node("reader", kOne, PrivateKey::generate());
+  DrivenNode& peer = node("peer", kTwo, PrivateKey::generate());
+  reader.subscribe(topic);
+  ASSERT_TRUE(run([&] { return reader.room_of(topic).has_value(); }));
+  ASSERT_TRUE(round_trip(peer, reader, "before"));
+  hub.cap_answers(1 << 20);
+  RawPeer eve(hub.caller(kThree), kThree, PrivateKey::generate(), dir / "eve");
+  const std::string room = reader.room_of(topic)->value();
+  ASSERT_TRUE(eve.call(transport::calls::join(room)));
+  // 300 events of 8 KB: 2.4 MB of new events in one room, more than an answer may hold.
+  for (int i = 0; i < 300; ++i)
+    ASSERT_TRUE(eve.call(transport::calls::send_room_event(
+        room, "network.raiden.envelopes", "flood" + std::to_string(i),
+        {{"envelopes", json::array()}, {"pad", std::string(8000, 'x')}})));
+  EXPECT_TRUE(round_trip(peer, reader, "after the flood"));
+}
+
 TEST_F(FederationScenario, ASquattedBroadcastAliasIsReportedAndNeverPublishedIn) {
   const std::string topic = "raiden_1_monitoring";
   // Someone on the broadcast server takes the alias first, for a room where members may not post.
