@@ -26,7 +26,8 @@ E2eeDriver::Received E2eeDriver::receive(SyncChanges changes, store::Changes& st
     return received;
   }
   if (now_ms >= next_prune_) {
-    sessions_opened_.prune(now_ms);
+    by_key_.prune(now_ms);
+    by_user_.prune(now_ms);
     next_prune_ = now_ms + kPruneEveryMs;
   }
   nlohmann::json events = std::move(changes.to_device_events);
@@ -45,7 +46,7 @@ E2eeDriver::Received E2eeDriver::receive(SyncChanges changes, store::Changes& st
       opener = machine_.olm_session_opener(event);
     }
     if (opener) {
-      if (!sessions_opened_.admit(*opener, session_limit_, now_ms)) {
+      if (!admit_session(*opener, event.value("sender", ""), now_ms)) {
         ++received.throttled;
         continue;
       }
@@ -55,6 +56,17 @@ E2eeDriver::Received E2eeDriver::receive(SyncChanges changes, store::Changes& st
   }
   merge(received.outcome, machine_.receive_sync_changes(changes, step));
   return received;
+}
+
+bool E2eeDriver::admit_session(const std::string& sender_key, const std::string& user,
+                               std::int64_t now_ms) {
+  if (by_key_.full(sender_key, limits_.per_sender_key, now_ms) ||
+      by_user_.full(user, limits_.per_user, now_ms) || all_.full("", limits_.total, now_ms))
+    return false;
+  by_key_.admit(sender_key, limits_.per_sender_key, now_ms);
+  by_user_.admit(user, limits_.per_user, now_ms);
+  all_.admit("", limits_.total, now_ms);
+  return true;
 }
 
 void E2eeDriver::carry(const Address& peer, const std::vector<std::string>& request_ids) {

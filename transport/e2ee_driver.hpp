@@ -1,6 +1,8 @@
 // transport/e2ee_driver.hpp (internal): the E2E machine of one home as the node drives it.
-//  - /sync's to-device events go to the machine less the Olm pre-key messages over their sender
-//    key's hourly budget of new sessions (Policy::olm_sessions_per_device_per_hour);
+//  - /sync's to-device events go to the machine less the Olm pre-key messages over an hourly
+//    budget of new sessions: their sender key's, their Matrix user's (which the homeserver
+//    authenticates, where the key is the sender's choice) and the node's
+//    (Policy::olm_sessions_per_device_per_hour, olm_sessions_per_hour);
 //  - the machine's requests on their way to the homeserver: which are in flight, which wait to
 //    be tried again, and whose payload each to-device request carries. The carrier is known
 //    from the ids the machine's call named (ShareOutcome::requests), never by comparing request
@@ -32,11 +34,16 @@ class E2eeDriver {
   // is sent again after this long.
   static constexpr std::int64_t kRetryMs = 2000;
 
-  E2eeDriver(E2eeMachine& machine, std::size_t new_sessions_per_sender_key_per_hour)
-      : machine_(machine), session_limit_(new_sessions_per_sender_key_per_hour) {}
+  // New Olm sessions a pre-key message may open in any rolling hour.
+  struct SessionLimits {
+    std::size_t per_sender_key = 10;
+    std::size_t per_user = 20;
+    std::size_t total = 600;
+  };
+  E2eeDriver(E2eeMachine& machine, SessionLimits limits) : machine_(machine), limits_(limits) {}
 
   // The machine's part of a /sync answer, its writes into `step`. A pre-key message that would
-  // open a session over its sender key's budget is dropped unread: counted in `throttled`.
+  // open a session over one of the budgets is dropped unread: counted in `throttled`.
   struct Received {
     SyncOutcome outcome;
     std::uint64_t throttled = 0;
@@ -72,8 +79,14 @@ class E2eeDriver {
   void release(const std::string& id);
 
   E2eeMachine& machine_;
-  const std::size_t session_limit_;
-  RollingWindow sessions_opened_{RollingWindow::kHourMs};  // by sender Curve25519 key
+  // Admits one more new session of `sender_key` from `user` unless a budget is spent.
+  bool admit_session(const std::string& sender_key, const std::string& user, std::int64_t now_ms);
+
+  const SessionLimits limits_;
+  // New sessions opened: by sender Curve25519 key, by Matrix user, and all ("").
+  RollingWindow by_key_{RollingWindow::kHourMs};
+  RollingWindow by_user_{RollingWindow::kHourMs};
+  RollingWindow all_{RollingWindow::kHourMs};
   std::int64_t next_prune_ = 0;
   std::map<std::string, Address> carrier_of_;  // to-device request id -> the peer it carries for
   std::map<Address, std::set<std::string>> held_;

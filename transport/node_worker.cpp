@@ -20,7 +20,9 @@ using namespace worker;
 NodeWorker::NodeWorker(NodeWorkerContext context, E2eeMachine machine, std::string since)
     : ctx_(std::move(context)),
       machine_(std::move(machine)),
-      e2ee_(machine_, ctx_.config.policy.olm_sessions_per_device_per_hour),
+      e2ee_(machine_, {.per_sender_key = ctx_.config.policy.olm_sessions_per_device_per_hour,
+                       .per_user = 2 * ctx_.config.policy.olm_sessions_per_device_per_hour,
+                       .total = ctx_.config.policy.olm_sessions_per_hour}),
       me_(ctx_.key.address()),
       my_user_id_(machine_.user_id()),
       server_name_(my_user_id_.substr(my_user_id_.find(':') + 1)),

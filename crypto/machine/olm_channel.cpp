@@ -236,6 +236,7 @@ Result<DecryptedToDevice, ToDeviceError> E2eeMachine::Impl::receive_to_device(
     }
   }
   bool account_changed = false;
+  bool session_created = false;
   if (!plain && message.type == OlmMessageType::pre_key) {
     const SecretBuffer account_before = account->pickle(pickle_key.view());
     auto created = OlmSession::inbound(*account, *curve, message);
@@ -265,6 +266,7 @@ Result<DecryptedToDevice, ToDeviceError> E2eeMachine::Impl::receive_to_device(
       used = &list.back();
       plain = std::move(created->second);
       account_changed = true;
+      session_created = true;
     }
   }
   if (!plain) {
@@ -272,12 +274,16 @@ Result<DecryptedToDevice, ToDeviceError> E2eeMachine::Impl::receive_to_device(
     commit(std::move(changes));
     return fail(ToDeviceError::no_session);
   }
-  // Decrypted: the session step, the spent one-time key and the replay record are one step,
-  // whatever the plaintext turns out to be.
-  save_olm_session(changes, *curve, *used);
+  // Decrypted: the spent one-time key and the replay record are one step, whatever the
+  // plaintext turns out to be; the session's step too, except that of a new session that
+  // turns out useless (below).
   if (account_changed) save_account(changes);
   changes.put(olm_seen_table, seen, static_cast<std::uint64_t>(now()));
 
+  // What the plaintext showed of its sender: its known device (keys checked), or that the
+  // device is not known yet and enclosed no keys (they are being fetched).
+  const DeviceInfo* sender_device = nullptr;
+  bool device_pending = false;
   auto result = [&]() -> Result<DecryptedToDevice, ToDeviceError> {
     auto parsed = parse_json_strict(as_chars(plain->view()));
     if (!parsed) return fail(ToDeviceError::bad_plaintext);
@@ -307,7 +313,10 @@ Result<DecryptedToDevice, ToDeviceError> E2eeMachine::Impl::receive_to_device(
       if (!enclosed) enclosed = json_object(p, kMsc4147DeviceKeys);
       const auto* enclosed_id = enclosed ? json_string(*enclosed, "device_id") : nullptr;
       mark_outdated(*sender, changes);
-      if (!enclosed_id) return fail(ToDeviceError::unknown_device);
+      if (!enclosed_id) {
+        device_pending = true;
+        return fail(ToDeviceError::unknown_device);
+      }
       DeviceInfo info = classify_device(*enclosed, *sender, *enclosed_id);
       auto& known = devices[*sender];
       if (info.trust == DeviceTrust::invalid || info.curve25519 != *curve ||
@@ -318,6 +327,7 @@ Result<DecryptedToDevice, ToDeviceError> E2eeMachine::Impl::receive_to_device(
       device = &(known[*enclosed_id] = std::move(info));
     }
     if (device->ed25519 != *sender_ed) return fail(ToDeviceError::sender_mismatch);
+    sender_device = device;
     if (device->trust == DeviceTrust::invalid) return fail(ToDeviceError::untrusted_device);
 
     if (*inner_type == "m.room_key") {
@@ -332,6 +342,19 @@ Result<DecryptedToDevice, ToDeviceError> E2eeMachine::Impl::receive_to_device(
     return DecryptedToDevice{*inner_type,        *inner_content, *sender,        device->device_id,
                              device->curve25519, device->trust,  device->address};
   }();
+  // A new session is kept only with an attested device, or with one not known yet (its keys
+  // are being fetched; bounded by the node's budget of new sessions): fresh keys that open
+  // sessions with a garbage plaintext, or from a device that is not attested, leave none in
+  // memory or in the store.
+  const bool keep = !session_created || device_pending ||
+                    (sender_device && sender_device->trust == DeviceTrust::attested);
+  if (keep) {
+    save_olm_session(changes, *curve, *used);
+  } else {
+    auto& list = olm_sessions[*curve];
+    list.pop_back();
+    if (list.empty()) olm_sessions.erase(*curve);
+  }
   commit(std::move(changes));
   return result;
 }

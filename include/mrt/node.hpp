@@ -147,6 +147,13 @@ struct Policy {
   // counted. An honest device opens one session with us, plus at most one repair of a wedged
   // channel an hour: 10 is a wide margin for implementations that open sessions more eagerly.
   std::size_t olm_sessions_per_device_per_hour = 10;
+  // The sender key is the sender's choice, so the same budget holds per Matrix user (what the
+  // homeserver authenticates), twice over for a user with a few devices, and for all senders
+  // together this many new sessions in any rolling hour: ten times the new DM rooms a node
+  // joins in an hour (max_new_dm_rooms_per_hour). An honest partner's session already exists.
+  // No new session is kept at all unless its plaintext checks out and comes from an attested
+  // device (or one whose keys are still being fetched).
+  std::size_t olm_sessions_per_hour = 600;
 
   // send() refuses (NodeErrorKind::outbox_full) a message to a recipient that already has this
   // many messages waiting for its ack (delivered or failed ones no longer count), and

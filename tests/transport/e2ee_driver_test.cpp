@@ -55,7 +55,7 @@ class E2eeDriverTest : public AliceAndBob {
     from.flush();
   }
   const Address bob_address = bob.key().address();
-  E2eeDriver driver{*alice.machine, 10};
+  E2eeDriver driver{*alice.machine, {}};
 };
 
 TEST_F(E2eeDriverTest, ARequestOnItsWayIsNotDueAgain) {
@@ -135,7 +135,7 @@ TEST_F(E2eeDriverTest, AbandonReleasesPeersWhoseRequestsTheReloadedMachineNoLong
 }
 
 TEST_F(E2eeDriverTest, APreKeyMessageWithinTheSenderKeysBudgetOpensASession) {
-  E2eeDriver bobs(*bob.machine, 1);
+  E2eeDriver bobs(*bob.machine, {.per_sender_key = 1});
   first_contact(alice);
   const auto received = bob_receives(bobs);
   EXPECT_EQ(received.throttled, 0u);
@@ -144,7 +144,7 @@ TEST_F(E2eeDriverTest, APreKeyMessageWithinTheSenderKeysBudgetOpensASession) {
 }
 
 TEST_F(E2eeDriverTest, APreKeyMessageOverTheSenderKeysBudgetIsDroppedUnread) {
-  E2eeDriver bobs(*bob.machine, 0);
+  E2eeDriver bobs(*bob.machine, {.per_sender_key = 0});
   first_contact(alice);
   const auto received = bob_receives(bobs);
   EXPECT_EQ(received.throttled, 1u);
@@ -153,7 +153,7 @@ TEST_F(E2eeDriverTest, APreKeyMessageOverTheSenderKeysBudgetIsDroppedUnread) {
 }
 
 TEST_F(E2eeDriverTest, ASendersRepeatedPreKeyMessagesOfOneSessionCountOnce) {
-  E2eeDriver bobs(*bob.machine, 1);
+  E2eeDriver bobs(*bob.machine, {.per_sender_key = 1});
   first_contact(alice);
   alice.machine->encrypt_to_device(bob.user(), kEnvelopes, {{"second", 2}});
   alice.flush();  // bob has not answered: a pre-key message again, of the same session
@@ -164,7 +164,7 @@ TEST_F(E2eeDriverTest, ASendersRepeatedPreKeyMessagesOfOneSessionCountOnce) {
 }
 
 TEST_F(E2eeDriverTest, AnotherSenderKeyHasABudgetOfItsOwn) {
-  E2eeDriver bobs(*bob.machine, 1);
+  E2eeDriver bobs(*bob.machine, {.per_sender_key = 1});
   Peer carol{"CAROL", hub, clock};
   carol.flush();
   first_contact(alice);
@@ -172,6 +172,29 @@ TEST_F(E2eeDriverTest, AnotherSenderKeyHasABudgetOfItsOwn) {
   const auto received = bob_receives(bobs);
   EXPECT_EQ(received.throttled, 0u);
   EXPECT_EQ(received.outcome.events.size(), 2u);
+}
+
+TEST_F(E2eeDriverTest, AMatrixUsersNewSessionsAreBoundedWhateverKeysItMakesUp) {
+  E2eeDriver bobs(*bob.machine, {.per_sender_key = 1, .per_user = 1});
+  Peer second_device{"ALICE2", hub, clock, &alice.key()};  // alice's user, another sender key
+  second_device.flush();
+  first_contact(alice);
+  first_contact(second_device);
+  const auto received = bob_receives(bobs);
+  EXPECT_EQ(received.throttled, 1u);
+  EXPECT_EQ(received.outcome.events.size(), 1u);
+}
+
+TEST_F(E2eeDriverTest, AllSendersTogetherOpenNoMoreThanTheNodesHourlyBudget) {
+  E2eeDriver bobs(*bob.machine, {.total = 1});
+  Peer carol{"CAROL", hub, clock};
+  carol.flush();
+  first_contact(alice);
+  first_contact(carol);
+  EXPECT_EQ(bob_receives(bobs).throttled, 1u);
+  clock.now += RollingWindow::kHourMs;
+  first_contact(carol);
+  EXPECT_EQ(bob_receives(bobs).throttled, 0u) << "an hour later";
 }
 
 }  // namespace

@@ -234,6 +234,26 @@ TEST_F(OlmChannel, OlmFromADeviceWhoseAttestationIsBrokenIsRefused) {
   EXPECT_EQ(outcome.rejected[0].reason, ToDeviceError::untrusted_device);
 }
 
+TEST_F(OlmChannel, ASessionOpenedByADeviceThatIsNotAttestedIsNotKept) {
+  hub.device_keys[alice.user()]["ALICE"].erase(kAttestationField);
+  bob.machine->update_tracked_users({alice.user()});
+  bob.flush();
+  const json event = intercept();
+  ASSERT_EQ(deliver(event).rejected.size(), 1u);
+  EXPECT_EQ(bob.machine->olm_session_opener(event), alice.machine->curve25519_key())
+      << "no session matches the message: none was kept";
+  bob.restart();
+  EXPECT_EQ(bob.machine->olm_session_opener(event), alice.machine->curve25519_key())
+      << "nor stored";
+}
+
+TEST_F(OlmChannel, ASessionOpenedByAnAttestedDeviceIsKept) {
+  const json event = intercept();
+  ASSERT_EQ(deliver(event).events.size(), 1u);
+  bob.restart();
+  EXPECT_EQ(bob.machine->olm_session_opener(event), std::nullopt);
+}
+
 TEST_F(OlmChannel, NothingIsSentToADeviceThatIsNotAttested) {
   hub.device_keys[bob.user()]["BOB"].erase(kAttestationField);
   alice.flush();
