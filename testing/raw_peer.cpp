@@ -58,11 +58,12 @@ void RawPeer::flush() {
   send_machine_requests(*client_, *machine_);
 }
 
-void RawPeer::send_to_device(const std::string& user, const nlohmann::json& payload) {
+void RawPeer::send_to_device(const std::string& user, const nlohmann::json& payload,
+                             const std::string& type) {
   machine_->update_tracked_users({user});
   for (int round = 0; round < 8; ++round) {
     flush();
-    auto outcome = machine_->encrypt_to_device(user, "network.raiden.envelopes", payload);
+    auto outcome = machine_->encrypt_to_device(user, type, payload);
     if (outcome.complete()) {
       if (outcome.sent.empty()) throw std::runtime_error("raw peer: no attested device of " + user);
       flush();

@@ -33,9 +33,10 @@ class RawPeer {
   ~RawPeer();
 
   const std::string& user_id() const { return user_id_; }
-  // Olm-encrypts `payload` (type network.raiden.envelopes) to every attested device of `user`.
-  // Throws when the user has no device or the server refuses.
-  void send_to_device(const std::string& user, const nlohmann::json& payload);
+  // Olm-encrypts `payload` (as an event of `type`) to every attested device of `user`. Throws
+  // when the user has no device or the server refuses.
+  void send_to_device(const std::string& user, const nlohmann::json& payload,
+                      const std::string& type = "network.raiden.envelopes");
   // Sends the machine's queued requests until none is left.
   void flush();
   // Any call, answered before it returns.

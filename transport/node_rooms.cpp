@@ -27,6 +27,7 @@ void NodeWorker::handle_invite(const std::string& room_id, const json& invite_st
   auto inviter_address = address_of_user_id(inviter);
   const auto reject_invite = [this, &room_id](std::uint64_t NodeStats::*counter) {
     pending_invites_.erase(room_id);
+    invited_by_.erase(room_id);
     invites_handled_.insert(room_id);
     ctx_.counters.update([counter](NodeStats& s) { ++(s.*counter); });
     ctx_.client.call(calls::leave(room_id), [](const MatrixResult&) {});
@@ -43,6 +44,9 @@ void NodeWorker::handle_invite(const std::string& room_id, const json& invite_st
     reject_invite(&NodeStats::invites_over_limit);
     return;
   }
+  // Its partner's room key may come before the join; as many remembered as the cap joins.
+  if (invited_by_.size() < ctx_.config.policy.max_new_dm_rooms_per_hour)
+    invited_by_.emplace(room_id, *inviter_address);
   if (!validated(inviter, *inviter_address)) {
     look_up(inviter);
     if (ids_.in_flight(inviter)) {
@@ -54,6 +58,7 @@ void NodeWorker::handle_invite(const std::string& room_id, const json& invite_st
     if (ids_.refused(inviter)) {
       // An inviter whose displayname does not prove its user id: never joined (left pending).
       pending_invites_.erase(room_id);
+      invited_by_.erase(room_id);
       invites_handled_.insert(room_id);
       ctx_.counters.update([](NodeStats& s) { ++s.invites_refused; });
     } else if (pending_invites_.count(room_id) ||
@@ -74,6 +79,14 @@ void NodeWorker::handle_invite(const std::string& room_id, const json& invite_st
   join_room(room_id, *inviter_address);
 }
 
+bool NodeWorker::room_key_expected(const std::string& room_id, const Address& sender) const {
+  if (auto it = rooms_.find(room_id); it != rooms_.end())
+    return !it->second->left && it->second->partner == sender;
+  if (auto it = invited_by_.find(room_id); it != invited_by_.end()) return it->second == sender;
+  auto it = dm_rooms_in_sync_.find(room_id);
+  return it != dm_rooms_in_sync_.end() && it->second == sender;
+}
+
 bool NodeWorker::admit_dm_invite(bool count) {
   const std::size_t limit = ctx_.config.policy.max_new_dm_rooms_per_hour;
   return count ? dm_invites_joined_.admit("", limit, steady())
@@ -86,6 +99,7 @@ void NodeWorker::join_room(const std::string& room_id, const Address& partner) {
       if (!ok) {
         // An invite that cannot be joined is rejected (PROTOCOL §5); the creator invites again
         // or makes a new room.
+        invited_by_.erase(room_id);
         ctx_.client.call(calls::leave(room_id), [](const MatrixResult&) {});
         return;
       }
@@ -96,6 +110,7 @@ void NodeWorker::join_room(const std::string& room_id, const Address& partner) {
         room->partner = partner;
         rooms_[room_id] = std::move(room);
       }
+      invited_by_.erase(room_id);  // known now
       load_state(room_id);
     });
   });

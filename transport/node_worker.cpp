@@ -32,6 +32,9 @@ NodeWorker::NodeWorker(NodeWorkerContext context, E2eeMachine machine, std::stri
                .max_age_ms = ctx_.config.limits.max_age_ms}),
       ids_(ctx_.config.known_servers, {.ttl_ms = ctx_.config.discovery_ttl.count()}) {
   ids_.restore(my_user_id_, me_, std::numeric_limits<std::int64_t>::max() / 2);  // never stale
+  machine_.set_room_key_filter([this](const std::string& room_id, const Address& sender) {
+    return room_key_expected(room_id, sender);
+  });
 }
 
 NodeWorker::~NodeWorker() {
@@ -372,6 +375,18 @@ void NodeWorker::handle_sync(const json& body) {
   Intake intake;
   intake.changes.append(std::exchange(e2ee_.answers(), {}));
 
+  // Room keys are kept only for the DM rooms this answer and earlier ones make known: invites
+  // first, and the rooms joined whose state names their partner (room_key_expected).
+  for (const auto& invited : batch->invited) handle_invite(invited.room_id, invited.state_events);
+  dm_rooms_in_sync_.clear();
+  for (const auto& joined : batch->joined) {
+    if (rooms_.count(joined.room_id) || broadcasts_.count(joined.room_id)) continue;
+    DmRoomState state;
+    for (const auto* events : {&joined.state_events, &joined.timeline_events})
+      for (const auto& e : *events)
+        if (e.is_object() && e.contains("state_key")) state.apply(e);
+    if (auto partner = dm_partner(state, me_)) dm_rooms_in_sync_.emplace(joined.room_id, *partner);
+  }
   const E2eeDriver::Received received =
       e2ee_.receive(std::move(batch->e2ee), intake.changes, steady());
   const SyncOutcome& outcome = received.outcome;
@@ -397,7 +412,7 @@ void NodeWorker::handle_sync(const json& body) {
                    intake);
   }
 
-  for (const auto& invited : batch->invited) handle_invite(invited.room_id, invited.state_events);
+  dm_rooms_in_sync_.clear();
   for (const auto& [user, presence] : batch->presence) on_presence(user, presence);
 
   for (const auto& joined : batch->joined) {

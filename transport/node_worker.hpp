@@ -245,6 +245,11 @@ class NodeWorker {
               Intake& intake, const std::string& nonce = "");
   void finish_intake(Intake& intake);
 
+  // Whether an m.room_key for `room_id` from a device attested for `sender` is one to keep: the
+  // room is a DM room of ours, or one we are invited to or just joined, with `sender` its
+  // partner (E2eeMachine::set_room_key_filter).
+  bool room_key_expected(const std::string& room_id, const Address& sender) const;
+
   // Whether one more DM room invite may be joined this hour (Policy::max_new_dm_rooms_per_hour);
   // `count`: and counts it if so.
   bool admit_dm_invite(bool count);
@@ -313,6 +318,11 @@ class NodeWorker {
   std::set<std::string> invites_handled_;
   // Invites whose inviter could not be looked up yet (room id -> invite state), retried.
   std::map<std::string, nlohmann::json> pending_invites_;
+  // Invites from a lower address, under the hourly cap, not joined yet: room id -> inviter's
+  // address (its keys may come before the join). Bounded: see handle_invite.
+  std::map<std::string, Address> invited_by_;
+  // Rooms this /sync answer shows joined, not known yet, with the partner their state names.
+  std::map<std::string, Address> dm_rooms_in_sync_;
   std::map<std::string, std::string> topic_rooms_;   // topic -> broadcast room id
   std::map<std::string, BroadcastRoom> broadcasts_;  // room id -> topic, state, verdict
   std::int64_t next_squat_check_ = 0;

@@ -83,6 +83,8 @@ std::string_view to_string(ToDeviceError e) {
       return "bad_room_key";
     case ToDeviceError::forwarded_key_refused:
       return "forwarded_key_refused";
+    case ToDeviceError::room_key_refused:
+      return "room_key_refused";
   }
   return "unknown";
 }
@@ -497,6 +499,10 @@ std::vector<DeviceInfo> E2eeMachine::devices_of(const std::string& user) const {
     for (const auto& [id, info] : it->second) out.push_back(info);
   }
   return out;
+}
+
+void E2eeMachine::set_room_key_filter(RoomKeyFilter filter) {
+  impl_->room_key_filter = std::move(filter);
 }
 
 void E2eeMachine::set_room_encryption(const std::string& room, const json& content) {

@@ -85,6 +85,7 @@ struct E2eeMachine::Impl {
   std::string user_id;
   std::string device_id;
   MachineOptions options;
+  E2eeMachine::RoomKeyFilter room_key_filter;  // none: every attested device's key is kept
 
   store::Table<StringKey, SecretValue> secrets;
   store::Table<StringKey, JsonValue> account_table;

@@ -332,6 +332,9 @@ Result<DecryptedToDevice, ToDeviceError> E2eeMachine::Impl::receive_to_device(
 
     if (*inner_type == "m.room_key") {
       if (device->trust != DeviceTrust::attested) return fail(ToDeviceError::untrusted_device);
+      const auto* room = json_string(*inner_content, "room_id");
+      if (room && room_key_filter && !room_key_filter(*room, *device->address))
+        return fail(ToDeviceError::room_key_refused);
       auto stored = receive_room_key(*inner_content, *device, changes);
       if (!stored) return fail(stored.error());
       ++outcome.room_keys_received;

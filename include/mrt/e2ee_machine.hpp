@@ -107,20 +107,21 @@ struct SyncChanges {
 
 // Why a to-device event was dropped. Every value is something a peer or a server can cause.
 enum class ToDeviceError : int {
-  malformed_event = 1,        // not {type, sender, content} of the right types
-  not_encrypted = 2,          // a plaintext to-device event: mrt accepts only Olm
-  unsupported_algorithm = 3,  // not m.olm.v1.curve25519-aes-sha2
-  not_for_this_device = 4,    // no ciphertext for our Curve25519 key
-  bad_ciphertext = 5,         // bad base64, bad message format, or too large
-  no_session = 6,             // no session decrypts it (a wedged channel: recovery is queued)
-  replayed = 7,               // this exact Olm message was already decrypted
-  bad_plaintext = 8,          // not canonical JSON, or missing {type, content, sender, ...}
-  sender_mismatch = 9,        // plaintext sender, or sender keys, disagree with the event
-  recipient_mismatch = 10,    // not addressed to this user and Ed25519 key
-  unknown_device = 11,        // no known or enclosed (MSC4147) device owns the sender key
-  untrusted_device = 12,      // a room key from a device that is not attested
-  bad_room_key = 13,          // malformed m.room_key, or a session key that does not load
-  forwarded_key_refused = 14  // m.forwarded_room_key: mrt accepts keys only from their creator
+  malformed_event = 1,         // not {type, sender, content} of the right types
+  not_encrypted = 2,           // a plaintext to-device event: mrt accepts only Olm
+  unsupported_algorithm = 3,   // not m.olm.v1.curve25519-aes-sha2
+  not_for_this_device = 4,     // no ciphertext for our Curve25519 key
+  bad_ciphertext = 5,          // bad base64, bad message format, or too large
+  no_session = 6,              // no session decrypts it (a wedged channel: recovery is queued)
+  replayed = 7,                // this exact Olm message was already decrypted
+  bad_plaintext = 8,           // not canonical JSON, or missing {type, content, sender, ...}
+  sender_mismatch = 9,         // plaintext sender, or sender keys, disagree with the event
+  recipient_mismatch = 10,     // not addressed to this user and Ed25519 key
+  unknown_device = 11,         // no known or enclosed (MSC4147) device owns the sender key
+  untrusted_device = 12,       // a room key from a device that is not attested
+  bad_room_key = 13,           // malformed m.room_key, or a session key that does not load
+  forwarded_key_refused = 14,  // m.forwarded_room_key: mrt accepts keys only from their creator
+  room_key_refused = 15        // an m.room_key the room key filter does not expect (below)
 };
 std::string_view to_string(ToDeviceError e);
 
@@ -271,6 +272,13 @@ class E2eeMachine {
   // is asked about again this way.
   void refresh_devices(const std::vector<std::string>& users);
   std::vector<DeviceInfo> devices_of(const std::string& user_id) const;
+
+  // Which m.room_key to keep: called with the room id and the attested address of the sending
+  // device; false drops the key (ToDeviceError::room_key_refused). Without a filter every key
+  // from an attested device is kept. A node keeps only keys for its DM rooms, from their
+  // partner: any attested device could otherwise fill the store with keys for made-up rooms.
+  using RoomKeyFilter = std::function<bool(const std::string& room_id, const Address& sender)>;
+  void set_room_key_filter(RoomKeyFilter filter);
 
   // The room's m.room.encryption content (rotation settings); defaults until called.
   void set_room_encryption(const std::string& room_id, const nlohmann::json& content);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <mrt/envelope.hpp>
+#include <mrt/megolm.hpp>
 
 #include "testing/driven_node.hpp"
 #include "testing/raw_peer.hpp"
@@ -214,6 +215,21 @@ TEST_F(HostileScenario, AllMatrixUsersTogetherAreGatedAtTheNodesRate) {
   bob.send_to_device(node->user_id(), {{"envelopes", {late}}});
   EXPECT_TRUE(run_until(hub, {node.get()}, [&] { return node->stats().envelopes_gated == 1; }));
   EXPECT_EQ(node->stats().received, 10u);
+}
+
+TEST_F(HostileScenario, ARoomKeyForARoomThatIsNotAPartnersIsRefused) {
+  start();
+  const auto session = MegolmOutboundSession::create();
+  const std::string key(as_chars(session.session_key().view()));
+  eve->send_to_device(node->user_id(),
+                      {{"algorithm", "m.megolm.v1.aes-sha2"},
+                       {"room_id", "!made-up:" + std::string(kServer)},
+                       {"session_id", session.session_id()},
+                       {"session_key", key}},
+                      "m.room_key");
+  EXPECT_TRUE(run_until(hub, {node.get()}, [&] {
+    return node->stats().undecryptable_to_device[ToDeviceError::room_key_refused] == 1;
+  }));
 }
 
 }  // namespace

@@ -173,6 +173,31 @@ TEST_F(RoomKeys, AMemberWhoLeftGetsNoKeyAndCannotReadWhatFollows) {
   EXPECT_EQ(denied.error(), RoomEventError::unknown_session);
 }
 
+TEST_F(RoomKeys, AKeyTheFilterDoesNotExpectIsRefusedAndNotKept) {
+  std::vector<std::pair<std::string, Address>> asked;
+  bob1.machine->set_room_key_filter([&](const std::string& room, const Address& sender) {
+    asked.emplace_back(room, sender);
+    return false;
+  });
+  share(alice, everyone());
+  const SyncOutcome outcome = bob1.sync();
+  EXPECT_EQ(outcome.room_keys_received, 0u);
+  ASSERT_EQ(outcome.rejected.size(), 1u);
+  EXPECT_EQ(outcome.rejected[0].reason, ToDeviceError::room_key_refused);
+  EXPECT_EQ(asked, (std::vector<std::pair<std::string, Address>>{{kRoom, alice.key().address()}}))
+      << "asked with the room and the sending device's attested address";
+  auto denied = bob1.machine->decrypt_room_event(send(alice, {{"n", 1}}, "$1"));
+  ASSERT_FALSE(denied);
+  EXPECT_EQ(denied.error(), RoomEventError::unknown_session);
+}
+
+TEST_F(RoomKeys, AKeyTheFilterExpectsIsKept) {
+  bob1.machine->set_room_key_filter([](const std::string&, const Address&) { return true; });
+  share(alice, everyone());
+  EXPECT_EQ(bob1.sync().room_keys_received, 1u);
+  EXPECT_TRUE(bob1.machine->decrypt_room_event(send(alice, {{"n", 1}}, "$1")));
+}
+
 TEST_F(RoomKeys, ANewDeviceGetsTheCurrentKeyWithoutARotation) {
   hub.device_keys[bob1.user()].erase("BOB2");  // bob2 is not yet published
   share(alice, everyone());
