@@ -97,7 +97,7 @@ void NodeWorker::start_driven() {
   for (auto& [room_id, room] : rooms_) judge_room(room_id, nullptr);
   next_tick_ = steady();
   post([this] {
-    prune_seen_nonces();
+    prune();
     start_sync();
   });
 }
@@ -633,11 +633,19 @@ void NodeWorker::tick() {
     next_squat_check_ = now + kSquatRecheckMs;
     recheck_squatted();
   }
-  if (now >= next_prune_) prune_seen_nonces();
+  if (now >= next_prune_) prune();
 }
 
-void NodeWorker::prune_seen_nonces() {
+void NodeWorker::prune() {
   next_prune_ = steady() + kPruneEveryMs;
+  const std::set<Address> waiting = outbox_.recipients();
+  std::erase_if(peers_, [&](const auto& kv) {
+    const Peer& p = *kv.second;
+    const bool acks =
+        std::any_of(p.acks.begin(), p.acks.end(), [](const auto& a) { return !a.second.empty(); });
+    return p.messages.empty() && !acks && p.sends_in_flight == 0 && !p.creating_room &&
+           !e2ee_.holds(p.address) && !waiting.contains(p.address);
+  });
   // A nonce past ts + max_age can only come back as `expired` (rule 5), so it may be forgotten.
   const auto now = static_cast<std::uint64_t>(ctx_.now_ms());
   store::Changes c;
@@ -646,6 +654,10 @@ void NodeWorker::prune_seen_nonces() {
                                      if (until < now) c.erase(ctx_.tables.seen_nonces, key);
                                      return true;
                                    });
+  // The machine's Olm and Megolm replay records, kept twice as long: what they would let
+  // through again is refused by rule 5 or 6 (E2eeMachine::prune_replay_records).
+  const std::int64_t window = 2 * (ctx_.config.limits.max_age_ms + kMaxClockSkewMs);
+  machine_.prune_replay_records(ctx_.now_ms() - window, c);
   if (!c.empty()) commit_in_background(std::move(c));
 }
 

@@ -281,7 +281,9 @@ class NodeWorker {
   // Time-driven: resends, expiry, re-invites, pruning of the replay window.
   void tick();
   bool acks_settled() const;
-  void prune_seen_nonces();
+  // Every kPruneEveryMs: nonces past the replay window, the machine's replay records, and the
+  // peers with nothing going on (any address that sent one envelope has one).
+  void prune();
 
   NodeWorkerContext ctx_;
   E2eeMachine machine_;

@@ -20,6 +20,12 @@ int Outbox::attempts(const std::string& nonce) const {
   return it == entries_.end() ? 0 : it->second.attempts;
 }
 
+std::set<Address> Outbox::recipients() const {
+  std::set<Address> to;
+  for (const auto& [nonce, s] : entries_) to.insert(s.entry.to);
+  return to;
+}
+
 std::optional<OutboxEntry> Outbox::remove(const std::string& nonce) {
   const auto it = entries_.find(nonce);
   if (it == entries_.end()) return std::nullopt;

@@ -44,6 +44,7 @@ class Outbox {
   // Acked, failed, or settled by another home: nothing more is sent.
   std::optional<OutboxEntry> remove(const std::string& nonce);
   bool empty() const { return entries_.empty(); }
+  std::set<Address> recipients() const;
 
   struct Resend {
     std::string nonce;

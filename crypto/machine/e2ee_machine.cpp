@@ -474,6 +474,20 @@ SyncOutcome E2eeMachine::receive_sync_changes(const SyncChanges& changes, store:
   return outcome;
 }
 
+void E2eeMachine::prune_replay_records(std::int64_t before_ms, store::Changes& step) {
+  Impl::StepScope scope(*impl_, step);
+  auto txn = impl_->env.read();
+  const auto cutoff = static_cast<std::uint64_t>(std::max<std::int64_t>(before_ms, 0));
+  impl_->olm_seen_table.for_each(txn, {}, [&](const Bytes& key, std::uint64_t at) {
+    if (at < cutoff) step.erase(impl_->olm_seen_table, key);
+    return true;
+  });
+  impl_->index_table.for_each(txn, {}, [&](const std::string& key, const std::string& value) {
+    if (megolm_index_seen_at(value) < cutoff) step.erase(impl_->index_table, key);
+    return true;
+  });
+}
+
 void E2eeMachine::update_tracked_users(const std::vector<std::string>& users) {
   return impl_->in_own_step([&](store::Changes&) {
     store::Changes changes;

@@ -43,6 +43,23 @@ using store::StringKey;
 using store::StringValue;
 using store::U64Value;
 
+// A Megolm index's record: the event id that first carried it, then "\n" and when (ms; records
+// written before replay records were pruned hold the event id alone, and count as oldest).
+inline std::string megolm_index_record(const std::string& event_id, std::int64_t at_ms) {
+  return event_id + "\n" + std::to_string(at_ms);
+}
+inline std::string megolm_index_event(const std::string& record) {
+  return record.substr(0, record.find('\n'));
+}
+inline std::uint64_t megolm_index_seen_at(const std::string& record) {
+  const auto nl = record.find('\n');
+  if (nl == std::string::npos) return 0;
+  std::uint64_t at = 0;
+  for (std::size_t i = nl + 1; i < record.size() && record[i] >= '0' && record[i] <= '9'; ++i)
+    at = at * 10 + static_cast<std::uint64_t>(record[i] - '0');
+  return at;
+}
+
 struct OlmSessionEntry {
   OlmSession session;
   std::string id;

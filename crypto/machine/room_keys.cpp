@@ -225,7 +225,8 @@ Result<DecryptedRoomEvent, RoomEventError> E2eeMachine::Impl::decrypt_room_event
   const std::string index_key =
       store::join_key({*room, *session_id, std::to_string(decrypted->message_index)});
   const auto first_seen = read(index_table, index_key);
-  if (first_seen && *first_seen != *event_id) return fail(RoomEventError::replayed);
+  if (first_seen && megolm_index_event(*first_seen) != *event_id)
+    return fail(RoomEventError::replayed);
 
   auto parsed = parse_json_strict(as_chars(decrypted->plaintext.view()));
   if (!parsed) return fail(RoomEventError::bad_plaintext);
@@ -240,7 +241,7 @@ Result<DecryptedRoomEvent, RoomEventError> E2eeMachine::Impl::decrypt_room_event
 
   if (!first_seen) {
     store::Changes changes;
-    changes.put(index_table, index_key, *event_id);
+    changes.put(index_table, index_key, megolm_index_record(*event_id, now()));
     commit(std::move(changes));
   }
   const std::string sender_key = entry->info.value("sender_key", "");

@@ -265,6 +265,13 @@ class E2eeMachine {
   // session creation per sender device before the costly part.
   std::optional<std::string> olm_session_opener(const nlohmann::json& event) const;
 
+  // Forgets the records of Olm messages and Megolm indices first seen before `before_ms` (the
+  // machine's clock), so that the replay tables hold a window, not all history. Safe for a
+  // window longer than what the layer above accepts anyway: a node refuses envelopes older
+  // than max_age (PROTOCOL §4 rule 5) and remembers nonces for that long (rule 6), so a message
+  // replayed from before the window decrypts again at most to be refused there.
+  void prune_replay_records(std::int64_t before_ms, store::Changes& step);
+
   // Starts tracking users' devices (queues a keys/query for the ones not known yet).
   void update_tracked_users(const std::vector<std::string>& users);
   // Queues a keys/query for users even when they are tracked: device-list changes come only

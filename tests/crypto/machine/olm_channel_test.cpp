@@ -4,6 +4,7 @@
 #include <mrt/matrix_identity.hpp>
 #include <mrt/matrix_signing.hpp>
 #include <mrt/olm.hpp>
+#include <mrt/store/codecs.hpp>
 
 #include "testing/machine_fixture.hpp"
 
@@ -252,6 +253,20 @@ TEST_F(OlmChannel, ASessionOpenedByAnAttestedDeviceIsKept) {
   ASSERT_EQ(deliver(event).events.size(), 1u);
   bob.restart();
   EXPECT_EQ(bob.machine->olm_session_opener(event), std::nullopt);
+}
+
+TEST_F(OlmChannel, ReplayRecordsOlderThanTheWindowArePruned) {
+  const auto seen = bob.env().table<store::BytesKey, store::U64Value>("e2ee_olm_seen");
+  send_to_device(alice, bob, kEnvelopes, kHello);
+  ASSERT_EQ(seen.count(bob.env().read()), 1u);
+  store::Changes step;
+  bob.machine->prune_replay_records(clock.now, step);
+  bob.env().commit_now(std::move(step));
+  EXPECT_EQ(seen.count(bob.env().read()), 1u) << "recorded now: inside the window";
+  clock.now += 1;
+  bob.machine->prune_replay_records(clock.now, step);
+  bob.env().commit_now(std::move(step));
+  EXPECT_EQ(seen.count(bob.env().read()), 0u);
 }
 
 TEST_F(OlmChannel, NothingIsSentToADeviceThatIsNotAttested) {

@@ -1,6 +1,7 @@
 #include <mrt/attestation.hpp>
 #include <mrt/e2ee_machine.hpp>
 #include <mrt/matrix_signing.hpp>
+#include <mrt/store/codecs.hpp>
 
 #include "testing/machine_fixture.hpp"
 
@@ -196,6 +197,27 @@ TEST_F(RoomKeys, AKeyTheFilterExpectsIsKept) {
   share(alice, everyone());
   EXPECT_EQ(bob1.sync().room_keys_received, 1u);
   EXPECT_TRUE(bob1.machine->decrypt_room_event(send(alice, {{"n", 1}}, "$1")));
+}
+
+TEST_F(RoomKeys, IndexRecordsOlderThanTheWindowArePrunedAndTheRestStillCatchReplays) {
+  const auto index = bob1.env().table<store::StringKey, store::StringValue>("e2ee_megolm_index");
+  share(alice, everyone());
+  bob1.sync();
+  const json first = send(alice, {{"n", 1}}, "$1");
+  ASSERT_TRUE(bob1.machine->decrypt_room_event(first));
+  clock.now += 10;
+  const json second = send(alice, {{"n", 2}}, "$2");
+  ASSERT_TRUE(bob1.machine->decrypt_room_event(second));
+  store::Changes step;
+  bob1.machine->prune_replay_records(clock.now - 5, step);
+  bob1.env().commit_now(std::move(step));
+  EXPECT_EQ(index.count(bob1.env().read()), 1u) << "the first is past the window";
+  json copy = second;
+  copy["event_id"] = "$copy";
+  auto replay = bob1.machine->decrypt_room_event(copy);
+  ASSERT_FALSE(replay);
+  EXPECT_EQ(replay.error(), RoomEventError::replayed);
+  EXPECT_TRUE(bob1.machine->decrypt_room_event(second)) << "the same event again is no replay";
 }
 
 TEST_F(RoomKeys, ANewDeviceGetsTheCurrentKeyWithoutARotation) {
