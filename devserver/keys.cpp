@@ -174,7 +174,8 @@ Response changes(Ctx& c) {
 Response send_to_device(Ctx& c) {
   const std::string& type = c.params[0];
   const std::string txn_key = type + "|" + c.params[1];
-  if (c.device->to_device_txns.count(txn_key)) return {};  // a retry: already delivered
+  auto& txns = c.device->to_device_txns;
+  if (std::find(txns.begin(), txns.end(), txn_key) != txns.end()) return {};  // a retry
   const Json& messages = opt_object(c.body, "messages");
   for (const auto& [user_id, devices] : messages.items()) {
     if (!devices.is_object()) throw ApiError(400, "M_BAD_JSON", "messages values are objects");
@@ -195,7 +196,8 @@ Response send_to_device(Ctx& c) {
     c.touch(u->second);
     c.wake.insert(user_id);
   }
-  c.device->to_device_txns.insert(txn_key);
+  txns.push_back(txn_key);
+  if (txns.size() > kRememberedToDeviceTxns) txns.pop_front();
   c.touch(*c.user);
   return {};
 }

@@ -71,7 +71,7 @@ User user_from_json(const Json& j) {
     d.fallback_used = dj.at("fallback_used");
     for (const auto& item : dj.at("inbox")) d.inbox[item.at("pos")] = item.at("message");
     d.send_txns = dj.at("send_txns").get<std::map<std::string, std::string>>();
-    d.to_device_txns = dj.at("to_device_txns").get<std::set<std::string>>();
+    d.to_device_txns = dj.at("to_device_txns").get<std::deque<std::string>>();
     d.last_seen_ts = dj.at("last_seen_ts");
     u.devices.emplace(id, std::move(d));
   }

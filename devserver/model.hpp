@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <set>
 #include <string>
@@ -17,6 +18,8 @@ namespace mrt::devserver {
 using Json = nlohmann::json;
 using StreamPos = std::uint64_t;
 
+inline constexpr std::size_t kRememberedToDeviceTxns = 1000;
+
 struct Device {
   std::string id;
   std::string display_name;
@@ -27,7 +30,10 @@ struct Device {
   bool fallback_used = false;
   std::map<StreamPos, Json> inbox;               // to-device messages, by stream position
   std::map<std::string, std::string> send_txns;  // txnId -> event id
-  std::set<std::string> to_device_txns;
+  // The latest to-device transaction ids, newest last (a retry of one is answered as the first
+  // was): at most kRememberedToDeviceTxns, as Synapse forgets them after a while, so that the
+  // device's record, written at every request, stays small however much it sends.
+  std::deque<std::string> to_device_txns;
   std::int64_t last_seen_ts = 0;
 };
 

@@ -170,6 +170,28 @@ TEST_F(SyncTest, AnAnswerCarriesAtMostAHundredToDeviceMessagesAndTheRestComeNext
   EXPECT_EQ(rest["to_device"]["events"][0]["content"]["n"], 100);
 }
 
+TEST_F(SyncTest, ADeviceRemembersItsLatestThousandToDeviceTransactions) {
+  TestUser alice = login_new(), bob = login_new();
+  const std::string since0 = sync(bob)["next_batch"];
+  Json body = {{"messages", {{bob.user_id, {{bob.device_id, {{"n", 1}}}}}}}};
+  auto put = [&](int txn) {
+    return http
+        .put(api("/sendToDevice/org.example.ping/t" + std::to_string(txn)), body, alice.token)
+        .status;
+  };
+  for (int i = 0; i <= 1000; ++i) ASSERT_EQ(put(i), 200);
+  ASSERT_EQ(put(1000), 200);  // the newest again: a retry, not delivered twice
+  ASSERT_EQ(put(0), 200);     // the oldest was forgotten: delivered again
+  std::size_t n = 0;
+  for (std::string since = since0;;) {  // 100 per answer
+    const Json s = sync(bob, since, 0);
+    if (s["to_device"]["events"].empty()) break;
+    n += s["to_device"]["events"].size();
+    since = s["next_batch"];
+  }
+  EXPECT_EQ(n, 1002u);
+}
+
 TEST_F(SyncTest, DeviceListsChangedAndLeft) {
   TestUser alice = login_new(), bob = login_new();
   const std::string room = create_room(alice, {{"preset", "public_chat"}});
