@@ -60,18 +60,23 @@ class TokenBuckets {
     auto it = buckets_.try_emplace(key, TokenBucket::full(rate_, now_ms)).first;
     return !it->second.take(rate_, now_ms);
   }
+  // Whether `key`'s bucket has a token now (nothing is taken).
+  bool has_token(const Key& key, std::int64_t now_ms) const {
+    auto it = buckets_.find(key);
+    return it == buckets_.end() || refilled(it->second, now_ms) >= 1;
+  }
   std::size_t size() const { return buckets_.size(); }
 
  private:
   static constexpr std::size_t kFirstSweep = 1024;
+  double refilled(const TokenBucket& b, std::int64_t now_ms) const {
+    return std::min(rate_.burst,
+                    b.tokens + static_cast<double>(std::max<std::int64_t>(0, now_ms - b.at_ms)) *
+                                   rate_.per_second / 1000.0);
+  }
   void sweep(std::int64_t now_ms) {
-    std::erase_if(buckets_, [&](const auto& kv) {
-      const TokenBucket& b = kv.second;
-      const double refilled =
-          b.tokens + static_cast<double>(std::max<std::int64_t>(0, now_ms - b.at_ms)) *
-                         rate_.per_second / 1000.0;
-      return refilled >= rate_.burst;
-    });
+    std::erase_if(buckets_,
+                  [&](const auto& kv) { return refilled(kv.second, now_ms) >= rate_.burst; });
     sweep_at_ = std::max(kFirstSweep, 2 * buckets_.size());
   }
 

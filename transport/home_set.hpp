@@ -77,6 +77,9 @@ class HomeSet {
   // Whether one more envelope from Matrix user `user_id` may be verified at all
   // (Policy::max_verified_per_second).
   bool may_verify(const std::string& user_id, std::int64_t now_steady_ms);
+  // Whether `user_id`'s gate still has room (nothing is taken): an event from a user whose
+  // envelopes would all be gated is not even decrypted.
+  bool gate_open(const std::string& user_id, std::int64_t now_steady_ms) const;
 
  private:
   struct Home {

@@ -387,6 +387,16 @@ void NodeWorker::handle_sync(const json& body) {
         if (e.is_object() && e.contains("state_key")) state.apply(e);
     if (auto partner = dm_partner(state, me_)) dm_rooms_in_sync_.emplace(joined.room_id, *partner);
   }
+  // A user whose envelopes would all be gated gets its events dropped before they are even
+  // decrypted (a flood's payloads would cost their Olm and JSON work for nothing).
+  if (batch->e2ee.to_device_events.is_array()) {
+    std::erase_if(batch->e2ee.to_device_events.get_ref<json::array_t&>(), [&](const json& e) {
+      const std::string sender = e.is_object() ? e.value("sender", "") : "";
+      if (sender == my_user_id_ || ctx_.homes.gate_open(sender, steady())) return false;
+      ++intake.gated;
+      return true;
+    });
+  }
   const E2eeDriver::Received received =
       e2ee_.receive(std::move(batch->e2ee), intake.changes, steady());
   const SyncOutcome& outcome = received.outcome;
@@ -448,6 +458,10 @@ void NodeWorker::handle_sync(const json& body) {
       if (sender == my_user_id_) continue;
       const std::string type = event.value("type", "");
       if (type == "m.room.encrypted") {
+        if (!ctx_.homes.gate_open(sender, steady())) {
+          ++intake.gated;
+          continue;
+        }
         json with_room = event;
         with_room["room_id"] = joined.room_id;
         auto decrypted = machine_.decrypt_room_event(with_room, intake.changes);

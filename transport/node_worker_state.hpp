@@ -116,7 +116,9 @@ struct NodeWorker::Intake {
   std::vector<std::string> claims;  // the same, claimed in HomeSet until committed
   std::vector<std::pair<Address, std::pair<Carrier, std::string>>> acks;
   std::vector<std::string> delivered;
-  std::uint64_t gated = 0;  // envelopes over the verification gate, dropped unread
+  // Envelopes over the verification gate, and events of a user whose gate is closed: dropped
+  // unread.
+  std::uint64_t gated = 0;
 };
 
 }  // namespace mrt::transport

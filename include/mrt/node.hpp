@@ -251,7 +251,8 @@ struct NodeStats {
   // sessions (Policy::olm_sessions_per_device_per_hour).
   std::uint64_t olm_sessions_throttled = 0;
   // Envelopes dropped unread: over their Matrix user's or the node's verification gate
-  // (Policy::max_verified_per_second).
+  // (Policy::max_verified_per_second); with them, each to-device or DM room event that came
+  // while its sender's gate was closed (dropped before decryption).
   std::uint64_t envelopes_gated = 0;
   // DM room invites not joined: not from a validated user id of a lower address (PROTOCOL §5),
   // or, `invites_over_limit`, over Policy::max_new_dm_rooms_per_hour.

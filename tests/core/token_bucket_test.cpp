@@ -52,6 +52,16 @@ TEST(TokenBuckets, EachKeyHasItsOwnBucket) {
   EXPECT_TRUE(buckets.take(1, 100)) << "refilled one token in 100 ms";
 }
 
+TEST(TokenBuckets, AskingForATokenTakesNone) {
+  TokenBuckets<int> buckets(kTenPerSecondBurstTwo);
+  EXPECT_TRUE(buckets.has_token(1, 0)) << "a key never seen has a full bucket";
+  ASSERT_TRUE(buckets.take(1, 0));
+  ASSERT_TRUE(buckets.take(1, 0));
+  EXPECT_FALSE(buckets.has_token(1, 0));
+  EXPECT_TRUE(buckets.has_token(1, 100)) << "refilled";
+  EXPECT_TRUE(buckets.has_token(1, 100)) << "and still there: nothing was taken";
+}
+
 TEST(TokenBuckets, KeysThatComeOnceDoNotAccumulate) {
   TokenBuckets<int> buckets(kTenPerSecondBurstTwo);
   // A new key every millisecond for ten minutes: each bucket is full again 200 ms after its

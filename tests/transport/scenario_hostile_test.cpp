@@ -201,6 +201,24 @@ TEST_F(HostileScenario, AMatrixUserIsGatedBeforeItsEnvelopesAreVerified) {
   EXPECT_EQ(node->events().back().body, "hi") << "another user has its own gate";
 }
 
+TEST_F(HostileScenario, AUserWhoseGateIsClosedHasItsEventsDroppedBeforeDecryption) {
+  NodeConfig config;
+  config.policy.burst = 5;  // a gate of 10
+  config.policy.rate_per_second = 0.001;
+  start(config);
+  std::vector<json> ten;
+  for (int i = 0; i < 10; ++i) ten.push_back(message(std::to_string(i)));
+  ASSERT_EQ(deliver_payload({{"envelopes", ten}}, 10).size(), 10u);
+  // An Olm event for no device of the node: the machine would refuse it (undecryptable).
+  const json content = {{"algorithm", "m.olm.v1.curve25519-aes-sha2"},
+                        {"sender_key", "c2VuZGVy"},
+                        {"ciphertext", json::object()}};
+  ASSERT_TRUE(eve->call(transport::calls::send_to_device("m.room.encrypted", "closed-gate",
+                                                         {{node->user_id(), {{"*", content}}}})));
+  EXPECT_TRUE(run_until(hub, {node.get()}, [&] { return node->stats().envelopes_gated == 1; }));
+  EXPECT_EQ(node->stats().undecryptable, 0u) << "never handed to the machine";
+}
+
 TEST_F(HostileScenario, AllMatrixUsersTogetherAreGatedAtTheNodesRate) {
   NodeConfig config;
   config.policy.max_verified_per_second = 1;  // a burst of 10
