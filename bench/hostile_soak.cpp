@@ -19,8 +19,8 @@
 //   (--scale multiplies every attack's size: 0.01 for a quick look)
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -39,7 +39,7 @@
 #include <mrt/node.hpp>
 #include <mrt/olm.hpp>
 
-#include "testing/ordered_keys.hpp"
+#include "bench/net_bench.hpp"
 #include "testing/raw_peer.hpp"
 #include "testing/server_process.hpp"
 
@@ -154,11 +154,9 @@ int run_attack(const std::string& attack, std::size_t size, const Target& t, con
 
 // ---- the honest side -------------------------------------------------------------------------
 
-std::size_t rss_bytes() {
-  std::ifstream status("/proc/self/status");
-  for (std::string line; std::getline(status, line);)
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoul(line.substr(6)) * 1024;
-  return 0;
+// VmRSS of this process (bench/net_measure.cpp reads it in KiB, as MiB).
+std::int64_t rss_bytes() {
+  return std::llround(mrt::bench::rss_mib_of(0) * 1024 * 1024);
 }
 
 std::uintmax_t dir_bytes(const fs::path& dir) {
@@ -166,12 +164,6 @@ std::uintmax_t dir_bytes(const fs::path& dir) {
   for (const auto& f : fs::recursive_directory_iterator(dir))
     if (f.is_regular_file()) n += f.file_size();
   return n;
-}
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
 }
 
 class HonestPair {
@@ -275,12 +267,13 @@ int main(int argc, char** argv) {
     HonestPair pair(server.base_url(), root);
     pings(pair, 20);  // first contact (keys, sessions, the DM room) out of the measurement
     const std::vector<double> quiet = pings(pair, 100);
-    const double quiet_p50 = percentile(quiet, 0.5), quiet_p99 = percentile(quiet, 0.99);
+    const double quiet_p50 = mrt::bench::percentile(quiet, 0.5),
+                 quiet_p99 = mrt::bench::percentile(quiet, 0.99);
     std::cout << json{{"kind", "quiet"}, {"p50_ms", quiet_p50}, {"p99_ms", quiet_p99}}.dump()
               << std::endl;
     for (const auto& attack : attacks) {
       const auto size = static_cast<std::size_t>(static_cast<double>(sizes.at(attack)) * scale);
-      const std::size_t rss_before = rss_bytes();
+      const std::int64_t rss_before = rss_bytes();
       const std::uintmax_t store_before = dir_bytes(pair.b_dir());
       const mrt::NodeStats stats_before = pair.b().stats();
       // Everything the child needs is made before fork(): other threads may hold locks.
@@ -306,7 +299,8 @@ int main(int argc, char** argv) {
       const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
       std::this_thread::sleep_for(2s);  // what the last payloads cost B
       const mrt::NodeStats s = pair.b().stats();
-      const double p50 = percentile(during, 0.5), p99 = percentile(during, 0.99);
+      const double p50 = mrt::bench::percentile(during, 0.5),
+                   p99 = mrt::bench::percentile(during, 0.99);
       json row = {{"kind", "attack"},
                   {"attack", attack},
                   {"size", size},
@@ -319,8 +313,7 @@ int main(int argc, char** argv) {
                   {"p99_ratio", quiet_p99 > 0 ? p99 / quiet_p99 : 0},
                   {"store_growth_bytes", static_cast<std::int64_t>(dir_bytes(pair.b_dir())) -
                                              static_cast<std::int64_t>(store_before)},
-                  {"rss_growth_bytes",
-                   static_cast<std::int64_t>(rss_bytes()) - static_cast<std::int64_t>(rss_before)},
+                  {"rss_growth_bytes", rss_bytes() - rss_before},
                   {"envelopes_gated", s.envelopes_gated - stats_before.envelopes_gated},
                   {"olm_sessions_throttled",
                    s.olm_sessions_throttled - stats_before.olm_sessions_throttled},

@@ -31,8 +31,7 @@ struct TokenBucket {
   // to refill one in that range, zero included).
   std::optional<std::int64_t> take(const TokenRate& rate, std::int64_t now_ms) {
     if (now_ms > at_ms) {
-      tokens = std::min(rate.burst,
-                        tokens + static_cast<double>(now_ms - at_ms) * rate.per_second / 1000.0);
+      tokens = available(rate, now_ms);
       at_ms = now_ms;
     }
     if (tokens >= 1) {
@@ -42,6 +41,13 @@ struct TokenBucket {
     const double wait_ms = std::ceil((1 - tokens) / rate.per_second * 1000);
     constexpr auto kNever = std::numeric_limits<std::int64_t>::max();
     return wait_ms < static_cast<double>(kNever) ? static_cast<std::int64_t>(wait_ms) : kNever;
+  }
+
+  // The tokens there would be at `now_ms` (nothing is taken).
+  double available(const TokenRate& rate, std::int64_t now_ms) const {
+    if (now_ms <= at_ms) return tokens;
+    return std::min(rate.burst,
+                    tokens + static_cast<double>(now_ms - at_ms) * rate.per_second / 1000.0);
   }
 };
 
@@ -63,20 +69,16 @@ class TokenBuckets {
   // Whether `key`'s bucket has a token now (nothing is taken).
   bool has_token(const Key& key, std::int64_t now_ms) const {
     auto it = buckets_.find(key);
-    return it == buckets_.end() || refilled(it->second, now_ms) >= 1;
+    return it == buckets_.end() || it->second.available(rate_, now_ms) >= 1;
   }
   std::size_t size() const { return buckets_.size(); }
 
  private:
   static constexpr std::size_t kFirstSweep = 1024;
-  double refilled(const TokenBucket& b, std::int64_t now_ms) const {
-    return std::min(rate_.burst,
-                    b.tokens + static_cast<double>(std::max<std::int64_t>(0, now_ms - b.at_ms)) *
-                                   rate_.per_second / 1000.0);
-  }
   void sweep(std::int64_t now_ms) {
-    std::erase_if(buckets_,
-                  [&](const auto& kv) { return refilled(kv.second, now_ms) >= rate_.burst; });
+    std::erase_if(buckets_, [&](const auto& kv) {
+      return kv.second.available(rate_, now_ms) >= rate_.burst;
+    });
     sweep_at_ = std::max(kFirstSweep, 2 * buckets_.size());
   }
 

@@ -177,9 +177,8 @@ bool HomeSet::within_budget(const Address& sender, std::int64_t now_steady_ms) {
 
 bool HomeSet::gate_open(const std::string& user_id, std::int64_t now_steady_ms) const {
   std::lock_guard lock(mutex_);
-  TokenBucket all = verify_all_;
   return verify_per_user_.has_token(user_id, now_steady_ms) &&
-         !all.take(verify_rate_, now_steady_ms);
+         verify_all_.available(verify_rate_, now_steady_ms) >= 1;
 }
 
 bool HomeSet::may_verify(const std::string& user_id, std::int64_t now_steady_ms) {

@@ -30,7 +30,8 @@ NodeWorker::NodeWorker(NodeWorkerContext context, E2eeMachine machine, std::stri
       outbox_({.resend_initial_ms = ctx_.config.resend_initial.count(),
                .resend_max_ms = ctx_.config.resend_max.count(),
                .max_age_ms = ctx_.config.limits.max_age_ms}),
-      ids_(ctx_.config.known_servers, {.ttl_ms = ctx_.config.discovery_ttl.count()}) {
+      ids_(ctx_.config.known_servers, {.ttl_ms = ctx_.config.discovery_ttl.count()}),
+      timeline_limit_(kTimelineLimit) {
   ids_.restore(my_user_id_, me_, std::numeric_limits<std::int64_t>::max() / 2);  // never stale
   machine_.set_room_key_filter([this](const std::string& room_id, const Address& sender) {
     return room_key_expected(room_id, sender);

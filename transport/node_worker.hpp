@@ -334,7 +334,7 @@ class NodeWorker {
   RollingWindow dm_invites_joined_{RollingWindow::kHourMs};  // one key: ""
   bool sync_in_flight_ = false;
   std::int64_t sync_backoff_ms_ = 0;
-  std::int64_t timeline_limit_ = 200;  // per room and /sync (worker::kTimelineLimit)
+  std::int64_t timeline_limit_;  // per room and /sync: worker::kTimelineLimit, less when too large
   std::int64_t next_prune_ = 0;
   std::int64_t next_tick_ = 0;  // steady ms
   bool store_failing_ = false;  // a store_failed event was emitted and no step succeeded since

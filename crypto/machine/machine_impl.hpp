@@ -3,6 +3,7 @@
 // (olm_channel.cpp) and Megolm room keys (room_keys.cpp).
 #pragma once
 
+#include <charconv>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -53,10 +54,9 @@ inline std::string megolm_index_event(const std::string& record) {
 }
 inline std::uint64_t megolm_index_seen_at(const std::string& record) {
   const auto nl = record.find('\n');
-  if (nl == std::string::npos) return 0;
   std::uint64_t at = 0;
-  for (std::size_t i = nl + 1; i < record.size() && record[i] >= '0' && record[i] <= '9'; ++i)
-    at = at * 10 + static_cast<std::uint64_t>(record[i] - '0');
+  if (nl != std::string::npos)
+    std::from_chars(record.data() + nl + 1, record.data() + record.size(), at);
   return at;
 }
 
