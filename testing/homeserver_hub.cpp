@@ -193,6 +193,10 @@ void HomeserverHub::refuse_next(const std::string& path_part, int count, long st
   faults_.push_back({path_part, count, status, std::move(errcode)});
 }
 
+void HomeserverHub::delay_next(const std::string& path_part, int count, std::int64_t delay_ms) {
+  faults_.push_back({path_part, count, 200, "", delay_ms});
+}
+
 std::uint64_t HomeserverHub::requests(const std::string& path_part) const {
   std::uint64_t n = 0;
   for (const auto& [path, count] : seen_paths_)
@@ -207,6 +211,8 @@ void HomeserverHub::call(const void* caller, const std::string& server_name,
   for (auto& fault : faults_) {
     if (fault.count == 0 || path_only.find(fault.path_part) == std::string::npos) continue;
     --fault.count;
+    if (fault.delay_ms > 0)
+      delayed_.push_back({server_name, token, c, clock_.steady_ms + fault.delay_ms});
     if (fault.status == 200) return done(nlohmann::json::object());
     return done(answer(
         {static_cast<unsigned>(fault.status), {{"errcode", fault.errcode}, {"error", "injected"}}},
@@ -233,6 +239,21 @@ void HomeserverHub::call(const void* caller, const std::string& server_name,
 
 bool HomeserverHub::pump() {
   bool answered = false;
+  for (std::size_t i = 0; i < delayed_.size();) {
+    const Server& server = servers_.at(delayed_[i].server_name);
+    if (delayed_[i].due > clock_.steady_ms || !server.up) {
+      ++i;
+      continue;
+    }
+    const Delayed d = std::move(delayed_[i]);
+    delayed_.erase(delayed_.begin() + static_cast<std::ptrdiff_t>(i));
+    devserver::Homeserver& hs = *server.state->hs;
+    Outcome outcome =
+        hs.handle({d.call.method, d.call.path, "Bearer " + d.token,
+                   d.call.body ? devserver::to_wire(*d.call.body) : "", d.server_name});
+    if (auto* reply = std::get_if<Reply>(&outcome)) commit(hs, *reply);
+    answered = true;
+  }
   for (std::size_t i = 0; i < waiting_.size();) {
     // Only servers that are up have waits (take_down answers the others' at once).
     Waiting& w = waiting_[i];
@@ -259,6 +280,7 @@ void HomeserverHub::forget_waits(const void* caller) {
 std::int64_t HomeserverHub::next_deadline() const {
   std::int64_t at = INT64_MAX;
   for (const auto& w : waiting_) at = std::min(at, w.deadline);
+  for (const auto& d : delayed_) at = std::min(at, d.due);
   return at;
 }
 

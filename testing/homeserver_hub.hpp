@@ -10,11 +10,11 @@
 // (that is tested on two Synapses).
 //
 // Faults are injected per request path: a request may be lost (answered 200 and never applied:
-// the server never saw it) or refused with a status. A server may go down: every call to it and
-// every /sync waiting on it gets no answer (a refused connection), and a call through another
-// server of its federation that must ask it (a profile or alias of it) is answered 502 as
-// Synapse does. It comes back restarted from its store, or, in a federation whose other servers
-// are still up, with the state they kept.
+// the server never saw it), refused with a status, or applied late (answered 200 at once). A
+// server may go down: every call to it and every /sync waiting on it gets no answer (a refused
+// connection), and a call through another server of its federation that must ask it (a profile
+// or alias of it) is answered 502 as Synapse does. It comes back restarted from its store, or,
+// in a federation whose other servers are still up, with the state they kept.
 //
 //   HomeserverHub hub(dir);
 //   hub.add_server("hs.test");                  // or hub.add_federation({"a.test", "b.test"})
@@ -72,6 +72,10 @@ class HomeserverHub {
   void lose_next(const std::string& path_part, int count);
   // The next `count` such requests are answered `status` with `errcode`, not applied.
   void refuse_next(const std::string& path_part, int count, long status, std::string errcode);
+  // The next `count` such requests are answered 200 `{}` at once and applied `delay_ms` virtual ms
+  // later (by pump()): a to-device message that a federation hands over after the room event
+  // sent after it.
+  void delay_next(const std::string& path_part, int count, std::int64_t delay_ms);
   std::uint64_t requests(const std::string& path_part) const;
 
   // Answers longer than `bytes` fail with MatrixErrorKind::too_large, as over HTTP with a capped
@@ -82,9 +86,11 @@ class HomeserverHub {
   // It answers again: accounts, tokens, rooms and queued to-device are as they were.
   void bring_up(const std::string& server_name);
 
-  // Answers the long-polls that have news (or whose timeout has passed); true if any was.
+  // Applies the delayed requests that are due, and answers the long-polls that have news (or
+  // whose timeout has passed); true if any was.
   bool pump();
-  // The earliest virtual time a waiting long-poll times out; INT64_MAX when none waits.
+  // The earliest virtual time a waiting long-poll times out or a delayed request is due;
+  // INT64_MAX when there is none.
   std::int64_t next_deadline() const;
 
  private:
@@ -101,6 +107,12 @@ class HomeserverHub {
     int count = 0;
     long status = 200;
     std::string errcode;
+    std::int64_t delay_ms = 0;
+  };
+  struct Delayed {
+    std::string server_name, token;
+    transport::MatrixCall call;
+    std::int64_t due = 0;  // virtual steady ms
   };
   void call(const void* caller, const std::string& server_name, const std::string& token,
             transport::MatrixCall c, transport::MatrixCaller::Callback done);
@@ -116,6 +128,7 @@ class HomeserverHub {
   std::map<std::string, Server> servers_;
   std::vector<Waiting> waiting_;
   std::vector<Fault> faults_;
+  std::vector<Delayed> delayed_;
   std::size_t max_answer_bytes_ = std::numeric_limits<std::size_t>::max();
   std::map<std::string, std::uint64_t> seen_paths_;
 };

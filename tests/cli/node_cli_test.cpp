@@ -14,8 +14,8 @@
 #include <mrt/bytes.hpp>
 #include <mrt/eth.hpp>
 
-#include "node_process.hpp"
 #include "run_mrt.hpp"
+#include "testing/node_process.hpp"
 #include "testing/server_process.hpp"
 #include "testing/temp_dir.hpp"
 

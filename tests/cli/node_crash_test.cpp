@@ -23,7 +23,7 @@
 #include <mrt/bytes.hpp>
 #include <mrt/eth.hpp>
 
-#include "node_process.hpp"
+#include "testing/node_process.hpp"
 #include "testing/temp_dir.hpp"
 #include "testing/test_homeserver.hpp"
 

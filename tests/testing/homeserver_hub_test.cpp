@@ -109,5 +109,19 @@ TEST_F(HomeserverHubTest, AWaitingSyncOfAServerThatGoesDownGetsNoAnswer) {
   EXPECT_EQ(answer->error().kind, transport::MatrixErrorKind::network);
 }
 
+TEST_F(HomeserverHubTest, ADelayedRequestIsAnsweredAtOnceAndAppliedWhenDue) {
+  hub.add_server("one.test");
+  std::string user;
+  auto caller = account("one.test", user, "before");
+  hub.delay_next("/displayname", 1, 500);
+  EXPECT_TRUE(call_and_wait(*caller, calls::set_displayname(user, "after")));
+  hub.pump();
+  EXPECT_EQ((*call_and_wait(*caller, calls::displayname(user)))["displayname"], "before");
+  EXPECT_EQ(hub.next_deadline(), hub.clock().steady_ms + 500);
+  hub.clock().advance(500);
+  EXPECT_TRUE(hub.pump());
+  EXPECT_EQ((*call_and_wait(*caller, calls::displayname(user)))["displayname"], "after");
+}
+
 }  // namespace
 }  // namespace mrt::testing

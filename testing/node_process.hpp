@@ -2,7 +2,9 @@
 // read from its stdout (stderr goes to a file), for the CLI node tests.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
@@ -96,8 +98,8 @@ class NodeProcess {
     stdin_ = -1;
   }
 
-  // The next stdout line, parsed; nullopt on timeout or EOF. Every line read is also kept in
-  // `lines()`; a line that is not JSON throws.
+  // The next stdout line, parsed; nullopt on timeout (0: only what has come already) or EOF. Every
+  // line read is also kept in `lines()`; a line that is not JSON throws.
   std::optional<json> next(std::chrono::milliseconds timeout) {
     const auto deadline = Clock::now() + timeout;
     for (;;) {
@@ -107,11 +109,15 @@ class NodeProcess {
         lines_.push_back(line);
         return json::parse(line);
       }
-      const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-      if (left <= 0 || eof_) return std::nullopt;
+      if (eof_) return std::nullopt;
+      const auto left = std::max<std::int64_t>(
+          0,
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
       pollfd p{stdout_, POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(left)) <= 0) continue;
+      if (::poll(&p, 1, static_cast<int>(left)) <= 0) {
+        if (left == 0) return std::nullopt;  // a zero timeout still reads what is there
+        continue;
+      }
       char chunk[65536];
       const ssize_t n = ::read(stdout_, chunk, sizeof chunk);
       if (n <= 0) {
