@@ -31,6 +31,7 @@ NodeWorker::NodeWorker(NodeWorkerContext context, E2eeMachine machine, std::stri
                .resend_max_ms = ctx_.config.resend_max.count(),
                .max_age_ms = ctx_.config.limits.max_age_ms}),
       ids_(ctx_.config.known_servers, {.ttl_ms = ctx_.config.discovery_ttl.count()}),
+      held_room_events_(kHeldRoomEventsPerRoom, kHeldRoomEvents, kHeldRoomEventMaxAgeMs),
       timeline_limit_(kTimelineLimit) {
   ids_.restore(my_user_id_, me_, std::numeric_limits<std::int64_t>::max() / 2);  // never stale
   machine_.set_room_key_filter([this](const std::string& room_id, const Address& sender) {
@@ -423,6 +424,15 @@ void NodeWorker::handle_sync(const json& body) {
                    intake);
   }
 
+  // Keys that came now may open room events held for want of them (sent before their key).
+  if (outcome.room_keys_received > 0 && !held_room_events_.empty()) {
+    for (auto& held : held_room_events_.take(steady())) {
+      auto it = rooms_.find(held.room_id);
+      if (it == rooms_.end() || it->second->left || it->second->verdict != DmRoomVerdict::valid)
+        continue;
+      decrypt_dm_event(std::move(held), true, intake);
+    }
+  }
   dm_rooms_in_sync_.clear();
   for (const auto& [user, presence] : batch->presence) on_presence(user, presence);
 
@@ -465,26 +475,7 @@ void NodeWorker::handle_sync(const json& body) {
         }
         json with_room = event;
         with_room["room_id"] = joined.room_id;
-        auto decrypted = machine_.decrypt_room_event(with_room, intake.changes);
-        if (!decrypted) {
-          ctx_.counters.update([&](NodeStats& s) {
-            ++s.undecryptable;
-            ++s.undecryptable_room[decrypted.error()];
-          });
-          ctx_.log(LogLevel::debug, "e2ee", "undecryptable",
-                   {{"carrier", "room"},
-                    {"room_id", joined.room_id},
-                    {"sender", sender},
-                    {"reason", to_string(decrypted.error())}});
-          continue;
-        }
-        if (decrypted->type != kEnvelopesEventType) continue;
-        const std::optional<Address> device =
-            decrypted->trust == DeviceTrust::attested ? decrypted->address : std::nullopt;
-        if (device && !validated(decrypted->sender, *device)) look_up(decrypted->sender);
-        intake_payload(decrypted->content,
-                       {.carrier = Carrier::room, .device = device, .matrix_sender = sender},
-                       intake);
+        decrypt_dm_event({joined.room_id, std::move(with_room), steady()}, false, intake);
       } else if (type == kEnvelopesEventType) {
         // Plaintext on a unicast carrier: rules 1-6 still name the first failure (rule 7).
         intake_payload(event.value("content", json::object()),
@@ -513,6 +504,35 @@ void NodeWorker::handle_sync(const json& body) {
   since_ = batch->next_batch;
   intake.changes.put(ctx_.tables.meta, ctx_.home.meta_key(kMetaNextBatch), since_);
   finish_intake(intake);
+}
+
+// One m.room.encrypted event of a valid DM room (`retry`: held before): its envelopes go to the
+// intake; one whose key has not come yet is held until keys arrive.
+void NodeWorker::decrypt_dm_event(HeldRoomEvents::Held held, bool retry, Intake& intake) {
+  const std::string room_id = held.room_id, sender = held.event.value("sender", "");
+  auto decrypted = machine_.decrypt_room_event(held.event, intake.changes);
+  if (!decrypted) {
+    if (decrypted.error() == RoomEventError::unknown_session) {
+      held_room_events_.hold(std::move(held));
+      if (retry) return;  // counted when it first arrived
+    }
+    ctx_.counters.update([&](NodeStats& s) {
+      ++s.undecryptable;
+      ++s.undecryptable_room[decrypted.error()];
+    });
+    ctx_.log(LogLevel::debug, "e2ee", "undecryptable",
+             {{"carrier", "room"},
+              {"room_id", room_id},
+              {"sender", sender},
+              {"reason", to_string(decrypted.error())}});
+    return;
+  }
+  if (decrypted->type != kEnvelopesEventType) return;
+  const std::optional<Address> device =
+      decrypted->trust == DeviceTrust::attested ? decrypted->address : std::nullopt;
+  if (device && !validated(decrypted->sender, *device)) look_up(decrypted->sender);
+  intake_payload(decrypted->content,
+                 {.carrier = Carrier::room, .device = device, .matrix_sender = sender}, intake);
 }
 
 void NodeWorker::finish_intake(Intake& intake) {

@@ -35,6 +35,7 @@
 #include "broadcast_room.hpp"
 #include "dm_room.hpp"
 #include "e2ee_driver.hpp"
+#include "held_room_events.hpp"
 #include "home_set.hpp"
 #include "intake_rules.hpp"
 #include "matrix_client.hpp"
@@ -243,6 +244,7 @@ class NodeWorker {
   // `nonce`: the envelope's, once it passed rule 1 (empty before).
   void reject(RejectReason reason, const std::optional<Address>& claimed, const Source& source,
               Intake& intake, const std::string& nonce = "");
+  void decrypt_dm_event(HeldRoomEvents::Held held, bool retry, Intake& intake);
   void finish_intake(Intake& intake);
 
   // Whether an m.room_key for `room_id` from a device attested for `sender` is one to keep: the
@@ -325,6 +327,8 @@ class NodeWorker {
   std::map<std::string, Address> invited_by_;
   // Rooms this /sync answer shows joined, not known yet, with the partner their state names.
   std::map<std::string, Address> dm_rooms_in_sync_;
+  // DM room events that came before their Megolm key, decrypted again when keys arrive.
+  HeldRoomEvents held_room_events_;
   std::map<std::string, std::string> topic_rooms_;   // topic -> broadcast room id
   std::map<std::string, BroadcastRoom> broadcasts_;  // room id -> topic, state, verdict
   std::int64_t next_squat_check_ = 0;

@@ -48,6 +48,11 @@ inline constexpr std::int64_t kMaxSyncBackoffMs = 30'000;
 // A /sync whose step failed (a store error) is asked for again after this long.
 inline constexpr std::int64_t kFailedStepRetryMs = 500;
 inline constexpr std::int64_t kDrainMs = 2'000;
+// DM room events held for their Megolm key (held_room_events.hpp): a partner's burst of one
+// timeline, and a minute, past which the sender's resend is as quick.
+inline constexpr std::size_t kHeldRoomEventsPerRoom = 32;
+inline constexpr std::size_t kHeldRoomEvents = 128;  // at most 8 MiB of 64 KiB events
+inline constexpr std::int64_t kHeldRoomEventMaxAgeMs = 60'000;
 // Members are loaded lazily and the timeline is bounded, so that joining a broadcast room with
 // thousands of members fetches neither its member list nor its history (DM rooms load their
 // two members explicitly: NodeWorker::load_members).

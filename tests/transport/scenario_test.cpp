@@ -126,6 +126,25 @@ TEST_F(Scenario, TheRoomCarrierMovesToTheDmRoomOnceBothJoined) {
   EXPECT_EQ(high->events().back().carrier, Carrier::room);
 }
 
+// A federation may hand over the Megolm key (to-device) after the room event that needs it: the
+// event is held and decrypted when the key comes, not dropped to wait for the sender's resend.
+TEST_F(Scenario, ARoomEventThatCameBeforeItsKeyIsDecryptedWhenTheKeyArrives) {
+  start(Carrier::room);
+  low->send(high->address(), "first");
+  ASSERT_TRUE(run([&] { return low->count(NodeEventType::delivered) == 1; }));
+  ASSERT_TRUE(run([&] { return hub.requests("/join/") > 0; }, 5'000)) << "high joins the room";
+  run([] { return false; }, 1'000);
+  const std::int64_t key_delay = NodeConfig{}.resend_initial.count() * 3 / 4;
+  hub.delay_next("/sendToDevice/", 1, key_delay);  // the room key
+  const std::int64_t sent_at = hub.clock().steady_ms;
+  low->send(high->address(), "second");
+  ASSERT_TRUE(run([&] { return high->count(NodeEventType::message) == 2; }));
+  EXPECT_EQ(high->events().back().carrier, Carrier::room);
+  EXPECT_EQ(high->stats().undecryptable_room[RoomEventError::unknown_session], 1u);
+  EXPECT_GE(hub.clock().steady_ms - sent_at, key_delay);
+  EXPECT_EQ(low->stats().resent, 0u) << "decrypted when the key came, not from a resend";
+}
+
 // PROTOCOL §5: one Matrix payload carries many envelopes (at most 40,000 bytes of them), so a
 // burst costs few sends; each message arrives once, in the order sent.
 class BurstScenario : public Scenario, public ::testing::WithParamInterface<Carrier> {};
