@@ -393,7 +393,12 @@ Result<std::vector<std::string>, NodeError> Node::send_many(const Address& to,
   std::vector<std::string> ids;
   ids.reserve(entries.size());
   for (const auto& e : entries) ids.push_back(e.nonce);
-  n.env.commit(std::move(changes)).get();  // durable: from here on it is delivered or failed
+  try {
+    n.env.commit(std::move(changes)).get();  // durable: from here on it is delivered or failed
+  } catch (const store::Error& e) {          // a full disk, say: not accepted, and the node goes on
+    return fail(node_error(NodeErrorKind::store,
+                           std::string("the outbox could not be written: ") + e.what()));
+  }
   reservation.kept = true;
   n.counters.update([&](NodeStats& s) {
     s.sent += entries.size();
@@ -450,7 +455,12 @@ Result<std::string, NodeError> Node::subscribe(const std::string& topic) {
     // A home started later (failover) subscribes again.
     store::Changes c;
     c.put(impl_->tables.meta, store::join_key({"subscription", topic}), "");
-    impl_->env.commit(std::move(c)).get();
+    try {
+      impl_->env.commit(std::move(c)).get();
+    } catch (const store::Error& e) {
+      return fail(node_error(NodeErrorKind::store,
+                             std::string("the subscription could not be written: ") + e.what()));
+    }
   }
   return joined;
 }

@@ -295,7 +295,8 @@ struct HomeStatus {
 
 enum class NodeErrorKind : int {
   bad_config = 1,    // a missing or malformed setting (message says which)
-  store = 2,         // the data directory could not be opened (locked, another key, corrupt)
+  store = 2,         // the data directory could not be opened (locked, another key, corrupt),
+                     // or a write failed (a full disk): that call's message was not accepted
   login = 3,         // the homeserver refused the Ethereum login, or could not be reached
   not_started = 4,   // send() before start(), or after stop()
   too_large = 5,     // the signed envelope would exceed limits.max_bytes

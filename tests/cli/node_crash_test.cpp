@@ -251,6 +251,35 @@ TEST_F(NodeCrash, AStoreRefusingWritesIsReportedAndLosesOrRepeatsNothing) {
   EXPECT_EQ(stats->value("step_failures", -1), 0);
 }
 
+// The sender's side of a full disk: a send that cannot be made durable is refused with the
+// store's reason (the op is answered, the node goes on), and once writes are possible again the
+// next send is accepted and arrives.
+TEST_F(NodeCrash, ASendWhoseStoreRefusesWritesIsRefusedAndTheNextOneGoesThrough) {
+  const PrivateKey ka = PrivateKey::generate(), kb = PrivateKey::generate();
+  auto a = node("a", ka, "to_device");
+  auto b = node("b", kb, "to_device");
+  rlimit before{};
+  ASSERT_EQ(::prlimit(a->pid(), RLIMIT_FSIZE, nullptr, &before), 0);
+  const rlimit meta_pages_only{8192, before.rlim_max};
+  ASSERT_EQ(::prlimit(a->pid(), RLIMIT_FSIZE, &meta_pages_only, nullptr), 0);
+  a->write({{"op", "send"}, {"to", kb.address().to_hex()}, {"bodies", {"refused"}}});
+  const auto refused = a->wait_for([](const json& e) {
+    return e.value("event", "") == "error" || e.value("event", "") == "sent";
+  });
+  ASSERT_TRUE(refused) << "the send op got no answer";
+  EXPECT_EQ(refused->value("event", ""), "error");
+  EXPECT_EQ(refused->value("reason", ""), "store");
+
+  ASSERT_EQ(::prlimit(a->pid(), RLIMIT_FSIZE, &before, nullptr), 0);
+  const auto ids = send_burst(*a, kb.address(), 0, 1);
+  ASSERT_EQ(ids.size(), static_cast<std::size_t>(kPerOp));
+  wait_until(
+      *b, [&] { return messages_of(*b).size(); }, ids.size());
+  const auto got = messages_of(*b);
+  EXPECT_EQ(std::set<std::string>(got.begin(), got.end()),
+            std::set<std::string>(ids.begin(), ids.end()));
+}
+
 INSTANTIATE_TEST_SUITE_P(Carriers, NodeCrashCarrier, ::testing::Values("to_device", "room"));
 
 }  // namespace
