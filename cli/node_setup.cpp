@@ -316,7 +316,8 @@ json stats_json(const NodeStats& s) {
           {"step_failures", s.step_failures},
           {"store_commits", s.store_commits},
           {"store_transactions", s.store_transactions},
-          {"http_retries", s.http_retries}};
+          {"http_retries", s.http_retries},
+          {"oversized_to_device_dropped", s.oversized_to_device_dropped}};
 }
 
 std::string json_line(const json& object) {

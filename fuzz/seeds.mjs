@@ -26,7 +26,7 @@ const FUZZ_ED25519_SEED = Uint8Array.from({ length: 32 }, (_, i) => i);
 const TARGETS = ['canonical_json', 'ecrecover', 'keystore', 'hex_base64', 'address_userid',
                  'vector_runner', 'matrix_signing', 'attestation', 'envelope', 'megolm_decrypt',
                  'olm_decrypt', 'key_export', 'store_records', 'e2ee_intake',
-                 'devserver_request', 'matrix_response', 'sync_batch'];
+                 'devserver_request', 'matrix_response', 'sync_batch', 'oversized_element_filter'];
 const corpora = Object.fromEntries(TARGETS.map((t) => [t, new Map()]));
 
 function add(target, data) {
@@ -280,7 +280,14 @@ for (const [status, retry, body] of [
       {type: 'm.room.encrypted', sender: lower, event_id: '$e', content: {algorithm: 'm.megolm.v1.aes-sha2'}},
       {type: 'm.room.member', state_key: me, sender: me, content: {membership: 'join'}}]}}},
      invite: {'!i:hs': {invite_state: {events: dmState}}}, leave: {'!l:hs': {}}}},
-  ]) add('sync_batch', Buffer.from(JSON.stringify(body), 'utf8'));
+  ]) {
+    add('sync_batch', Buffer.from(JSON.stringify(body), 'utf8'));
+    // oversized_element_filter_fuzz.cpp: byte 0 the element limit, byte 1 the chunk size.
+    for (const [limit, chunk] of [[40, 1], [200, 7], [255, 15]]) {
+      add('oversized_element_filter',
+          Buffer.concat([Buffer.from([limit, chunk]), Buffer.from(JSON.stringify(body, null, 1), 'utf8')]));
+    }
+  }
 }
 // devserver_request_fuzz.cpp: byte 0 = method (bits 0-2), valid token (bit 3), junk token
 // (bit 4), "/_matrix/client/v3/" prefix (bit 5); then the target up to a newline, then the body.

@@ -54,6 +54,7 @@ struct Transfer {
   std::size_t max_body = 0;
   std::size_t max_headers = 0;
   bool too_large = false;
+  std::optional<OversizedElementFilter> filter;  // the request's drop_oversized
   char error[CURL_ERROR_SIZE] = {};
 
   ~Transfer() {
@@ -72,12 +73,16 @@ HttpResponse failed(HttpFailure failure, std::string error) {
 std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
   auto& t = *static_cast<Transfer*>(user);
   const std::size_t n = size * count;
-  if (t.response.body.size() + n > t.max_body) {
+  if (t.filter) {
+    t.filter->feed({data, n}, t.response.body);
+    t.response.elements_dropped = t.filter->dropped();
+  } else if (t.response.body.size() + n <= t.max_body) {
+    t.response.body.append(data, n);
+  } else {
     t.too_large = true;
-    return 0;  // libcurl aborts the transfer with CURLE_WRITE_ERROR
   }
-  t.response.body.append(data, n);
-  return n;
+  if (t.response.body.size() > t.max_body) t.too_large = true;
+  return t.too_large ? 0 : n;  // 0: libcurl aborts the transfer with CURLE_WRITE_ERROR
 }
 
 std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
@@ -158,6 +163,7 @@ void HttpIo::Shared::start(Pending p) {
   t->body = std::move(p.request.body);
   t->max_body = options.max_response_body;
   t->max_headers = options.max_response_headers;
+  if (p.request.drop_oversized) t->filter.emplace(*p.request.drop_oversized);
   CURL* e = t->easy;
   const HttpRequest& r = p.request;
   curl_easy_setopt(e, CURLOPT_URL, r.url.c_str());
@@ -167,8 +173,11 @@ void HttpIo::Shared::start(Pending p) {
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(r.timeout.count()));
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(std::min(r.timeout, options.connect_timeout).count()));
-  curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
-                   static_cast<curl_off_t>(options.max_response_body));
+  // A filtered answer may be longer on the wire than kept: only what is kept counts (on_body).
+  if (!t->filter) {
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
+                     static_cast<curl_off_t>(options.max_response_body));
+  }
   if (r.method == "GET" && t->body.empty()) {
     curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
   } else {

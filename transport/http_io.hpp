@@ -21,10 +21,13 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include "oversized_element_filter.hpp"
 
 namespace mrt::transport {
 
@@ -35,6 +38,9 @@ struct HttpRequest {
   std::string body;                  // sent for POST and PUT (and any method when not empty)
   std::chrono::milliseconds timeout{30000};  // the whole exchange, connection included
   std::chrono::milliseconds delay{0};        // start no earlier than this from submission
+  // Elements of this array over their size are dropped as the answer streams in, before the
+  // answer's cap counts them (HttpResponse::elements_dropped says how many).
+  std::optional<OversizedElements> drop_oversized;
 };
 
 enum class HttpFailure : int {
@@ -55,6 +61,7 @@ struct HttpResponse {
   std::string error;  // libcurl's reason when failure != none (never holds request headers)
   // libcurl could not even connect: the request surely did not reach the server.
   bool connect_failed = false;
+  std::size_t elements_dropped = 0;  // by the request's drop_oversized
 
   const std::string* header(std::string_view lowercase_name) const;
 };

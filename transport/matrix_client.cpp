@@ -67,6 +67,7 @@ MatrixCall sync(const std::string& since, std::int64_t timeout_ms, const std::st
   if (!filter.empty()) path += "&filter=" + url_encode(filter);
   MatrixCall c = make("GET", path, std::nullopt);
   c.long_poll = milliseconds(std::max<std::int64_t>(timeout_ms, 0));
+  c.drop_oversized = OversizedElements{{"to_device", "events"}, kMaxToDeviceEventBytes};
   return c;
 }
 
@@ -200,6 +201,7 @@ struct MatrixClient::State {
   std::string device_id;
   std::atomic<std::uint64_t> rate_limited_waits{0};
   std::atomic<std::uint64_t> backoff_retries{0};
+  std::atomic<std::uint64_t> oversized_dropped{0};
 
   State(HttpIo& i, MatrixClientOptions o) : io(i), options(std::move(o)) {
     while (!options.base_url.empty() && options.base_url.back() == '/') options.base_url.pop_back();
@@ -255,6 +257,7 @@ MatrixError no_answer(const HttpResponse& r) {
 
 void on_answer(const std::shared_ptr<Attempt>& a, const HttpResponse& r) {
   const MatrixClientOptions& o = a->state->options;
+  a->state->oversized_dropped += r.elements_dropped;
   if (r.failure != HttpFailure::none) {
     const bool retryable = r.failure == HttpFailure::network || r.failure == HttpFailure::timeout;
     // A refused connection never reached the server: any call may be sent again.
@@ -324,6 +327,7 @@ void MatrixClient::call(MatrixCall c, Callback done) {
   r.timeout = c.timeout.count() > 0 ? c.timeout : state_->options.request_timeout;
   if (c.long_poll.count() > 0) r.timeout = c.long_poll + state_->options.sync_margin;
   r.headers.push_back("Accept: application/json");
+  r.drop_oversized = std::move(c.drop_oversized);
   if (c.body) {
     r.headers.push_back("Content-Type: application/json");
     // Invalid UTF-8 in a string is replaced, not thrown: the server would refuse it anyway.
@@ -394,7 +398,8 @@ std::string MatrixClient::device_id() const {
 }
 
 MatrixClientStats MatrixClient::stats() const {
-  return {state_->rate_limited_waits.load(), state_->backoff_retries.load()};
+  return {state_->rate_limited_waits.load(), state_->backoff_retries.load(),
+          state_->oversized_dropped.load()};
 }
 
 bool MatrixClient::logged_in() const {

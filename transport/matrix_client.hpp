@@ -48,12 +48,18 @@ struct MatrixCall {
   std::chrono::milliseconds timeout{0};  // 0: the client's request_timeout
   // A long-poll (sync): the HTTP timeout is this plus the client's sync_margin.
   std::chrono::milliseconds long_poll{0};
+  // Elements of one array of the answer dropped when larger than a limit (HttpRequest's).
+  std::optional<OversizedElements> drop_oversized;
 };
 
 // Builders of the calls the transport makes (pure: tested and reused without a server).
 namespace calls {
 MatrixCall whoami();
 // `filter`: an inline JSON filter or a filter id; empty for none. `since` empty: initial sync.
+// To-device events over kMaxToDeviceEventBytes are dropped from the answer as it streams in: no
+// mrt payload comes near (an Olm message is at most 64 KiB), and a homeserver hands over up to 100
+// per answer, each up to 12.5 MiB on Synapse, which would keep every answer over the cap.
+inline constexpr std::size_t kMaxToDeviceEventBytes = std::size_t{256} * 1024;
 MatrixCall sync(const std::string& since, std::int64_t timeout_ms, const std::string& filter = "");
 // `messages`: {user_id: {device_id or "*": content}}
 MatrixCall send_to_device(const std::string& type, const std::string& txn_id,
@@ -115,6 +121,7 @@ struct MatrixClientOptions {
 struct MatrixClientStats {
   std::uint64_t rate_limited_waits = 0;  // 429s waited out before sending again
   std::uint64_t backoff_retries = 0;     // resends after no answer or a 5xx
+  std::uint64_t oversized_dropped = 0;   // answers' elements over their call's drop_oversized
 };
 
 struct LoginInfo {

@@ -583,6 +583,7 @@ NodeStats Node::stats() const {
       if (!h->http) continue;
       auto c = h->http->stats();
       s.http_retries += c.rate_limited_waits + c.backoff_retries;
+      s.oversized_to_device_dropped += c.oversized_dropped;
     }
   }
   return s;

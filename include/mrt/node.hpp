@@ -266,7 +266,9 @@ struct NodeStats {
   std::uint64_t syncs = 0;
   std::uint64_t relogins = 0;      // logins again after the server revoked the access token
   std::uint64_t http_retries = 0;  // backoff resends and 429 waits of the Matrix clients
-  std::uint64_t failovers = 0;     // homeservers replaced because their /sync kept failing
+  // To-device events over 256 KiB dropped from /sync answers unread (no payload is that large).
+  std::uint64_t oversized_to_device_dropped = 0;
+  std::uint64_t failovers = 0;  // homeservers replaced because their /sync kept failing
   // PROTOCOL §8: profile look-ups of candidate user ids (through the node's homeservers), those
   // that got no usable answer (404, the remote server unreachable, garbage), and those whose
   // displayname did not prove the user id (nothing is ever sent to such an id).

@@ -1,7 +1,8 @@
 // PROTOCOL.md §4 rule 7 at the receiving node, through a real server (`mrt serve`, and Synapse
 // for the synapse.* copy): an envelope signed by one address and sent from another address's
-// device is rejected, and the legitimate message sent after it arrives. Every rule of §4, one
-// test each, runs in process: scenario_hostile_test.cpp.
+// device is rejected, and the legitimate message sent after it arrives; to-device junk too large
+// for any /sync answer does not stop the node receiving (over HTTP: the answer's streamed filter).
+// Every rule of §4, one test each, runs in process: scenario_hostile_test.cpp.
 #include <mrt/envelope.hpp>
 
 #include "node_fixture.hpp"
@@ -67,6 +68,31 @@ TEST_F(NodeHostileTest, EnvelopeRelayedFromAnotherAddressIsAnUnattestedDevice) {
   const PrivateKey alice = PrivateKey::generate();
   json e = Envelope::message(alice, node_->address(), "relayed", now_ms()).to_json();
   EXPECT_EQ(rejections({e}), Reasons{RejectReason::unattested_device});
+}
+
+// Issue 17, row 1: to-device messages too large for any payload, piled up while the node was
+// down, would make every /sync answer exceed the 16 MiB response cap, asked for again forever.
+// They are dropped as the answer streams in, and the message after them arrives.
+TEST_F(NodeHostileTest, ToDeviceMessagesTooLargeForAnyPayloadDoNotStopTheNodeReceiving) {
+  const std::string user = node_->user_id(), device = node_->device_id();
+  const json after = message("after the flood");
+  nodes_.erase("node");  // down while the flood comes
+  node_ = nullptr;
+  const json junk = {{"pad", std::string(1'000'000, 'x')}};
+  for (int i = 0; i < 18; ++i) {
+    ASSERT_TRUE(eve_->call(transport::calls::send_to_device(
+        "m.raiden.junk", transport::new_transaction_id(), {{user, {{device, junk}}}})));
+  }
+  eve_->send_to_device(user, {{"envelopes", {after}}});
+
+  node_ = &start("node", node_key_, Carrier::to_device);
+  const auto events = collect(*node_, [](const std::vector<NodeEvent>& ev) {
+    return std::any_of(ev.begin(), ev.end(), [](const NodeEvent& e) {
+      return e.type == NodeEventType::message && e.body == "after the flood";
+    });
+  });
+  EXPECT_EQ(count(events, NodeEventType::message), 1u);
+  EXPECT_EQ(node_->stats().oversized_to_device_dropped, 18u);
 }
 
 }  // namespace
