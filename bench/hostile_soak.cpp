@@ -8,14 +8,18 @@
 //   - sessions:   20,000 Olm pre-key messages, each from a fresh Curve25519 key, from one
 //                 Matrix account with no attestation for its keys (row 2);
 //   - room_keys:  30,000 m.room_key for made-up rooms from an attested device (row 3);
-//   - sybils:     400 fresh addresses above B's, each sending B one envelope (row 4).
+//   - sybils:     400 fresh addresses above B's, each sending B one envelope (row 4);
+//   - oversized:  180 to-device messages of 1 MB from one unattested account (row 1: while B was
+//                 down they would keep its /sync answers over the cap; here B is up, so each
+//                 answer holds a few, dropped as they stream in).
 // During each attack A keeps sending B one message at a time (send -> B's `message` event,
 // then A's `delivered`); afterwards: the honest latency p50/p99 against the quiet one measured
 // before, B's store growth (its data file), this process's RSS growth (A and B), lost and
 // duplicated honest messages, and B's counters. One JSON object per line; exit 1 when an honest
 // message was lost or delivered twice.
 //
-//   mrt_hostile_soak [--attacks replay,sessions,room_keys,sybils] [--scale 1.0] [--dir /tmp]
+//   mrt_hostile_soak [--attacks replay,sessions,room_keys,sybils,oversized] [--scale 1.0]
+//                    [--dir /tmp]
 //   (--scale multiplies every attack's size: 0.01 for a quick look)
 #include <algorithm>
 #include <chrono>
@@ -127,6 +131,17 @@ void attack_room_keys(const Target& t, const fs::path& dir, std::size_t count) {
   }
 }
 
+void attack_oversized(const Target& t, const fs::path& dir, std::size_t count) {
+  mrt::testing::RawPeer eve(t.url, kServerName, mrt::PrivateKey::generate(), dir / "eve");
+  const json junk = {{"pad", std::string(1'000'000, 'x')}};
+  for (std::size_t i = 0; i < count; ++i) {
+    auto r = eve.call(mrt::transport::calls::send_to_device("m.raiden.junk",
+                                                            mrt::transport::new_transaction_id(),
+                                                            {{t.user_id, {{t.device_id, junk}}}}));
+    if (!r) throw std::runtime_error("sendToDevice failed");
+  }
+}
+
 void attack_sybils(const Target& t, const fs::path& dir, std::size_t count) {
   for (std::size_t i = 0; i < count; ++i) {
     mrt::PrivateKey key = mrt::PrivateKey::generate();
@@ -145,6 +160,7 @@ int run_attack(const std::string& attack, std::size_t size, const Target& t, con
     if (attack == "sessions") attack_sessions(t, dir, size);
     if (attack == "room_keys") attack_room_keys(t, dir, size);
     if (attack == "sybils") attack_sybils(t, dir, size);
+    if (attack == "oversized") attack_oversized(t, dir, size);
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "attacker (" << attack << "): " << e.what() << "\n";
@@ -233,7 +249,7 @@ std::vector<double> pings(HonestPair& pair, std::size_t n) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> attacks = {"replay", "sessions", "room_keys", "sybils"};
+  std::vector<std::string> attacks = {"replay", "sessions", "room_keys", "sybils", "oversized"};
   double scale = 1.0;
   fs::path dir = fs::temp_directory_path();
   // The attacker's own mode: --attack NAME SIZE URL USER DEVICE ADDRESS DIR.
@@ -251,13 +267,16 @@ int main(int argc, char** argv) {
     else if (a == "--dir")
       dir = argv[i + 1];
     else {
-      std::cerr << "usage: mrt_hostile_soak [--attacks replay,sessions,room_keys,sybils] "
+      std::cerr << "usage: mrt_hostile_soak [--attacks replay,sessions,room_keys,sybils,oversized] "
                    "[--scale 1.0] [--dir /tmp]\n";
       return 2;
     }
   }
-  const std::map<std::string, std::size_t> sizes = {
-      {"replay", 100'000}, {"sessions", 20'000}, {"room_keys", 30'000}, {"sybils", 400}};
+  const std::map<std::string, std::size_t> sizes = {{"replay", 100'000},
+                                                    {"sessions", 20'000},
+                                                    {"room_keys", 30'000},
+                                                    {"sybils", 400},
+                                                    {"oversized", 180}};
   const fs::path root = dir / ("mrt-hostile-" + std::to_string(getpid()));
   fs::create_directories(root);
   int exit_code = 0;
@@ -319,6 +338,8 @@ int main(int argc, char** argv) {
                    s.olm_sessions_throttled - stats_before.olm_sessions_throttled},
                   {"undecryptable", s.undecryptable - stats_before.undecryptable},
                   {"dm_rooms_over_limit", s.dm_rooms_over_limit - stats_before.dm_rooms_over_limit},
+                  {"oversized_to_device_dropped",
+                   s.oversized_to_device_dropped - stats_before.oversized_to_device_dropped},
                   {"lost", pair.lost()},
                   {"duplicated", pair.duplicated()}};
       std::cout << row.dump() << std::endl;
