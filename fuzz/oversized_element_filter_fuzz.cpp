@@ -47,6 +47,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(dropped_whole == dropped);
   FUZZ_CHECK(out.size() <= 2 * body.size() + 1);
 
+  // nlohmann's parser stops at a NUL as at the end: the bytes after it, which the filter still
+  // reads, would not be in `in`.
+  if (body.find('\0') != std::string_view::npos) return 0;
   const json in = json::parse(body, nullptr, false);
   if (in.is_discarded()) return 0;
   const json unlimited =
