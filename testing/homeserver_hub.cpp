@@ -82,6 +82,13 @@ MatrixResult no_answer(const std::string& server_name) {
                                      server_name + ": connection refused", std::nullopt, ""});
 }
 
+// `c` as the dev homeserver takes it, from a device whose access token is `token`.
+devserver::Request request_of(const MatrixCall& c, const std::string& token,
+                              const std::string& server_name) {
+  return {c.method, c.path, c.authenticated ? "Bearer " + token : "",
+          c.body ? devserver::to_wire(*c.body) : "", server_name};
+}
+
 MatrixResult answer(const devserver::Response& response, bool array_answer,
                     std::size_t max_bytes = std::numeric_limits<std::size_t>::max()) {
   const std::string wire = devserver::to_wire(response.body);
@@ -224,9 +231,7 @@ void HomeserverHub::call(const void* caller, const std::string& server_name,
     return done(
         answer({502, {{"errcode", "M_UNKNOWN"}, {"error", *down + " unreachable"}}}, false));
   devserver::Homeserver& hs = *server.state->hs;
-  devserver::Request request{c.method, c.path, c.authenticated ? "Bearer " + token : "",
-                             c.body ? devserver::to_wire(*c.body) : "", server_name};
-  Outcome outcome = hs.handle(request);
+  Outcome outcome = hs.handle(request_of(c, token, server_name));
   if (auto* wait = std::get_if<SyncWait>(&outcome)) {
     waiting_.push_back({caller, server_name, *wait, clock_.steady_ms + sync_timeout(c.path),
                         c.array_answer, std::move(done)});
@@ -248,9 +253,7 @@ bool HomeserverHub::pump() {
     const Delayed d = std::move(delayed_[i]);
     delayed_.erase(delayed_.begin() + static_cast<std::ptrdiff_t>(i));
     devserver::Homeserver& hs = *server.state->hs;
-    Outcome outcome =
-        hs.handle({d.call.method, d.call.path, "Bearer " + d.token,
-                   d.call.body ? devserver::to_wire(*d.call.body) : "", d.server_name});
+    Outcome outcome = hs.handle(request_of(d.call, d.token, d.server_name));
     if (auto* reply = std::get_if<Reply>(&outcome)) commit(hs, *reply);
     answered = true;
   }

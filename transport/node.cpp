@@ -277,6 +277,18 @@ Result<Unit, NodeError> settle_federation(NodeConfig& config) {
   return Unit{};
 }
 
+// Makes `changes` durable. A write the store refuses (a full disk, say) is the caller's
+// NodeErrorKind::store, naming `what` was not written, and the node goes on.
+Result<Unit, NodeError> commit_durably(store::Env& env, store::Changes changes,
+                                       const std::string& what) {
+  try {
+    env.commit(std::move(changes)).get();
+  } catch (const store::Error& e) {
+    return fail(node_error(NodeErrorKind::store, what + " could not be written: " + e.what()));
+  }
+  return Unit{};
+}
+
 }  // namespace
 
 Result<Node, NodeError> Node::open(NodeConfig config, const PrivateKey& key) {
@@ -393,12 +405,9 @@ Result<std::vector<std::string>, NodeError> Node::send_many(const Address& to,
   std::vector<std::string> ids;
   ids.reserve(entries.size());
   for (const auto& e : entries) ids.push_back(e.nonce);
-  try {
-    n.env.commit(std::move(changes)).get();  // durable: from here on it is delivered or failed
-  } catch (const store::Error& e) {          // a full disk, say: not accepted, and the node goes on
-    return fail(node_error(NodeErrorKind::store,
-                           std::string("the outbox could not be written: ") + e.what()));
-  }
+  // Durable: from here on it is delivered or failed. Refused: not accepted at all.
+  if (auto durable = commit_durably(n.env, std::move(changes), "the outbox"); !durable)
+    return fail(durable.error());
   reservation.kept = true;
   n.counters.update([&](NodeStats& s) {
     s.sent += entries.size();
@@ -455,12 +464,8 @@ Result<std::string, NodeError> Node::subscribe(const std::string& topic) {
     // A home started later (failover) subscribes again.
     store::Changes c;
     c.put(impl_->tables.meta, store::join_key({"subscription", topic}), "");
-    try {
-      impl_->env.commit(std::move(c)).get();
-    } catch (const store::Error& e) {
-      return fail(node_error(NodeErrorKind::store,
-                             std::string("the subscription could not be written: ") + e.what()));
-    }
+    if (auto durable = commit_durably(impl_->env, std::move(c), "the subscription"); !durable)
+      return fail(durable.error());
   }
   return joined;
 }

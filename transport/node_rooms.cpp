@@ -183,6 +183,11 @@ void NodeWorker::judge_room(const std::string& room_id, Intake* intake) {
   if (intake) persist_room(room_id, intake->changes);
 }
 
+bool NodeWorker::receives_in(const std::string& room_id) const {
+  auto it = rooms_.find(room_id);
+  return it != rooms_.end() && !it->second->left && it->second->verdict == DmRoomVerdict::valid;
+}
+
 void NodeWorker::leave_room(const std::string& room_id, DmRoomVerdict /*why*/) {
   Room& room = *rooms_.at(room_id);
   room.left = true;

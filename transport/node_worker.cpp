@@ -426,12 +426,8 @@ void NodeWorker::handle_sync(const json& body) {
 
   // Keys that came now may open room events held for want of them (sent before their key).
   if (outcome.room_keys_received > 0 && !held_room_events_.empty()) {
-    for (auto& held : held_room_events_.take(steady())) {
-      auto it = rooms_.find(held.room_id);
-      if (it == rooms_.end() || it->second->left || it->second->verdict != DmRoomVerdict::valid)
-        continue;
-      decrypt_dm_event(std::move(held), true, intake);
-    }
+    for (auto& held : held_room_events_.take(steady()))
+      if (receives_in(held.room_id)) decrypt_dm_event(std::move(held), true, intake);
   }
   dm_rooms_in_sync_.clear();
   for (const auto& [user, presence] : batch->presence) on_presence(user, presence);
@@ -462,9 +458,7 @@ void NodeWorker::handle_sync(const json& body) {
         apply_room_state(joined.room_id, json::array({event}), intake);
         continue;
       }
-      auto it = rooms_.find(joined.room_id);
-      if (it == rooms_.end() || it->second->left || it->second->verdict != DmRoomVerdict::valid)
-        continue;
+      if (!receives_in(joined.room_id)) continue;
       const std::string sender = event.value("sender", "");
       if (sender == my_user_id_) continue;
       const std::string type = event.value("type", "");

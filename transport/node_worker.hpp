@@ -199,6 +199,8 @@ class NodeWorker {
   void apply_room_state(const std::string& room_id, const nlohmann::json& events, Intake& intake);
   void judge_room(const std::string& room_id, Intake* intake);
   void leave_room(const std::string& room_id, DmRoomVerdict why);
+  // A DM room of ours, joined and judged valid: its timeline's envelopes count.
+  bool receives_in(const std::string& room_id) const;
   void ensure_room(Peer& peer);
   // The id of the valid DM room with `partner` where both are joined, the newest if several.
   const std::string* ready_room(const Address& partner) const;
