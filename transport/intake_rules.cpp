@@ -15,11 +15,26 @@ std::optional<RejectReason> IntakeRules::judge(const Envelope& envelope,
 }
 
 bool IntakeRules::allowed(const Address& sender, const EnvelopeSource& source) const {
+  std::shared_lock lock(mutex_);
   if (source.topic) {
-    const auto it = policy_.publishers.find(*source.topic);
-    return it == policy_.publishers.end() || it->second.contains(sender);
+    const auto it = publishers_.find(*source.topic);
+    return it == publishers_.end() || it->second.contains(sender);
   }
-  return !policy_.allowlist || policy_.allowlist->contains(sender);
+  return !allowlist_ || allowlist_->contains(sender);
+}
+
+void IntakeRules::set_allowlist(std::optional<std::set<Address>> allowlist) {
+  std::lock_guard lock(mutex_);
+  allowlist_ = std::move(allowlist);
+}
+
+void IntakeRules::set_publishers(const std::string& topic,
+                                 std::optional<std::set<Address>> publishers) {
+  std::lock_guard lock(mutex_);
+  if (publishers)
+    publishers_[topic] = std::move(*publishers);
+  else
+    publishers_.erase(topic);
 }
 
 }  // namespace mrt::transport

@@ -3,10 +3,16 @@
 // rejection. Pure: whether the nonce was seen and the sender's budget are the caller's (they
 // are shared by the node's homes), and the budget is asked only once every other rule passed,
 // so that an envelope rejected earlier takes nothing from it.
+//
+// One per node, shared by its homes: rule 8's lists start as Policy's and the application may
+// change them while the node runs (Node::set_allowlist, Node::set_publishers), hence the lock.
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
+#include <set>
+#include <shared_mutex>
 #include <string>
 
 #include <mrt/envelope.hpp>
@@ -26,7 +32,8 @@ struct EnvelopeSource {
 
 class IntakeRules {
  public:
-  explicit IntakeRules(const Policy& policy) : policy_(policy) {}
+  explicit IntakeRules(const Policy& policy)
+      : allowlist_(policy.allowlist), publishers_(policy.publishers) {}
 
   // nullopt: accepted. `seen`: the sender's nonce is in the replay window; `take_budget`: takes
   // one envelope from the sender's budget, false when it is spent.
@@ -36,8 +43,14 @@ class IntakeRules {
   // Rule 8's allowlists: the node's for unicast, the topic's publishers for a broadcast room.
   bool allowed(const Address& sender, const EnvelopeSource& source) const;
 
+  // nullopt: every sender (unicast), every publisher (the topic).
+  void set_allowlist(std::optional<std::set<Address>> allowlist);
+  void set_publishers(const std::string& topic, std::optional<std::set<Address>> publishers);
+
  private:
-  const Policy& policy_;
+  mutable std::shared_mutex mutex_;
+  std::optional<std::set<Address>> allowlist_;
+  std::map<std::string, std::set<Address>> publishers_;
 };
 
 }  // namespace mrt::transport

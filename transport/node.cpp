@@ -129,32 +129,6 @@ std::string_view to_string(NodeErrorKind k) {
   return "unknown";
 }
 
-void EventQueue::push(NodeEvent e) {
-  {
-    std::lock_guard lock(mutex_);
-    if (closed_) return;
-    events_.push_back(std::move(e));
-  }
-  ready_.notify_one();
-}
-
-std::optional<NodeEvent> EventQueue::pop(std::chrono::milliseconds wait) {
-  std::unique_lock lock(mutex_);
-  if (!ready_.wait_for(lock, wait, [&] { return closed_ || !events_.empty(); })) return {};
-  if (events_.empty()) return {};
-  NodeEvent e = std::move(events_.front());
-  events_.pop_front();
-  return e;
-}
-
-void EventQueue::close() {
-  {
-    std::lock_guard lock(mutex_);
-    closed_ = true;
-  }
-  ready_.notify_all();
-}
-
 Node::Impl::Impl(NodeConfig c, std::optional<NodeRunner> r, PrivateKey k, store::Env e)
     : config(std::move(c)),
       runner(std::move(r)),
@@ -421,6 +395,43 @@ Result<std::vector<std::string>, NodeError> Node::send_many(const Address& to,
   return ids;
 }
 
+Result<bool, NodeError> Node::cancel(const std::string& id) {
+  Impl& n = *impl_;
+  const auto record = n.tables.outbox.get(n.env.read(), id);
+  std::optional<Address> to;
+  if (record)
+    if (auto parsed = Address::parse(record->value("to", ""))) to = *parsed;
+  {
+    std::lock_guard lock(n.mutex);
+    if (!n.started || n.stopped)
+      return fail(node_error(NodeErrorKind::not_started, "cancel before start() or after stop()"));
+    if (!record || record->contains("settled") || !to) return false;
+    // Settled here, so that no home reports it and every home forgets it; settled for good, so
+    // that an ack already on its way settles nothing. False: a home is settling it right now.
+    if (!n.home_set->settle(id, nullptr)) return false;
+  }
+  store::Changes c;
+  c.erase(n.tables.outbox, id);
+  if (auto durable = commit_durably(n.env, std::move(c), "the cancellation"); !durable) {
+    // Not cancelled: the homes take the message back (after forgetting it: tasks run in order).
+    const json envelope = record->value("envelope", json::object());
+    const transport::OutboxEntry entry{envelope, id, *to, envelope.value("ts", 0LL)};
+    std::lock_guard lock(n.mutex);
+    if (n.home_set) n.home_set->unsettle(id);
+    for (auto* w : n.workers()) w->add_to_outbox({entry});
+    return fail(durable.error());
+  }
+  n.counters.release_outbox(*to);
+  n.counters.update([](NodeStats& s) {
+    if (s.outbox > 0) --s.outbox;
+  });
+  return true;
+}
+
+void Node::set_allowlist(std::optional<std::set<Address>> allowlist) {
+  impl_->rules.set_allowlist(std::move(allowlist));
+}
+
 namespace {
 
 // How long subscribe(), broadcast() and discover() wait for the homeservers (the clients retry
@@ -531,6 +542,22 @@ Result<Unit, NodeError> Node::add_user_ids(const Address& address,
   return Unit{};
 }
 
+Result<Unit, NodeError> Node::set_publishers(const std::string& topic,
+                                             std::optional<std::set<Address>> publishers) {
+  if (auto ok = check_topic(topic); !ok) return fail(ok.error());
+  impl_->rules.set_publishers(topic, std::move(publishers));
+  return Unit{};
+}
+
+Result<Unit, NodeError> Node::watch(const Address& address) {
+  std::lock_guard lock(impl_->mutex);
+  if (!impl_->started || impl_->stopped)
+    return fail(node_error(NodeErrorKind::not_started, "watch before start() or after stop()"));
+  impl_->watched.insert(address);
+  for (auto* w : impl_->workers()) w->watch(address);
+  return Unit{};
+}
+
 Reachability Node::reachability(const Address& address) {
   // Each home updates HomeSet's view, which combines them (reachable on any home wins).
   std::vector<std::future<void>> answers;
@@ -571,6 +598,14 @@ Result<std::vector<std::string>, NodeError> Node::discover(const Address& addres
 std::optional<NodeEvent> Node::next_event(std::chrono::milliseconds wait) {
   if (impl_->config.on_event) return std::nullopt;  // the dispatcher owns the queue
   return impl_->events.pop(wait);
+}
+
+std::optional<NodeEvent> Node::try_next_event() {
+  return next_event(std::chrono::milliseconds(0));
+}
+
+int Node::event_fd() const {
+  return impl_->events.fd();
 }
 
 void Node::consumed(const NodeEvent& event) {

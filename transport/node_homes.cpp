@@ -183,6 +183,7 @@ Result<std::unique_ptr<Node::Impl::Home>, NodeError> Node::Impl::start_home(
       home->ns,
       *home->client,
       *home_set,
+      rules,
       counters,
       [this](NodeEvent e) { emit(std::move(e)); },
       [this](LogLevel level, const char* component, const char* event, json fields) {
@@ -207,6 +208,7 @@ Result<std::unique_ptr<Node::Impl::Home>, NodeError> Node::Impl::start_home(
 void Node::Impl::adopt(std::unique_ptr<Home> home) {
   std::lock_guard lock(mutex);
   home->worker->add_to_outbox(transport::unsettled_outbox(env, tables));
+  for (const auto& partner : watched) home->worker->watch(partner);
   auto at = std::find_if(homes.begin(), homes.end(),
                          [&](const auto& h) { return h->rtt_ms > home->rtt_ms; });
   homes.insert(at, std::move(home));
@@ -282,7 +284,7 @@ Result<Unit, NodeError> Node::Impl::start() {
     dispatcher = std::thread([this] {
       while (auto e = events.pop(std::chrono::hours(24))) {
         config.on_event(*e);
-        consumed(*e);
+        if (config.on_event_consumes) consumed(*e);
       }
     });
   }

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,28 +19,16 @@
 #include <mrt/matrix_identity.hpp>
 #include <mrt/node.hpp>
 
+#include "event_queue.hpp"
 #include "home_set.hpp"
 #include "http_io.hpp"
+#include "intake_rules.hpp"
 #include "matrix_client.hpp"
 #include "node_tables.hpp"
 #include "node_worker.hpp"
 #include "outbox_records.hpp"
 
 namespace mrt {
-
-// Events waiting for the application.
-class EventQueue {
- public:
-  void push(NodeEvent e);
-  std::optional<NodeEvent> pop(std::chrono::milliseconds wait);
-  void close();
-
- private:
-  std::mutex mutex_;
-  std::condition_variable ready_;
-  std::deque<NodeEvent> events_;
-  bool closed_ = false;
-};
 
 inline NodeError node_error(NodeErrorKind kind, std::string message) {
   return {kind, std::move(message)};
@@ -80,6 +69,7 @@ struct Node::Impl {
   store::Env env;
   transport::NodeTables tables;
   transport::NodeCounters counters;
+  transport::IntakeRules rules{config.policy};
   EventQueue events;
 
   // Created by start(); stop() ends them in this order: workers, HTTP, dispatcher.
@@ -97,6 +87,7 @@ struct Node::Impl {
   std::string primary_server;                // owner of the store's plain names
   std::vector<Candidate> ranking;            // fastest first
   std::vector<std::unique_ptr<Home>> homes;  // in use, fastest first
+  std::set<Address> watched;                 // Node::watch, for homes that start later
   // Replaced homes: their workers are stopped, but the HTTP thread may still complete calls
   // of their clients, so they live until stop().
   std::vector<std::unique_ptr<Home>> retired;
@@ -155,15 +146,16 @@ struct Node::Impl {
       }
     }
     std::vector<Answer<T>> answers;
+    answers.reserve(promises.size());
     const auto deadline = std::chrono::steady_clock::now() + patience;
     for (auto& p : promises) {
       auto f = p->get_future();
-      if (f.wait_until(deadline) != std::future_status::ready) {
-        answers.push_back(fail(transport::MatrixError{transport::MatrixErrorKind::cancelled, 0, "",
-                                                      "no answer in time", std::nullopt, ""}));
-        continue;
+      if (f.wait_until(deadline) == std::future_status::ready) {
+        answers.emplace_back(f.get());
+      } else {
+        answers.emplace_back(fail(transport::MatrixError{
+            transport::MatrixErrorKind::cancelled, 0, "", "no answer in time", std::nullopt, ""}));
       }
-      answers.push_back(f.get());
     }
     return answers;
   }

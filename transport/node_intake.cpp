@@ -59,8 +59,8 @@ void NodeWorker::intake_envelope(const json& wire, const Source& source, Intake&
 
   const bool seen = intake.accepted.contains(key) ||
                     ctx_.tables.seen_nonces.get(ctx_.env.read(), key).has_value();
-  const auto rejected =
-      rules_.judge(e, source, seen, [&] { return ctx_.homes.within_budget(e.sender, steady()); });
+  const auto rejected = ctx_.rules.judge(
+      e, source, seen, [&] { return ctx_.homes.within_budget(e.sender, steady()); });
   if (rejected) {
     // A replay is acked again from the sender's budget, so that copies cost it like messages.
     if (*rejected == RejectReason::replay && ctx_.homes.within_budget(e.sender, steady()))

@@ -221,6 +221,17 @@ bool NodeWorker::has_live_room(const Address& partner) const {
   return false;
 }
 
+void NodeWorker::watch(const Address& address) {
+  post([this, address] {
+    if (address == me_) return;
+    peer(address).watched = true;
+    after_look_ups(look_up_ids(address), [this, address] {
+      ensure_room(peer(address));
+      reachability(address, [](Reachability) {});  // with the ids known; changes are events
+    });
+  });
+}
+
 void NodeWorker::ensure_room(Peer& p) {
   if (ctx_.config.carrier != Carrier::room || !(me_ < p.address)) return;
   if (p.creating_room || steady() < p.next_room_attempt || has_live_room(p.address)) return;
@@ -231,8 +242,9 @@ void NodeWorker::ensure_room(Peer& p) {
   }
   // A room for a partner that wrote first, with nothing of ours to send it, is one that other
   // nodes make this one keep: it counts against the same hourly cap as the invites it joins
-  // (fresh addresses are free). Meanwhile envelopes go over to_device.
-  if (p.messages.empty() && !admit_dm_invite(true)) {
+  // (fresh addresses are free). Meanwhile envelopes go over to_device. A partner the application
+  // watches is its own choice, like its sends.
+  if (p.messages.empty() && !p.watched && !admit_dm_invite(true)) {
     p.next_room_attempt = steady() + kReinviteMs;
     ctx_.counters.update([](NodeStats& s) { ++s.dm_rooms_over_limit; });
     return;

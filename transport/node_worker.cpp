@@ -672,8 +672,8 @@ void NodeWorker::prune() {
     const Peer& p = *kv.second;
     const bool acks =
         std::any_of(p.acks.begin(), p.acks.end(), [](const auto& a) { return !a.second.empty(); });
-    return p.messages.empty() && !acks && p.sends_in_flight == 0 && !p.creating_room &&
-           !e2ee_.holds(p.address) && !waiting.contains(p.address);
+    return !p.watched && p.messages.empty() && !acks && p.sends_in_flight == 0 &&
+           !p.creating_room && !e2ee_.holds(p.address) && !waiting.contains(p.address);
   });
   // A nonce past ts + max_age can only come back as `expired` (rule 5), so it may be forgotten.
   const auto now = static_cast<std::uint64_t>(ctx_.now_ms());

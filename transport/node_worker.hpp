@@ -106,7 +106,8 @@ struct NodeWorkerContext {
   const NodeTables& tables;
   HomeNamespace home;  // this worker's homeserver and its part of the store
   MatrixCaller& client;
-  HomeSet& homes;  // what the node's homes share (one home: still the same rules)
+  HomeSet& homes;            // what the node's homes share (one home: still the same rules)
+  const IntakeRules& rules;  // PROTOCOL §4 rules 6-8, with the lists the application may change
   NodeCounters& counters;
   std::function<void(NodeEvent)> emit;  // thread-safe
   // Thread-safe; cheap when nobody listens at that level.
@@ -165,6 +166,10 @@ class NodeWorker {
   // Thread-safe: PROTOCOL §8 source 1, user ids the application supplies for `address` (each
   // already checked to be @address:server); they are looked up at once.
   void add_user_ids(const Address& address, std::vector<std::string> user_ids);
+  // Thread-safe (Node::watch): `address` is a partner the application will talk to. Its user ids
+  // are looked up, its DM room opened when this node is the lower address (PROTOCOL §5), its
+  // reachability asked for; it is kept until the worker stops, whatever prune() finds.
+  void watch(const Address& address);
 
  private:
   struct Peer;
@@ -311,7 +316,6 @@ class NodeWorker {
   std::map<Address, std::unique_ptr<Peer>> peers_;
   std::map<std::string, std::unique_ptr<Room>> rooms_;
   Outbox outbox_;
-  IntakeRules rules_{ctx_.config.policy};
   PeerIds ids_;  // validated user ids and look-ups
   // The send batch being built (transmit_all): the machine's writes, and the room events that
   // leave once they are durable.

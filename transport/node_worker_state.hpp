@@ -87,6 +87,7 @@ struct NodeWorker::Peer {
   std::int64_t next_device_refresh = 0;
   std::int64_t next_recheck = 0;     // of its user ids, while deliveries keep failing
   std::uint64_t stuck_payloads = 0;  // payloads of resends only (alternating carriers)
+  bool watched = false;              // Node::watch: kept, and its room opened, with no message
 };
 
 struct NodeWorker::Room {

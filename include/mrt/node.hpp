@@ -221,8 +221,11 @@ struct NodeConfig {
   store::Durability durability = store::Durability::full;
 
   // When set, events are handed to it (on the node's event thread, one at a time, in order)
-  // instead of being queued for next_event(); an event counts as consumed when it returns.
+  // instead of being queued for next_event(); an event counts as consumed when it returns,
+  // unless `on_event_consumes` is false: then only Node::consumed() does (a callback that queues
+  // the event for later keeps exactly-once across a crash that way).
   std::function<void(const NodeEvent&)> on_event;
+  bool on_event_consumes = true;
 
   // When set, records at `log_level` or above are handed to it, one at a time, on whichever of
   // the node's threads saw the thing happen: it must return quickly and not call the node.
@@ -339,6 +342,31 @@ class Node {
   [[nodiscard]] Result<std::vector<std::string>, NodeError> send_many(
       const Address& to, std::vector<std::string> bodies);
 
+  // Stops sending message `id` (Raiden's state machine dropped it): its outbox record is erased
+  // durably, no resend follows, and neither `delivered` nor `failed` is reported for it. True
+  // when it was waiting for its ack; false when no such message waits (unknown, or already
+  // delivered or failed: that event is reported as usual). A copy already sent may still arrive
+  // and be handed to the peer's application. not_started before start() or after stop(); store
+  // when the erasure could not be written (the message then goes on as before).
+  [[nodiscard]] Result<bool, NodeError> cancel(const std::string& id);
+
+  // Rule 8's lists while the node runs (Raiden learns its partners and services as it goes):
+  // the unicast allowlist (nullopt: every sender) and a topic's publishers (nullopt: every
+  // publisher), replacing Policy::allowlist and Policy::publishers[topic]. They apply to
+  // envelopes judged from the moment the call returns and are not stored: give them again (or in
+  // NodeConfig::policy) after a restart.
+  void set_allowlist(std::optional<std::set<Address>> allowlist);
+  [[nodiscard]] Result<Unit, NodeError> set_publishers(const std::string& topic,
+                                                       std::optional<std::set<Address>> publishers);
+
+  // Prepares for talking with `address` before the first message: looks up its user ids
+  // (PROTOCOL §8), opens the DM room when this node is the pair's lower address (§5; the other
+  // side's joins once invited) and asks for its reachability, whose changes then come as
+  // `reachability` events. Returns at once; the work goes on in the background. Not counted
+  // against Policy::max_new_dm_rooms_per_hour (the application's own choice, like its sends).
+  // Kept until the node stops: watch again after a restart.
+  [[nodiscard]] Result<Unit, NodeError> watch(const Address& address);
+
   // PROTOCOL §8 source 1: user ids the application knows for `address` (Raiden's Pathfinding
   // Service hands them out in a peer's metadata). Each is a candidate: messages go to it only
   // once its displayname proves it (checked at once, through the node's homeservers). At most
@@ -377,6 +405,12 @@ class Node {
   // The next event, waiting at most `wait`; nullopt on timeout or once stopped, and always
   // (at once) when NodeConfig::on_event is set.
   std::optional<NodeEvent> next_event(std::chrono::milliseconds wait);
+  // The same without waiting, for an event loop that cannot block (gevent, asyncio, libuv).
+  std::optional<NodeEvent> try_next_event();
+  // A descriptor to poll for reading (never to read or close): readable while an event waits
+  // for next_event() / try_next_event(), and for good once the node stopped. Valid as long as
+  // the Node. With NodeConfig::on_event set the event thread takes the events: do not poll it.
+  int event_fd() const;
   // Marks a `message`, `delivered` or `failed` event as handled: it is never reported again
   // (until then a restart reports it again). Other events need no call.
   void consumed(const NodeEvent& event);

@@ -189,6 +189,46 @@ TEST_F(NodeTest, OnEventReceivesMessagesAndConsumesThemWhenItReturns) {
   EXPECT_FALSE(b->next_event(10ms)) << "with on_event nothing is queued";
 }
 
+// An SDK queues what on_event hands it; the event is consumed once its own handler is done.
+TEST_F(NodeTest, AnEventOnEventDoesNotConsumeIsReportedAgainAfterARestartUntilConsumed) {
+  auto [ka, kb] = ordered_keys();
+  Node& a = start("a", ka, Carrier::to_device);
+  std::mutex mutex;
+  std::vector<NodeEvent> seen;
+  NodeConfig c = config("b", Carrier::to_device);
+  c.on_event_consumes = false;
+  c.on_event = [&](const NodeEvent& e) {
+    std::lock_guard lock(mutex);
+    if (e.type == NodeEventType::message) seen.push_back(e);
+  };
+  const auto messages = [&] {
+    std::lock_guard lock(mutex);
+    return seen.size();
+  };
+  std::optional<Node> b;
+  const auto restart_b = [&] {
+    b.reset();
+    auto node = Node::open(c, kb);
+    ASSERT_TRUE(node) << node.error().message;
+    b.emplace(std::move(*node));
+    ASSERT_TRUE(b->start());
+  };
+  restart_b();
+  ASSERT_TRUE(a.send(kb.address(), "one"));
+  ASSERT_TRUE(eventually([&] { return messages() == 1; }));
+
+  restart_b();
+  ASSERT_TRUE(eventually([&] { return messages() == 2; })) << "not consumed: reported again";
+  EXPECT_EQ(seen[1].id, seen[0].id);
+  b->consumed(seen[1]);
+  EXPECT_TRUE(eventually([&] { return b->stats().inbox == 0; }));
+
+  restart_b();
+  ASSERT_TRUE(a.send(kb.address(), "two"));
+  ASSERT_TRUE(eventually([&] { return messages() == 3; }));
+  EXPECT_EQ(seen[2].body, "two") << "consumed: never reported again";
+}
+
 TEST_F(NodeTest, SendBeforeStartIsRefused) {
   auto [ka, kb] = ordered_keys();
   auto node = Node::open(config("a", Carrier::to_device), ka);
