@@ -10,7 +10,9 @@
 #include <iostream>
 #include <iterator>
 #include <mutex>
+#include <optional>
 #include <poll.h>
+#include <set>
 #include <sstream>
 #include <thread>
 #include <unistd.h>
@@ -254,10 +256,82 @@ class Session {
       if (what == "subscribe" ? only({"topic"}) : only({"topic", "body"})) room_op(what, op, ref);
       return true;
     }
+    if (what == "cancel") {
+      if (only({"id"})) cancel(op, ref);
+      return true;
+    }
+    if (what == "watch") {
+      if (only({"address"})) watch(op, ref);
+      return true;
+    }
+    if (what == "allowlist" || what == "publishers") {
+      if (what == "allowlist" ? only({"addresses"}) : only({"topic", "addresses"}))
+        access_list(what, op, ref);
+      return true;
+    }
     error(ref, "bad_request",
           "unknown op \"" + what +
-              "\" (send, peer, subscribe, broadcast, reachability, discover, stats, stop)");
+              "\" (send, cancel, peer, watch, allowlist, publishers, subscribe, broadcast, "
+              "reachability, discover, stats, stop)");
     return true;
+  }
+
+  void answer(json line, const json& ref) {
+    if (!ref.is_null()) line["ref"] = ref;
+    if (!out_.write(line)) stdout_gone_ = true;
+  }
+
+  // cancel {id} -> cancelled {id, cancelled}: whether the message was still waiting for its ack.
+  void cancel(const json& op, const json& ref) {
+    const auto id = op.find("id");
+    if (id == op.end() || !id->is_string())
+      return error(ref, "bad_request", "\"id\" is missing or not a string");
+    auto cancelled = node_.cancel(id->get<std::string>());
+    if (!cancelled)
+      return error(ref, std::string(to_string(cancelled.error().kind)), cancelled.error().message);
+    answer({{"event", "cancelled"}, {"id", *id}, {"cancelled", *cancelled}}, ref);
+  }
+
+  // watch {address} -> watching {address}: ids, DM room and reachability ahead of time.
+  void watch(const json& op, const json& ref) {
+    const auto address = op.find("address");
+    auto who = address != op.end() && address->is_string()
+                   ? Address::parse_checksummed(address->get<std::string>())
+                   : Result<Address, AddressError>(fail(AddressError::malformed));
+    if (!who) return error(ref, "bad_request", "\"address\" is missing or not an address");
+    if (auto watched = node_.watch(*who); !watched)
+      return error(ref, std::string(to_string(watched.error().kind)), watched.error().message);
+    answer({{"event", "watching"}, {"address", who->to_hex()}}, ref);
+  }
+
+  // allowlist {addresses|null} -> allowlist {addresses}; publishers {topic, addresses|null} ->
+  // publishers {topic, addresses}: rule 8's lists from now on (null: everyone).
+  void access_list(const std::string& what, const json& op, const json& ref) {
+    const auto list = op.find("addresses");
+    if (list == op.end() || !(list->is_array() || list->is_null()))
+      return error(ref, "bad_request", "\"addresses\" is missing or not an array or null");
+    std::optional<std::set<Address>> addresses;
+    if (list->is_array()) {
+      addresses.emplace();
+      for (const auto& a : *list) {
+        auto parsed = a.is_string() ? Address::parse_checksummed(a.get<std::string>())
+                                    : Result<Address, AddressError>(fail(AddressError::malformed));
+        if (!parsed) return error(ref, "bad_request", "\"addresses\" holds a non-address");
+        addresses->insert(*parsed);
+      }
+    }
+    json line = {{"event", what}, {"addresses", *list}};
+    if (what == "allowlist") {
+      node_.set_allowlist(std::move(addresses));
+    } else {
+      const auto topic = op.find("topic");
+      if (topic == op.end() || !topic->is_string())
+        return error(ref, "bad_request", "\"topic\" is missing or not a string");
+      if (auto set = node_.set_publishers(*topic, std::move(addresses)); !set)
+        return error(ref, std::string(to_string(set.error().kind)), set.error().message);
+      line["topic"] = *topic;
+    }
+    answer(std::move(line), ref);
   }
 
   // peer {address, user_ids} -> peer {address, user_ids}: PROTOCOL §8's ids the application

@@ -23,6 +23,7 @@ using json = nlohmann::json;
 const std::set<std::string> kNodeOptions = {"--keystore",
                                             "--password-file",
                                             "--key-file",
+                                            "--key-fd",
                                             "--homeserver",
                                             "--data",
                                             "--server-name",
@@ -37,7 +38,8 @@ const std::set<std::string> kNodeOptions = {"--keystore",
                                             "--log"};
 const std::set<std::string> kNodeSwitches = {"--no-fsync", "--json"};
 const char* const kNodeUsage =
-    "(--keystore FILE [--password-file F] | --key-file F) --homeserver URL --data DIR\n"
+    "(--keystore FILE [--password-file F] | --key-file F | --key-fd N) --homeserver URL --data "
+    "DIR\n"
     "          [--server-name S] [--carrier room|to_device] [--max-age-ms N] [--no-fsync]\n"
     "          [--also-homeservers NAME=URL,... [--homes K] [--failover-after-ms N]]\n"
     "          [--known-servers NAME,... [--broadcast-server NAME]] [--broadcast-operators "
@@ -45,6 +47,30 @@ const char* const kNodeUsage =
     "          [--log debug|info|warning|error]";
 
 namespace {
+
+// The first line of `fd` (up to 256 bytes; then closed) as a private key; `what` names the
+// source in errors.
+PrivateKey read_key_from(int fd, const std::string& what) {
+  SecretBuffer text(256);
+  std::size_t used = 0;
+  while (used < text.size()) {
+    const ssize_t n = ::read(fd, text.data() + used, text.size() - used);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    used += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  std::size_t end = 0;
+  while (end < used && text.data()[end] != '\n') ++end;
+  if (end > 0 && text.data()[end - 1] == '\r') --end;
+  auto key =
+      PrivateKey::from_hex(std::string_view(reinterpret_cast<const char*>(text.data()), end));
+  if (!key) {
+    throw CommandError(kBadInput, what + ": " + std::string(to_string(key.error())) +
+                                      " (expected 64 hex digits, optionally 0x-prefixed)");
+  }
+  return std::move(*key);
+}
 
 // The key file's first line, from a file only its owner may read or write (as ssh asks of
 // private keys): checked on the open descriptor, so the file cannot change in between.
@@ -63,25 +89,19 @@ PrivateKey read_key_file(const std::string& path) {
     throw CommandError(kKeyRefused, path + " holds a private key but has mode " + mode +
                                         ": others may read it (chmod 600 " + path + ")");
   }
-  SecretBuffer text(256);
-  std::size_t used = 0;
-  while (used < text.size()) {
-    const ssize_t n = ::read(fd, text.data() + used, text.size() - used);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    used += static_cast<std::size_t>(n);
-  }
-  ::close(fd);
-  std::size_t end = 0;
-  while (end < used && text.data()[end] != '\n') ++end;
-  if (end > 0 && text.data()[end - 1] == '\r') --end;
-  auto key =
-      PrivateKey::from_hex(std::string_view(reinterpret_cast<const char*>(text.data()), end));
-  if (!key) {
-    throw CommandError(kBadInput, path + ": " + std::string(to_string(key.error())) +
-                                      " (expected 64 hex digits, optionally 0x-prefixed)");
-  }
-  return std::move(*key);
+  return read_key_from(fd, path);
+}
+
+// --key-fd N: a descriptor the parent process handed over (a pipe, never a file on disk), so
+// that the key is in no file and no argv.
+PrivateKey read_key_fd(const std::string& number) {
+  int fd = -1;
+  auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), fd);
+  if (ec != std::errc() || end != number.data() + number.size() || fd < 3)
+    throw UsageError("--key-fd wants a descriptor number of 3 or more");
+  if (::fcntl(fd, F_GETFD) < 0)
+    throw CommandError(kBadInput, "--key-fd " + number + ": not an open descriptor");
+  return read_key_from(fd, "--key-fd " + number);
 }
 
 ExitCode exit_code_of(NodeErrorKind kind) {
@@ -129,13 +149,15 @@ std::vector<std::string> comma_list(const std::string& option, const std::string
 
 PrivateKey node_key(const Args& args) {
   const auto key_file = args.get("--key-file");
+  const auto key_fd = args.get("--key-fd");
   const auto keystore = args.get("--keystore");
-  if (key_file && keystore) throw UsageError("give either --keystore or --key-file, not both");
-  if (key_file) {
-    if (args.get("--password-file")) throw UsageError("--password-file goes with --keystore");
-    return read_key_file(*key_file);
-  }
-  if (!keystore) throw UsageError("--keystore (or --key-file) is required");
+  if (int(key_file.has_value()) + int(key_fd.has_value()) + int(keystore.has_value()) > 1)
+    throw UsageError("give one of --keystore, --key-file and --key-fd");
+  if ((key_file || key_fd) && args.get("--password-file"))
+    throw UsageError("--password-file goes with --keystore");
+  if (key_file) return read_key_file(*key_file);
+  if (key_fd) return read_key_fd(*key_fd);
+  if (!keystore) throw UsageError("--keystore (or --key-file, --key-fd) is required");
   return unlock_keystore(*keystore, args.get("--password-file"));
 }
 

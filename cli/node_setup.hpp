@@ -24,7 +24,8 @@ extern const std::set<std::string> kNodeSwitches;  // --no-fsync --json
 extern const char* const kNodeUsage;
 
 // The node's key: --key-file F (first line 0x + 64 hex; refused unless only its owner may read
-// or write it) or --keystore FILE with --password-file F or the prompt. Exactly one of them.
+// or write it), --key-fd N (the same from a descriptor the parent handed over) or --keystore
+// FILE with --password-file F or the prompt. Exactly one of them.
 PrivateKey node_key(const Args& args);
 
 // The NodeConfig the flags describe (on_event and now_ms unset).

@@ -396,6 +396,56 @@ TEST_F(NodeCli, PeerOpTakesTheUserIdsOfAnAddressAndRefusesOthers) {
   EXPECT_EQ(a->wait_exit(30s), 0);
 }
 
+TEST_F(NodeCli, CancelWatchAndAccessListOpsAnswerAndRefuseBadFields) {
+  const TestKey k = key("a");
+  auto a = node("a", k, "to_device");
+  expect_started(*a, k);
+  const std::string absent = PrivateKey::generate().address().to_hex();  // never logs in
+  a->write({{"op", "send"}, {"to", absent}, {"body", "lost"}});
+  auto sent = a->wait_event("sent");
+  ASSERT_TRUE(sent);
+  const std::string id = (*sent)["id"];
+  const auto answer = [&](const json& op) {
+    a->write(op);
+    auto line = a->next(10s);
+    return line ? *line : json();
+  };
+  json cancelled = answer({{"op", "cancel"}, {"id", id}, {"ref", 1}});
+  EXPECT_EQ(cancelled["event"], "cancelled");
+  EXPECT_EQ(cancelled["cancelled"], true);
+  EXPECT_EQ(cancelled["ref"], 1);
+  EXPECT_EQ(answer({{"op", "cancel"}, {"id", id}})["cancelled"], false) << "cancelled once";
+
+  json watching = answer({{"op", "watch"}, {"address", absent}});
+  EXPECT_EQ(watching["event"], "watching");
+  EXPECT_EQ(watching["address"], absent);
+  json allowlist = answer({{"op", "allowlist"}, {"addresses", {absent}}});
+  EXPECT_EQ(allowlist["event"], "allowlist");
+  EXPECT_EQ(allowlist["addresses"], json::array({absent}));
+  EXPECT_EQ(answer({{"op", "allowlist"}, {"addresses", nullptr}})["addresses"], nullptr);
+  json publishers =
+      answer({{"op", "publishers"}, {"topic", "raiden_1_path_finding"}, {"addresses", {absent}}});
+  EXPECT_EQ(publishers["event"], "publishers");
+  EXPECT_EQ(publishers["topic"], "raiden_1_path_finding");
+
+  const std::vector<std::pair<json, std::string>> refused = {
+      {{{"op", "cancel"}}, "bad_request"},
+      {{{"op", "cancel"}, {"id", 5}}, "bad_request"},
+      {{{"op", "watch"}, {"address", "0x12"}}, "bad_request"},
+      {{{"op", "allowlist"}, {"addresses", {"0x12"}}}, "bad_request"},
+      {{{"op", "allowlist"}, {"addresses", "0x12"}}, "bad_request"},
+      {{{"op", "publishers"}, {"topic", "Not A Topic"}, {"addresses", nullptr}}, "bad_topic"},
+      {{{"op", "publishers"}, {"addresses", nullptr}}, "bad_request"},
+  };
+  for (const auto& [op, reason] : refused) {
+    json error = answer(op);
+    EXPECT_EQ(error["event"], "error") << op.dump();
+    EXPECT_EQ(error["reason"], reason) << op.dump();
+  }
+  a->write({{"op", "stop"}});
+  EXPECT_EQ(a->wait_exit(30s), 0);
+}
+
 TEST_F(NodeCli, SigtermStopsCleanly) {
   const TestKey k = key("a");
   auto a = node("a", k, "to_device");
@@ -434,6 +484,24 @@ TEST_F(NodeCli, StartFailuresExitNonZero) {
       dir);
   EXPECT_EQ(r.exit_code, 7) << r.err;
   EXPECT_EQ(json::parse(r.out)["error"], "start_failed") << r.out;
+}
+
+TEST_F(NodeCli, KeyFdReadsTheKeyFromADescriptorTheParentHandsOver) {
+  const std::vector<std::string> args = {
+      "node",          "--key-fd",  "3",      "--homeserver",       "http://127.0.0.1:1",
+      "--server-name", "localhost", "--data", (dir / "a").string(), "--json"};
+  const std::string good = to_0x_hex(PrivateKey::generate().secret()) + "\n";
+  auto r = testing::run_mrt(args, dir, &good);
+  EXPECT_EQ(r.exit_code, 7) << "the key was taken; nothing listens on port 1: " << r.err;
+  const std::string bad = "0x1234\n";
+  r = testing::run_mrt(args, dir, &bad);
+  EXPECT_NE(r.exit_code, 7);
+  EXPECT_NE(r.err.find("--key-fd 3"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("0x1234"), std::string::npos) << "the key's text is never printed";
+  r = testing::run_mrt({"node", "--key-fd", "9", "--homeserver", "http://127.0.0.1:1", "--data",
+                        (dir / "a").string()},
+                       dir);
+  EXPECT_NE(r.err.find("not an open descriptor"), std::string::npos) << r.err;
 }
 
 TEST_F(NodeCli, RejectedEnvelopesAreReportedWithTheirReason) {

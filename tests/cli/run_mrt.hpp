@@ -18,11 +18,20 @@ struct Run {
 };
 
 // Runs the mrt binary in its own session (so it has no terminal to prompt on) and collects
-// its exit code, stdout and stderr.
-inline Run run_mrt(const std::vector<std::string>& args, const std::filesystem::path& cwd) {
+// its exit code, stdout and stderr. `fd3`: what the child reads on descriptor 3 (a pipe).
+inline Run run_mrt(const std::vector<std::string>& args, const std::filesystem::path& cwd,
+                   const std::string* fd3 = nullptr) {
   const std::filesystem::path out = cwd / ".stdout", err = cwd / ".stderr";
+  int pipe_fds[2] = {-1, -1};
+  if (fd3) {
+    if (::pipe(pipe_fds) != 0) return {126, "", "pipe failed"};
+    if (::write(pipe_fds[1], fd3->data(), fd3->size()) != static_cast<ssize_t>(fd3->size()))
+      return {126, "", "write to the pipe failed"};
+    ::close(pipe_fds[1]);
+  }
   const pid_t pid = ::fork();
   if (pid == 0) {
+    if (fd3) ::dup2(pipe_fds[0], 3);
     ::setsid();
     const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -37,6 +46,7 @@ inline Run run_mrt(const std::vector<std::string>& args, const std::filesystem::
     ::execv(MRT_CLI_PATH, argv.data());
     ::_exit(127);
   }
+  if (fd3) ::close(pipe_fds[0]);
   int status = 0;
   ::waitpid(pid, &status, 0);
   const auto slurp = [](const std::filesystem::path& p) {
