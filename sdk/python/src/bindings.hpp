@@ -7,7 +7,6 @@
 #include <string_view>
 
 #include <mrt/eth.hpp>
-#include <mrt/keystore.hpp>
 
 namespace mrt::python {
 
@@ -21,12 +20,6 @@ struct Errors {
 const Errors& errors();
 void bind_errors(py::module_& m);
 [[noreturn]] void raise(const py::object& type, std::string_view kind, const std::string& message);
-
-// The reason enums' names, the `kind` of the exceptions (their to_string() is a sentence).
-std::string_view name(AddressError e);
-std::string_view name(KeyError e);
-std::string_view name(SignatureError e);
-std::string_view name(KeystoreError e);
 
 // An address as a person or a peer wrote it: the wire form or an EIP-55 checksum (else
 // mrt.AddressError).

@@ -1,6 +1,7 @@
 #include <optional>
 
 #include "bindings.hpp"
+#include "common/error_kinds.hpp"
 
 namespace mrt::python {
 namespace {
@@ -60,71 +61,11 @@ void raise(const py::object& type, std::string_view kind, const std::string& mes
   throw py::error_already_set();
 }
 
-std::string_view name(AddressError e) {
-  switch (e) {
-    case AddressError::malformed:
-      return "malformed";
-    case AddressError::not_lowercase:
-      return "not_lowercase";
-    case AddressError::bad_checksum:
-      return "bad_checksum";
-  }
-  return "unknown";
-}
-
-std::string_view name(KeyError e) {
-  switch (e) {
-    case KeyError::wrong_length:
-      return "wrong_length";
-    case KeyError::out_of_range:
-      return "out_of_range";
-    case KeyError::bad_hex:
-      return "bad_hex";
-  }
-  return "unknown";
-}
-
-std::string_view name(SignatureError e) {
-  switch (e) {
-    case SignatureError::malformed:
-      return "malformed";
-    case SignatureError::bad_v:
-      return "bad_v";
-    case SignatureError::high_s:
-      return "high_s";
-    case SignatureError::r_or_s_out_of_range:
-      return "r_or_s_out_of_range";
-    case SignatureError::no_key:
-      return "no_key";
-  }
-  return "unknown";
-}
-
-std::string_view name(KeystoreError e) {
-  switch (e) {
-    case KeystoreError::malformed:
-      return "malformed";
-    case KeystoreError::unsupported:
-      return "unsupported";
-    case KeystoreError::unsafe_parameters:
-      return "unsafe_parameters";
-    case KeystoreError::wrong_password:
-      return "wrong_password";
-    case KeystoreError::address_mismatch:
-      return "address_mismatch";
-    case KeystoreError::invalid_key:
-      return "invalid_key";
-    case KeystoreError::io:
-      return "io";
-    case KeystoreError::exists:
-      return "exists";
-  }
-  return "unknown";
-}
-
 Address to_address(const std::string& text) {
   auto a = Address::parse_checksummed(text);
-  if (!a) raise(errors().address, name(a.error()), std::string(to_string(a.error())) + ": " + text);
+  if (!a)
+    raise(errors().address, sdk::kind_of(a.error()),
+          std::string(to_string(a.error())) + ": " + text);
   return *a;
 }
 

@@ -7,6 +7,7 @@
 #include <mrt/keystore.hpp>
 
 #include "bindings.hpp"
+#include "common/error_kinds.hpp"
 
 namespace mrt::python {
 namespace {
@@ -45,7 +46,7 @@ ByteView as_bytes(const py::bytes& data) {
 }
 
 [[noreturn]] void raise_keystore(const KeystoreFailure& f) {
-  raise(errors().keystore, name(f.code), f.message);
+  raise(errors().keystore, sdk::kind_of(f.code), f.message);
 }
 
 }  // namespace
@@ -59,7 +60,7 @@ void bind_keys(py::module_& m) {
           "from_hex",
           [](const std::string& text) {
             auto k = PrivateKey::from_hex(text);
-            if (!k) raise(errors().key, name(k.error()), std::string(to_string(k.error())));
+            if (!k) raise(errors().key, sdk::kind_of(k.error()), std::string(to_string(k.error())));
             return std::move(*k);
           },
           py::arg("hex"),
@@ -118,7 +119,8 @@ void bind_keys(py::module_& m) {
       "recover",
       [](const py::bytes& data, const std::string& signature) {
         auto a = ecrecover(as_bytes(data), signature);
-        if (!a) raise(errors().signature, name(a.error()), std::string(to_string(a.error())));
+        if (!a)
+          raise(errors().signature, sdk::kind_of(a.error()), std::string(to_string(a.error())));
         return a->to_hex();
       },
       py::arg("data"), py::arg("signature"),
