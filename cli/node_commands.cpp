@@ -26,6 +26,19 @@ namespace mrt::cli {
 namespace {
 
 using json = nlohmann::json;
+
+// A JSON value as an address a person may have typed (wire form or EIP-55), if it is one.
+std::optional<Address> as_address(const json& value) {
+  if (!value.is_string()) return std::nullopt;
+  auto a = Address::parse_checksummed(value.get<std::string>());
+  return a ? std::optional<Address>(*a) : std::nullopt;
+}
+
+std::optional<Address> address_in(const json& op, const char* field) {
+  const auto it = op.find(field);
+  return it == op.end() ? std::nullopt : as_address(*it);
+}
+
 using namespace std::chrono_literals;
 
 // Longest stdin line `mrt node` reads; a longer one is answered with a too_large error.
@@ -224,10 +237,7 @@ class Session {
     }
     if (what == "reachability" || what == "discover") {
       if (!only({"address"})) return true;
-      const auto address = op.find("address");
-      auto peer = address != op.end() && address->is_string()
-                      ? Address::parse_checksummed(address->get<std::string>())
-                      : Result<Address, AddressError>(fail(AddressError::malformed));
+      const auto peer = address_in(op, "address");
       if (!peer) {
         error(ref, "bad_request", "\"address\" is missing or not an address");
         return true;
@@ -294,10 +304,7 @@ class Session {
 
   // watch {address} -> watching {address}: ids, DM room and reachability ahead of time.
   void watch(const json& op, const json& ref) {
-    const auto address = op.find("address");
-    auto who = address != op.end() && address->is_string()
-                   ? Address::parse_checksummed(address->get<std::string>())
-                   : Result<Address, AddressError>(fail(AddressError::malformed));
+    const auto who = address_in(op, "address");
     if (!who) return error(ref, "bad_request", "\"address\" is missing or not an address");
     if (auto watched = node_.watch(*who); !watched)
       return error(ref, std::string(to_string(watched.error().kind)), watched.error().message);
@@ -314,8 +321,7 @@ class Session {
     if (list->is_array()) {
       addresses.emplace();
       for (const auto& a : *list) {
-        auto parsed = a.is_string() ? Address::parse_checksummed(a.get<std::string>())
-                                    : Result<Address, AddressError>(fail(AddressError::malformed));
+        const auto parsed = as_address(a);
         if (!parsed) return error(ref, "bad_request", "\"addresses\" holds a non-address");
         addresses->insert(*parsed);
       }
@@ -337,10 +343,7 @@ class Session {
   // peer {address, user_ids} -> peer {address, user_ids}: PROTOCOL §8's ids the application
   // knows (Raiden's Pathfinding Service metadata), taken as candidates.
   void peer(const json& op, const json& ref) {
-    const auto address = op.find("address");
-    auto who = address != op.end() && address->is_string()
-                   ? Address::parse_checksummed(address->get<std::string>())
-                   : Result<Address, AddressError>(fail(AddressError::malformed));
+    const auto who = address_in(op, "address");
     if (!who) return error(ref, "bad_request", "\"address\" is missing or not an address");
     const auto ids = op.find("user_ids");
     std::vector<std::string> user_ids;

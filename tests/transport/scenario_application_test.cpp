@@ -2,43 +2,14 @@
 // watch), in process and in virtual time (testing/driven_node.hpp).
 #include <gtest/gtest.h>
 
-#include "testing/driven_node.hpp"
-#include "testing/temp_dir.hpp"
+#include "node_pair_scenario.hpp"
 
 namespace mrt::testing {
 namespace {
 
-constexpr const char* kServer = "hs.test";
 constexpr const char* kTopic = "raiden_1_path_finding";
 
-class ApplicationScenario : public ::testing::Test {
- protected:
-  ApplicationScenario() { hub.add_server(kServer); }
-  ~ApplicationScenario() override {
-    low.reset();
-    high.reset();
-    std::filesystem::remove_all(dir);
-  }
-
-  // Two nodes, `low` with the lower address (it creates the DM room, PROTOCOL §5).
-  void start(Carrier carrier, NodeConfig config = {}) {
-    auto k1 = PrivateKey::generate(), k2 = PrivateKey::generate();
-    if (k2.address() < k1.address()) std::swap(k1, k2);
-    config.carrier = carrier;
-    low = std::make_unique<DrivenNode>(hub, dir / "low", kServer, k1, config);
-    high = std::make_unique<DrivenNode>(hub, dir / "high", kServer, k2, config);
-  }
-  bool run(const std::function<bool()>& done, std::int64_t limit_ms = 60'000) {
-    return run_until(hub, {low.get(), high.get()}, done, limit_ms);
-  }
-  void idle(std::int64_t ms) {
-    run([] { return false; }, ms);
-  }
-
-  std::filesystem::path dir = fresh_dir("application");
-  HomeserverHub hub{dir / "servers"};
-  std::unique_ptr<DrivenNode> low, high;
-};
+using ApplicationScenario = NodePairScenario;
 
 TEST_F(ApplicationScenario, ACancelledMessageIsNeitherResentNorReportedNorKept) {
   NodeConfig config;

@@ -3,35 +3,12 @@
 // takes seconds of resends and timeouts against `mrt serve` takes milliseconds here.
 #include <gtest/gtest.h>
 
-#include "testing/driven_node.hpp"
-#include "testing/temp_dir.hpp"
+#include "node_pair_scenario.hpp"
 
 namespace mrt::testing {
 namespace {
 
-constexpr const char* kServer = "hs.test";
-
-class Scenario : public ::testing::Test {
- protected:
-  Scenario() { hub.add_server(kServer); }
-  ~Scenario() override { std::filesystem::remove_all(dir); }
-
-  // Two nodes, `low` with the lower address (it creates the DM room, PROTOCOL §5).
-  void start(Carrier carrier, NodeConfig config = {}) {
-    auto k1 = PrivateKey::generate(), k2 = PrivateKey::generate();
-    if (k2.address() < k1.address()) std::swap(k1, k2);
-    config.carrier = carrier;
-    low = std::make_unique<DrivenNode>(hub, dir / "low", kServer, k1, config);
-    high = std::make_unique<DrivenNode>(hub, dir / "high", kServer, k2, config);
-  }
-  bool run(const std::function<bool()>& done, std::int64_t limit_ms = 60'000) {
-    return run_until(hub, {low.get(), high.get()}, done, limit_ms);
-  }
-
-  std::filesystem::path dir = fresh_dir("scenario");
-  HomeserverHub hub{dir / "servers"};
-  std::unique_ptr<DrivenNode> low, high;
-};
+using Scenario = NodePairScenario;
 
 TEST_F(Scenario, AMessageIsDeliveredOnceAndAcked) {
   start(Carrier::to_device);
@@ -103,11 +80,11 @@ TEST_F(Scenario, AServerErrorOnASendIsRetriedAndTheMessageArrivesOnce) {
 
 TEST_F(Scenario, SyncsThatFailBackOffAndResume) {
   start(Carrier::to_device);
-  run([] { return false; }, 100);  // both long-poll now
+  idle(100);  // both long-poll now
   hub.refuse_next("/sync", 4, 502, "M_UNKNOWN");
   // The long-polls time out at 30 s; the next two /sync of each node fail, 500 ms apart, then
   // each long-polls again.
-  run([] { return false; }, 40'000);
+  idle(40'000);
   EXPECT_EQ(hub.requests("/sync"), 2u + 2u + 4u + 2u) << "no tight loop";
   low->send(high->address(), "hello");
   ASSERT_TRUE(run([&] { return low->count(NodeEventType::delivered) == 1; }));
@@ -119,7 +96,7 @@ TEST_F(Scenario, TheRoomCarrierMovesToTheDmRoomOnceBothJoined) {
   low->send(high->address(), "first");
   ASSERT_TRUE(run([&] { return low->count(NodeEventType::delivered) == 1; }));
   ASSERT_TRUE(run([&] { return hub.requests("/join/") > 0; }, 5'000)) << "high joins the room";
-  run([] { return false; }, 1'000);
+  idle(1'000);
   low->send(high->address(), "second");
   ASSERT_TRUE(run([&] { return low->count(NodeEventType::delivered) == 2; }));
   ASSERT_EQ(high->count(NodeEventType::message), 2u);
@@ -133,7 +110,7 @@ TEST_F(Scenario, ARoomEventThatCameBeforeItsKeyIsDecryptedWhenTheKeyArrives) {
   low->send(high->address(), "first");
   ASSERT_TRUE(run([&] { return low->count(NodeEventType::delivered) == 1; }));
   ASSERT_TRUE(run([&] { return hub.requests("/join/") > 0; }, 5'000)) << "high joins the room";
-  run([] { return false; }, 1'000);
+  idle(1'000);
   const std::int64_t key_delay = NodeConfig{}.resend_initial.count() * 3 / 4;
   hub.delay_next("/sendToDevice/", 1, key_delay);  // the room key
   const std::int64_t sent_at = hub.clock().steady_ms;
@@ -156,7 +133,7 @@ TEST_P(BurstScenario, ABurstOfAThousandArrivesOnceInOrderInFewPayloads) {
     low->send(high->address(), "opens the room");
     ASSERT_TRUE(run([&] { return high->count(NodeEventType::message) == 1; }));
     ASSERT_TRUE(run([&] { return hub.requests("/join/") > 0; }, 5'000));
-    run([] { return false; }, 1'000);
+    idle(1'000);
   }
   const std::size_t before = high->count(NodeEventType::message);
   const std::uint64_t payloads = low->stats().payloads;

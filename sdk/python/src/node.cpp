@@ -27,6 +27,17 @@ T value_or_raise(Result<T, NodeError> r) {
   return std::move(*r);
 }
 
+// `call(node)` with the GIL released (it may wait for the store or the homeservers); its
+// Result's value, or NodeError raised once the GIL is back.
+template <class Call>
+auto unlocked_call(const std::shared_ptr<Node>& node, Call call) {
+  auto r = [&] {
+    py::gil_scoped_release unlocked;
+    return call(*node);
+  }();
+  return value_or_raise(std::move(r));
+}
+
 Carrier to_carrier(const std::string& name) {
   if (name == "room") return Carrier::room;
   if (name == "to_device") return Carrier::to_device;
@@ -242,12 +253,7 @@ void bind_node(py::module_& m) {
       .def(
           "start",
           [](PyNode& n) {
-            const auto node = n.node();
-            auto r = [&] {
-              py::gil_scoped_release unlocked;
-              return node->start();
-            }();
-            value_or_raise(std::move(r));
+            unlocked_call(n.node(), [&](Node& node) { return node.start(); });
           },
           "Logs in, publishes the device's keys and signed displayname, starts syncing; reports "
           "unconsumed events again and resumes the outbox. Raises NodeError (login, stopped).")
@@ -260,13 +266,8 @@ void bind_node(py::module_& m) {
       .def(
           "send",
           [](PyNode& n, const std::string& to, std::string body) {
-            const auto node = n.node();
             const Address address = to_address(to);
-            auto r = [&] {
-              py::gil_scoped_release unlocked;
-              return node->send(address, std::move(body));
-            }();
-            return value_or_raise(std::move(r));
+            return unlocked_call(n.node(), [&](Node& node) { return node.send(address, std::move(body)); });
           },
           py::arg("to"), py::arg("body"),
           "Signs a message to address `to`, makes it durable in the outbox and queues it; its id. "
@@ -275,25 +276,15 @@ void bind_node(py::module_& m) {
       .def(
           "send_many",
           [](PyNode& n, const std::string& to, std::vector<std::string> bodies) {
-            const auto node = n.node();
             const Address address = to_address(to);
-            auto r = [&] {
-              py::gil_scoped_release unlocked;
-              return node->send_many(address, std::move(bodies));
-            }();
-            return value_or_raise(std::move(r));
+            return unlocked_call(n.node(), [&](Node& node) { return node.send_many(address, std::move(bodies)); });
           },
           py::arg("to"), py::arg("bodies"),
           "send() for many bodies to one recipient with one durable write; ids in order.")
       .def(
           "cancel",
           [](PyNode& n, const std::string& id) {
-            const auto node = n.node();
-            auto r = [&] {
-              py::gil_scoped_release unlocked;
-              return node->cancel(id);
-            }();
-            return value_or_raise(std::move(r));
+            return unlocked_call(n.node(), [&](Node& node) { return node.cancel(id); });
           },
           py::arg("id"),
           "Stops sending message `id`: True when it was waiting for its ack (no delivered or "
@@ -301,12 +292,7 @@ void bind_node(py::module_& m) {
       .def(
           "subscribe",
           [](PyNode& n, const std::string& topic) {
-            const auto node = n.node();
-            auto r = [&] {
-              py::gil_scoped_release unlocked;
-              return node->subscribe(topic);
-            }();
-            return value_or_raise(std::move(r));
+            return unlocked_call(n.node(), [&](Node& node) { return node.subscribe(topic); });
           },
           py::arg("topic"),
           "Joins (or creates) the broadcast room of `topic` (PROTOCOL §6); its room id. Raises "
@@ -314,12 +300,7 @@ void bind_node(py::module_& m) {
       .def(
           "broadcast",
           [](PyNode& n, const std::string& topic, std::string body) {
-            const auto node = n.node();
-            auto r = [&] {
-              py::gil_scoped_release unlocked;
-              return node->broadcast(topic, std::move(body));
-            }();
-            return value_or_raise(std::move(r));
+            return unlocked_call(n.node(), [&](Node& node) { return node.broadcast(topic, std::move(body)); });
           },
           py::arg("topic"), py::arg("body"),
           "Publishes a signed broadcast in the room of `topic`; its id once the homeserver took "
@@ -336,13 +317,8 @@ void bind_node(py::module_& m) {
       .def(
           "discover",
           [](PyNode& n, const std::string& address) {
-            const auto node = n.node();
             const Address a = to_address(address);
-            auto r = [&] {
-              py::gil_scoped_release unlocked;
-              return node->discover(a);
-            }();
-            return value_or_raise(std::move(r));
+            return unlocked_call(n.node(), [&](Node& node) { return node.discover(a); });
           },
           py::arg("address"),
           "The user ids of `address` that the homeservers know and whose displayname proves "
