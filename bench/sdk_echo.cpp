@@ -7,13 +7,10 @@
 //
 //   mrt_sdk_echo --homeserver http://127.0.0.1:8008 --server-name localhost --dir /tmp/x
 //                --messages 2000 --rate 1000
-#include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cstdio>
 #include <iostream>
 #include <string>
-#include <sys/resource.h>
 #include <thread>
 #include <vector>
 
@@ -21,22 +18,13 @@
 
 #include <mrt/node.hpp>
 
+#include "net_bench.hpp"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double cpu_seconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
-}
+using mrt::bench::percentile;
+using mrt::bench::process_cpu_seconds;
 
 std::string arg(int argc, char** argv, const std::string& name, const std::string& fallback) {
   for (int i = 1; i + 1 < argc; ++i)
@@ -98,7 +86,7 @@ int main(int argc, char** argv) {
     }
   });
 
-  const double cpu0 = cpu_seconds();
+  const double cpu0 = process_cpu_seconds();
   const auto start = Clock::now();
   for (int i = 0; i < messages; ++i) {
     std::this_thread::sleep_until(start + std::chrono::duration_cast<Clock::duration>(
@@ -109,7 +97,7 @@ int main(int argc, char** argv) {
   receiver.join();
   acks.join();
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  const double cpu = cpu_seconds() - cpu0;
+  const double cpu = process_cpu_seconds() - cpu0;
   nlohmann::json out = {{"sdk", "c++"},
                         {"messages", messages},
                         {"rate", rate},

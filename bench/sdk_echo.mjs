@@ -51,11 +51,16 @@ await Promise.all(sends);
 await Promise.race([done, new Promise((r) => setTimeout(r, 60000).unref())]);
 const seconds = (performance.now() - t0) / 1000;
 const used = cpu() - cpu0;
-latency.sort((x, y) => x - y);
+// Nearest rank, as bench/support's percentile() (0 for no samples).
+const percentile = (samples, p) => {
+  if (samples.length === 0) return 0;
+  const ordered = [...samples].sort((x, y) => x - y);
+  return ordered[Math.min(Math.max(Math.ceil(p * ordered.length), 1), ordered.length) - 1];
+};
 console.log(JSON.stringify({
   sdk: 'node', messages: n, rate, received, delivered,
-  p50_ms: latency[Math.floor(latency.length / 2)] ?? 0,
-  p99_ms: latency[Math.min(latency.length - 1, Math.floor(0.99 * latency.length))] ?? 0,
+  p50_ms: percentile(latency, 0.5),
+  p99_ms: percentile(latency, 0.99),
   cpu_us_per_msg: (used * 1e6) / n, seconds,
 }));
 await a.stop();

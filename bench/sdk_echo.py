@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import math
 import resource
 import threading
 import time
@@ -12,6 +13,14 @@ import mrt
 def cpu_seconds() -> float:
     u = resource.getrusage(resource.RUSAGE_SELF)
     return u.ru_utime + u.ru_stime
+
+
+def percentile(samples, p: float) -> float:
+    """Nearest rank, as bench/support's percentile() (0 for no samples)."""
+    if not samples:
+        return 0
+    ordered = sorted(samples)
+    return ordered[min(max(math.ceil(p * len(ordered)), 1), len(ordered)) - 1]
 
 
 def main() -> None:
@@ -69,11 +78,10 @@ def main() -> None:
         t.join()
     seconds = time.monotonic() - t0
     cpu = cpu_seconds() - cpu0
-    latency.sort()
     print(json.dumps({
         "sdk": "python", "messages": n, "rate": args.rate, **counts,
-        "p50_ms": latency[len(latency) // 2] if latency else 0,
-        "p99_ms": latency[min(len(latency) - 1, int(0.99 * len(latency)))] if latency else 0,
+        "p50_ms": percentile(latency, 0.5),
+        "p99_ms": percentile(latency, 0.99),
         "cpu_us_per_msg": cpu * 1e6 / n, "seconds": seconds,
     }), flush=True)
     a.stop()

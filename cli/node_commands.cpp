@@ -226,7 +226,8 @@ class Session {
     if (what == "stop") return !only({});
     if (what == "stats") {
       if (!only({})) return true;
-      json stats = stats_json(node_.stats());
+      json stats = to_json(node_.stats());
+      stats["event"] = "stats";
       if (!ref.is_null()) stats["ref"] = ref;
       if (!out_.write(stats)) stdout_gone_ = true;
       return true;

@@ -41,7 +41,6 @@ std::int64_t int_option(const Args& args, const std::string& name, std::int64_t 
 // The event objects of docs/cli.md ("JSON lines"). Addresses are in the wire form (lowercase).
 nlohmann::json event_json(const NodeEvent& event);
 nlohmann::json started_json(const Node& node);
-nlohmann::json stats_json(const NodeStats& stats);
 // One line of compact JSON, "\n" included; invalid UTF-8 (never expected) becomes U+FFFD.
 std::string json_line(const nlohmann::json& object);
 

@@ -129,6 +129,51 @@ std::string_view to_string(NodeErrorKind k) {
   return "unknown";
 }
 
+json to_json(const NodeStats& s) {
+  json rejected = json::object();
+  for (int r = static_cast<int>(RejectReason::malformed);
+       r <= static_cast<int>(RejectReason::not_allowed); ++r) {
+    rejected[std::string(to_string(static_cast<RejectReason>(r)))] = 0;
+  }
+  for (const auto& [reason, count] : s.rejected) rejected[std::string(to_string(reason))] = count;
+  json to_device = json::object(), room = json::object();
+  for (const auto& [reason, count] : s.undecryptable_to_device)
+    to_device[std::string(to_string(reason))] = count;
+  for (const auto& [reason, count] : s.undecryptable_room)
+    room[std::string(to_string(reason))] = count;
+  return {{"sent", s.sent},
+          {"transmitted", s.transmitted},
+          {"resent", s.resent},
+          {"payloads", s.payloads},
+          {"delivered", s.delivered},
+          {"failed", s.failed},
+          {"received", s.received},
+          {"acks_sent", s.acks_sent},
+          {"rejected", rejected},
+          {"undecryptable", s.undecryptable},
+          {"undecryptable_by_reason", {{"to_device", to_device}, {"room", room}}},
+          {"olm_sessions_throttled", s.olm_sessions_throttled},
+          {"envelopes_gated", s.envelopes_gated},
+          {"dm_rooms_over_limit", s.dm_rooms_over_limit},
+          {"invites_refused", s.invites_refused},
+          {"invites_over_limit", s.invites_over_limit},
+          {"outbox", s.outbox},
+          {"inbox", s.inbox},
+          {"syncs", s.syncs},
+          {"relogins", s.relogins},
+          {"failovers", s.failovers},
+          {"id_lookups", s.id_lookups},
+          {"id_lookups_failed", s.id_lookups_failed},
+          {"ids_refused", s.ids_refused},
+          {"squatted", s.squatted},
+          {"store_errors", s.store_errors},
+          {"step_failures", s.step_failures},
+          {"store_commits", s.store_commits},
+          {"store_transactions", s.store_transactions},
+          {"http_retries", s.http_retries},
+          {"oversized_to_device_dropped", s.oversized_to_device_dropped}};
+}
+
 Node::Impl::Impl(NodeConfig c, std::optional<NodeRunner> r, PrivateKey k, store::Env e)
     : config(std::move(c)),
       runner(std::move(r)),

@@ -288,6 +288,10 @@ struct NodeStats {
   std::uint64_t store_commits = 0;
   std::uint64_t store_transactions = 0;
 };
+// The counters as one JSON object, each under its field's name; `rejected` holds every
+// RejectReason (zero included) and `undecryptable_by_reason` the machine's reasons under
+// `to_device` and `room`. What `mrt node`'s stats event and the SDKs' stats() carry.
+nlohmann::json to_json(const NodeStats& stats);
 
 // One homeserver the node has an account on (Node::homes()).
 struct HomeStatus {

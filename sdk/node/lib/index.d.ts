@@ -94,6 +94,26 @@ export interface NodeOptions {
   durable?: boolean;
 }
 
+/** The node's counters, named as mrt::to_json(NodeStats) names them (also `mrt node`'s stats
+ * event and the Python SDK's stats()). */
+export interface NodeStats {
+  sent: number;
+  transmitted: number;
+  resent: number;
+  payloads: number;
+  delivered: number;
+  failed: number;
+  received: number;
+  acks_sent: number;
+  rejected: Record<string, number>;
+  undecryptable: number;
+  undecryptable_by_reason: { to_device: Record<string, number>; room: Record<string, number> };
+  outbox: number;
+  inbox: number;
+  syncs: number;
+  [counter: string]: unknown;
+}
+
 export type Listener = (event: NodeEvent) => void | Promise<void>;
 
 /** A Raiden node's transport. Events are emitted in order; each is consumed once every
@@ -119,7 +139,7 @@ export class Node {
   addUserIds(address: string, userIds: string[]): void;
   setAllowlist(addresses: string[] | null): void;
   setPublishers(topic: string, addresses: string[] | null): void;
-  stats(): Record<string, number | Record<string, number>>;
+  stats(): NodeStats;
   events(types?: EventType[]): AsyncIterableIterator<NodeEvent>;
   on(type: EventType | 'event', listener: Listener): this;
   on(type: 'error', listener: (error: unknown) => void): this;

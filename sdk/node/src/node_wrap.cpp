@@ -144,36 +144,11 @@ Napi::Value event_object(Napi::Env env, const NodeEvent& e) {
   return o;
 }
 
+// mrt::to_json's object (one vocabulary for the CLI and both SDKs).
 Napi::Value stats_object(Napi::Env env, const NodeStats& s) {
-  Napi::Object o = Napi::Object::New(env);
-  const auto n = [&](const char* name, std::uint64_t v) {
-    o.Set(name, Napi::Number::New(env, static_cast<double>(v)));
-  };
-  n("sent", s.sent);
-  n("transmitted", s.transmitted);
-  n("resent", s.resent);
-  n("payloads", s.payloads);
-  n("delivered", s.delivered);
-  n("failed", s.failed);
-  n("received", s.received);
-  n("acksSent", s.acks_sent);
-  Napi::Object rejected = Napi::Object::New(env);
-  for (const auto& [reason, count] : s.rejected)
-    rejected.Set(std::string(to_string(reason)),
-                 Napi::Number::New(env, static_cast<double>(count)));
-  o.Set("rejected", rejected);
-  n("undecryptable", s.undecryptable);
-  n("olmSessionsThrottled", s.olm_sessions_throttled);
-  n("envelopesGated", s.envelopes_gated);
-  n("invitesRefused", s.invites_refused);
-  n("outbox", s.outbox);
-  n("inbox", s.inbox);
-  n("syncs", s.syncs);
-  n("httpRetries", s.http_retries);
-  n("failovers", s.failovers);
-  n("storeErrors", s.store_errors);
-  n("storeCommits", s.store_commits);
-  return o;
+  Napi::Function parse =
+      env.Global().Get("JSON").As<Napi::Object>().Get("parse").As<Napi::Function>();
+  return parse.Call({Napi::String::New(env, to_json(s).dump())});
 }
 
 class NodeWrap : public Napi::ObjectWrap<NodeWrap> {

@@ -31,6 +31,11 @@ export async function devHomeserver() {
       nodes.push(node);
       return node;
     },
+    async started(key, name, options = {}) {
+      const node = this.node(key, name, options);
+      await node.start();
+      return node;
+    },
     async close() {
       for (const node of nodes) await node.stop();
       child.kill('SIGTERM');

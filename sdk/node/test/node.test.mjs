@@ -15,10 +15,8 @@ async function withServer(body) {
 
 test('a message arrives once and sendAndWait resolves with its delivered event', () => withServer(async (server) => {
   const [ka, kb] = orderedKeys();
-  const a = server.node(ka, 'a');
-  const b = server.node(kb, 'b');
-  await a.start();
-  await b.start();
+  const a = await server.started(ka, 'a');
+  const b = await server.started(kb, 'b');
   const bodies = [];
   b.on('message', async (event) => { bodies.push(event.body); });
   const delivered = await a.sendAndWait(b.address, 'balance proof');
@@ -30,8 +28,7 @@ test('a message arrives once and sendAndWait resolves with its delivered event',
 
 test('an event whose handler rejects is not consumed and comes again after a restart', () => withServer(async (server) => {
   const [ka, kb] = orderedKeys();
-  const a = server.node(ka, 'a');
-  await a.start();
+  const a = await server.started(ka, 'a');
   let b = server.node(kb, 'b', { durable: true });
   const failing = new Promise((resolve) => {
     b.on('message', async (event) => { resolve(event); throw new Error('the application failed'); });
@@ -51,10 +48,8 @@ test('an event whose handler rejects is not consumed and comes again after a res
 
 test('events come through an async iterator that ends when the node stops', () => withServer(async (server) => {
   const [ka, kb] = orderedKeys();
-  const a = server.node(ka, 'a');
-  const b = server.node(kb, 'b');
-  await a.start();
-  await b.start();
+  const a = await server.started(ka, 'a');
+  const b = await server.started(kb, 'b');
   await a.sendMany(b.address, ['one', 'two', 'three']);
   const seen = [];
   for await (const event of b.events(['message'])) {
@@ -70,10 +65,8 @@ test('events come through an async iterator that ends when the node stops', () =
 
 test('broadcasts reach the other subscribers', () => withServer(async (server) => {
   const [ka, kb] = orderedKeys();
-  const a = server.node(ka, 'a');
-  const b = server.node(kb, 'b');
-  await a.start();
-  await b.start();
+  const a = await server.started(ka, 'a');
+  const b = await server.started(kb, 'b');
   const topic = 'raiden_1_path_finding';
   assert.equal(await a.subscribe(topic), await b.subscribe(topic));
   const heard = nextEvent(a, 'message');
@@ -86,8 +79,7 @@ test('broadcasts reach the other subscribers', () => withServer(async (server) =
 
 test('a cancelled message is neither delivered nor failed', () => withServer(async (server) => {
   const [ka] = orderedKeys();
-  const a = server.node(ka, 'a');
-  await a.start();
+  const a = await server.started(ka, 'a');
   const id = await a.send(mrt.PrivateKey.generate().address, 'lost');
   assert.equal(await a.cancel(id), true);
   assert.equal(await a.cancel(id), false);
@@ -96,8 +88,7 @@ test('a cancelled message is neither delivered nor failed', () => withServer(asy
 
 test('bad input rejects with the node’s reason', () => withServer(async (server) => {
   const [ka, kb] = orderedKeys();
-  const a = server.node(ka, 'a');
-  await a.start();
+  const a = await server.started(ka, 'a');
   await assert.rejects(a.send(kb.address, 'x'.repeat(40000)), (e) => e instanceof mrt.NodeError && e.kind === 'too_large');
   await assert.rejects(a.send(12345, 'x'), TypeError);
   await assert.rejects(a.send(kb.address, null), TypeError);

@@ -95,41 +95,9 @@ class PyNode {
   std::string address_;
 };
 
-py::dict stats_dict(const NodeStats& s) {
-  py::dict d;
-  d["sent"] = s.sent;
-  d["transmitted"] = s.transmitted;
-  d["resent"] = s.resent;
-  d["payloads"] = s.payloads;
-  d["delivered"] = s.delivered;
-  d["failed"] = s.failed;
-  d["received"] = s.received;
-  d["acks_sent"] = s.acks_sent;
-  py::dict rejected;
-  for (const auto& [reason, n] : s.rejected) rejected[py::str(std::string(to_string(reason)))] = n;
-  d["rejected"] = rejected;
-  d["undecryptable"] = s.undecryptable;
-  d["olm_sessions_throttled"] = s.olm_sessions_throttled;
-  d["envelopes_gated"] = s.envelopes_gated;
-  d["invites_refused"] = s.invites_refused;
-  d["invites_over_limit"] = s.invites_over_limit;
-  d["dm_rooms_over_limit"] = s.dm_rooms_over_limit;
-  d["outbox"] = s.outbox;
-  d["inbox"] = s.inbox;
-  d["syncs"] = s.syncs;
-  d["relogins"] = s.relogins;
-  d["http_retries"] = s.http_retries;
-  d["oversized_to_device_dropped"] = s.oversized_to_device_dropped;
-  d["failovers"] = s.failovers;
-  d["id_lookups"] = s.id_lookups;
-  d["id_lookups_failed"] = s.id_lookups_failed;
-  d["ids_refused"] = s.ids_refused;
-  d["squatted"] = s.squatted;
-  d["store_errors"] = s.store_errors;
-  d["step_failures"] = s.step_failures;
-  d["store_commits"] = s.store_commits;
-  d["store_transactions"] = s.store_transactions;
-  return d;
+// mrt::to_json's object as a dict (one vocabulary for the CLI and both SDKs).
+py::object stats_dict(const NodeStats& s) {
+  return py::module_::import("json").attr("loads")(to_json(s).dump());
 }
 
 NodeConfig make_config(const std::string& homeserver, const std::filesystem::path& data_dir,
