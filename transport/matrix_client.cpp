@@ -134,6 +134,14 @@ MatrixCall set_displayname(const std::string& user_id, const std::string& displa
               json{{"displayname", displayname}});
 }
 
+MatrixCall avatar_url(const std::string& user_id) {
+  return make("GET", "/profile/" + url_encode(user_id) + "/avatar_url", std::nullopt);
+}
+
+MatrixCall set_avatar_url(const std::string& user_id, const std::string& url) {
+  return make("PUT", "/profile/" + url_encode(user_id) + "/avatar_url", json{{"avatar_url", url}});
+}
+
 MatrixCall user_directory_search(const std::string& term, std::size_t limit) {
   return make("POST", "/user_directory/search", json{{"search_term", term}, {"limit", limit}});
 }

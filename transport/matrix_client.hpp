@@ -79,6 +79,9 @@ MatrixCall presence(const std::string& user_id);
 MatrixCall set_presence(const std::string& user_id, const std::string& presence);
 MatrixCall displayname(const std::string& user_id);
 MatrixCall set_displayname(const std::string& user_id, const std::string& displayname);
+// Raiden publishes its capabilities there (include/mrt/capabilities.hpp).
+MatrixCall avatar_url(const std::string& user_id);
+MatrixCall set_avatar_url(const std::string& user_id, const std::string& url);
 MatrixCall user_directory_search(const std::string& term, std::size_t limit);
 MatrixCall devices();
 // `auth`: the user-interactive auth object, once the server asked for it (401).

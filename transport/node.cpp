@@ -182,6 +182,7 @@ Node::Impl::Impl(NodeConfig c, std::optional<NodeRunner> r, PrivateKey k, store:
       env(std::move(e)),
       tables(env) {
   device_id = tables.meta.get(env.read(), transport::kMetaDeviceId).value_or("");
+  if (config.capabilities) capabilities_url = mrt::capabilities_url(*config.capabilities).value();
 }
 
 void Node::Impl::stop() {
@@ -345,6 +346,11 @@ Result<Node, NodeError> NodeInternals::open(NodeConfig config, const PrivateKey&
   if (config.resend_initial.count() <= 0 || config.resend_max < config.resend_initial)
     return fail(
         node_error(NodeErrorKind::bad_config, "resend_initial must be positive, <= resend_max"));
+  if (config.capabilities) {
+    if (auto url = capabilities_url(*config.capabilities); !url)
+      return fail(node_error(NodeErrorKind::bad_config,
+                             "capabilities: " + std::string(to_string(url.error()))));
+  }
   if (!config.now_ms) config.now_ms = system_now_ms;
 
   std::vector<std::string> server_names;
@@ -477,6 +483,11 @@ void Node::set_allowlist(std::optional<std::set<Address>> allowlist) {
   impl_->rules.set_allowlist(std::move(allowlist));
 }
 
+NodeError as_node_error(const transport::MatrixError& e, const std::string& what) {
+  if (e.errcode == transport::kSquattedErrcode) return node_error(NodeErrorKind::squatted, e.error);
+  return node_error(NodeErrorKind::network, what + ": " + describe(e));
+}
+
 namespace {
 
 // How long subscribe(), broadcast() and discover() wait for the homeservers (the clients retry
@@ -485,12 +496,6 @@ constexpr auto kHomePatience = std::chrono::seconds(60);
 
 template <class T>
 using Answer = Result<T, transport::MatrixError>;
-
-// A worker's failure as the application sees it.
-NodeError as_node_error(const transport::MatrixError& e, const std::string& what) {
-  if (e.errcode == transport::kSquattedErrcode) return node_error(NodeErrorKind::squatted, e.error);
-  return node_error(NodeErrorKind::network, what + ": " + describe(e));
-}
 
 // The first good answer, else the first failure as a NodeError.
 template <class T>

@@ -161,6 +161,15 @@ Result<std::unique_ptr<Node::Impl::Home>, NodeError> Node::Impl::start_home(
     return fail(node_error(
         NodeErrorKind::login,
         "setting the displayname at " + candidate.server.url + ": " + describe(named.error())));
+  std::optional<std::string> capabilities;
+  {
+    std::lock_guard lock(mutex);
+    capabilities = capabilities_url;
+  }
+  if (capabilities) {
+    if (auto published = publish_capabilities(*home, *capabilities); !published)
+      return fail(published.error());
+  }
   (void)set_presence(*home, "online").get();  // best effort: reachability is a hint
 
   std::vector<std::string> topics;

@@ -78,6 +78,32 @@ void NodeWorker::on_looked_up(const std::string& user_id, MatrixResult r) {
     remember_validated(user_id, *proven, c);
     commit_in_background(std::move(c));
   }
+  after_id_outcome(user_id);
+}
+
+void NodeWorker::add_proven_user_id(const Address& address, std::string user_id) {
+  post([this, address, user_id = std::move(user_id)] {
+    if (!ids_.add_candidate(address, user_id) || validated(user_id, address)) return;
+    store::Changes c;
+    remember_validated(user_id, address, c);
+    commit_in_background(std::move(c));
+    after_id_outcome(user_id);
+  });
+}
+
+void NodeWorker::request(MatrixCall call, std::function<void(MatrixResult)> done) {
+  post([this, call = std::move(call), done = std::move(done)]() mutable {
+    ctx_.client.call(std::move(call), std::move(done));
+  });
+}
+
+void NodeWorker::set_avatar_url(std::string url, std::function<void(MatrixResult)> done) {
+  post([this, url = std::move(url), done = std::move(done)]() mutable {
+    ctx_.client.call(calls::set_avatar_url(my_user_id_, url), std::move(done));
+  });
+}
+
+void NodeWorker::after_id_outcome(const std::string& user_id) {
   for (auto& [room_id, room] : rooms_) judge_room(room_id, nullptr);
   if (presence_.knows(user_id)) recompute_reachability(user_id);
   for (auto& [peer_address, p] : peers_) ensure_room(*p);

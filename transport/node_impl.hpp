@@ -33,6 +33,9 @@ namespace mrt {
 inline NodeError node_error(NodeErrorKind kind, std::string message) {
   return {kind, std::move(message)};
 }
+// A homeserver's failure as the application sees it: network, naming `what` it was about
+// (squatted for a worker's kSquattedErrcode).
+NodeError as_node_error(const transport::MatrixError& e, const std::string& what);
 
 // Who runs a node when not its own threads over HTTP: a caller that answers its homeserver calls
 // (in process, maybe before call() returns) and a steady clock. The node then starts no thread;
@@ -88,6 +91,8 @@ struct Node::Impl {
   std::vector<Candidate> ranking;            // fastest first
   std::vector<std::unique_ptr<Home>> homes;  // in use, fastest first
   std::set<Address> watched;                 // Node::watch, for homes that start later
+  // NodeConfig::capabilities as published (Node::set_capabilities replaces it), or nullopt.
+  std::optional<std::string> capabilities_url;
   // Replaced homes: their workers are stopped, but the HTTP thread may still complete calls
   // of their clients, so they live until stop().
   std::vector<std::unique_ptr<Home>> retired;
@@ -111,6 +116,8 @@ struct Node::Impl {
   Result<std::unique_ptr<Home>, NodeError> start_home(const Candidate& candidate);
   Result<Unit, NodeError> send_requests_now(Home& home, E2eeMachine& machine);
   void delete_stale_devices(Home& home, const MatrixIdentity& identity);
+  // node_metadata.cpp: `url` as the avatar_url of the home's user, unless it is that already.
+  Result<Unit, NodeError> publish_capabilities(Home& home, const std::string& url);
   std::future<transport::MatrixResult> set_presence(Home& home, const char* presence);
   void adopt(std::unique_ptr<Home> home);
   void watch_homes();

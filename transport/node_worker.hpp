@@ -166,6 +166,14 @@ class NodeWorker {
   // Thread-safe: PROTOCOL §8 source 1, user ids the application supplies for `address` (each
   // already checked to be @address:server); they are looked up at once.
   void add_user_ids(const Address& address, std::vector<std::string> user_ids);
+  // Thread-safe (Node::add_metadata): an id of `address` whose displayname the caller saw prove
+  // it (PROTOCOL §2); validated without a look-up.
+  void add_proven_user_id(const Address& address, std::string user_id);
+  // Thread-safe: one request through this home's client (a peer's profile, for Node); `done`
+  // runs on any thread.
+  void request(MatrixCall call, std::function<void(MatrixResult)> done);
+  // Thread-safe: sets the avatar_url of this home's user (Node::set_capabilities).
+  void set_avatar_url(std::string url, std::function<void(MatrixResult)> done);
   // Thread-safe (Node::watch): `address` is a partner the application will talk to. Its user ids
   // are looked up, its DM room opened when this node is the lower address (PROTOCOL §5), its
   // reachability asked for; it is kept until the worker stops, whatever prune() finds.
@@ -236,6 +244,9 @@ class NodeWorker {
   std::vector<std::string> look_up_ids(const Address& address);
   void send_look_up(const std::string& user_id);  // the GET; PeerIds marked it in flight
   void on_looked_up(const std::string& user_id, MatrixResult result);
+  // What an id's new standing changes: rooms judged again, reachability, rooms to open, and
+  // whoever waited for its look-up.
+  void after_id_outcome(const std::string& user_id);
   // Runs `then` once none of `user_ids` is being looked up any more.
   void after_look_ups(const std::vector<std::string>& user_ids, std::function<void()> then);
   void remember_validated(const std::string& user_id, const Address& address,

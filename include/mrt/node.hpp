@@ -40,6 +40,7 @@
 #include <string>
 #include <vector>
 
+#include <mrt/capabilities.hpp>
 #include <mrt/e2ee_machine.hpp>
 #include <mrt/envelope.hpp>
 #include <mrt/eth.hpp>
@@ -205,6 +206,10 @@ struct NodeConfig {
   // PROTOCOL §6: when set, a broadcast room whose creator is not one of these addresses (with a
   // user id its displayname proves) is squatted.
   std::optional<std::set<Address>> broadcast_operators;
+  // Raiden's capabilities (include/mrt/capabilities.hpp), published as the avatar_url of the
+  // node's profile on every home at login (written only when it differs from what is there, as
+  // a profile change also goes out to every room the user is in). nullopt: left as it is.
+  std::optional<Capabilities> capabilities;
   std::filesystem::path data_dir;
   Carrier carrier = Carrier::room;
   EnvelopeLimits limits;  // largest accepted envelope and max_age (also the outbox's deadline)
@@ -293,6 +298,18 @@ struct NodeStats {
 // `to_device` and `room`. What `mrt node`'s stats event and the SDKs' stats() carry.
 nlohmann::json to_json(const NodeStats& stats);
 
+// What a Pathfinding Service hands out for an address (Raiden's `address_metadata`): the user
+// id, its displayname (the address's signature over it, PROTOCOL §2, so that a receiver can
+// check the id without asking a homeserver) and the capabilities URL. Node::metadata() gives
+// the node's own; Node::add_metadata() takes a peer's.
+struct AddressMetadata {
+  std::string user_id;
+  std::string displayname;
+  std::string capabilities;  // "mxc://raiden.network/cap?…", or "mxc://" for none
+};
+// {"user_id", "capabilities", "displayname"}, as Raiden's services write it.
+nlohmann::json to_json(const AddressMetadata& metadata);
+
 // One homeserver the node has an account on (Node::homes()).
 struct HomeStatus {
   std::string url;
@@ -313,7 +330,8 @@ enum class NodeErrorKind : int {
   network = 8,       // the homeserver refused or did not answer (message says what)
   outbox_full = 9,   // the recipient has Policy::max_outbox_per_recipient messages unacked
   squatted = 10,     // the topic's broadcast room breaks PROTOCOL §6 (message says how)
-  bad_user_id = 11,  // not @<the address>:server (add_user_ids)
+  bad_user_id = 11,  // not @<the address>:server (add_user_ids), or its displayname does not
+                     // prove it (add_metadata)
   stopped = 6,       // the node stopped while the call waited
 };
 std::string_view to_string(NodeErrorKind k);
@@ -377,6 +395,25 @@ class Node {
   // 16 ids per call; each must be @<address>:server (else bad_user_id, none is taken).
   [[nodiscard]] Result<Unit, NodeError> add_user_ids(const Address& address,
                                                      const std::vector<std::string>& user_ids);
+
+  // The same from a peer's address metadata (a Pathfinding Service's answer, a route in a
+  // transfer): when `metadata.displayname` proves `metadata.user_id` (PROTOCOL §2, checked
+  // here, no homeserver asked) the id is validated at once and messages may go to it; without a
+  // displayname it is a candidate as in add_user_ids. bad_user_id when the id is not the
+  // address's or the displayname proves another; not_started before start().
+  [[nodiscard]] Result<Unit, NodeError> add_metadata(const Address& address,
+                                                     const AddressMetadata& metadata);
+
+  // Raiden's capabilities while the node runs: published at once on every home, and at every
+  // later login (NodeConfig::capabilities). bad_config when they do not make a valid URL
+  // (include/mrt/capabilities.hpp); network when a home refused (the others have them).
+  [[nodiscard]] Result<Unit, NodeError> set_capabilities(Capabilities capabilities);
+  // A peer's capabilities, read from the avatar_url of its first validated user id that answers
+  // (PROTOCOL §8's discovery first, as discover()). None published: empty. network when no user
+  // id of `address` is known or none answered, with why; not_started before start().
+  [[nodiscard]] Result<Capabilities, NodeError> capabilities_of(const Address& address);
+  // The node's own address metadata (its fastest home's user id); not_started before start().
+  [[nodiscard]] Result<AddressMetadata, NodeError> metadata() const;
 
   // PROTOCOL §6, §8: joins the broadcast room `#topic:B` (B: NodeConfig::broadcast_server) over
   // federation; a node homed on B creates it when it does not exist yet (a creation race is

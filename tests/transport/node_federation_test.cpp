@@ -184,6 +184,25 @@ TEST_F(FederationTest, APeerOnAnUnknownServerIsReachedThroughTheIdsTheApplicatio
   round_trip(b, a, "and back");
 }
 
+// Raiden's Pathfinding Service hands out a peer's metadata: its displayname proves the id on the
+// spot, and its capabilities are read from the profile on the peer's server, over federation.
+TEST_F(FederationTest, APeersMetadataFromTheApplicationReachesItOnAnUnknownServer) {
+  start_servers(2);
+  auto [ka, kb] = ordered_keys();
+  NodeConfig ca = config("a", 0, Carrier::to_device);
+  ca.known_servers = {server(0).server_name()};  // a does not know server 1
+  Node& a = start("a", std::move(ca), ka);
+  NodeConfig cb = config("b", 1, Carrier::to_device);
+  cb.capabilities = Capabilities{{"Receive", "1"}, {"Mediate", "0"}};
+  Node& b = start("b", std::move(cb), kb);
+
+  ASSERT_TRUE(a.add_metadata(b.address(), b.metadata().value()));
+  round_trip(a, b, "found through its metadata");
+  EXPECT_EQ(a.stats().id_lookups_failed, 0u) << "no look-up of @b:server0 was needed";
+  EXPECT_EQ(a.capabilities_of(b.address()).value(),
+            (Capabilities{{"Receive", "1"}, {"Mediate", "0"}}));
+}
+
 TEST_F(FederationTest, NothingGoesToAnIdWhoseDisplaynameDoesNotProveIt) {
   start_servers(2);
   auto [ka, kb] = ordered_keys();
