@@ -260,7 +260,16 @@ class Session {
       return true;
     }
     if (what == "peer") {
-      if (only({"address", "user_ids"})) peer(op, ref);
+      if (only({"address", "user_ids", "metadata"})) peer(op, ref);
+      return true;
+    }
+    if (what == "metadata") {
+      if (only({})) metadata(ref);
+      return true;
+    }
+    if (what == "capabilities" || what == "set_capabilities") {
+      if (what == "capabilities" ? only({"address"}) : only({"capabilities"}))
+        capabilities(what, op, ref);
       return true;
     }
     if (what == "subscribe" || what == "broadcast") {
@@ -283,7 +292,7 @@ class Session {
     error(ref, "bad_request",
           "unknown op \"" + what +
               "\" (send, cancel, peer, watch, allowlist, publishers, subscribe, broadcast, "
-              "reachability, discover, stats, stop)");
+              "reachability, discover, metadata, capabilities, set_capabilities, stats, stop)");
     return true;
   }
 
@@ -341,24 +350,78 @@ class Session {
     answer(std::move(line), ref);
   }
 
-  // peer {address, user_ids} -> peer {address, user_ids}: PROTOCOL §8's ids the application
-  // knows (Raiden's Pathfinding Service metadata), taken as candidates.
+  // peer {address, user_ids | metadata} -> peer {address, user_ids}: PROTOCOL §8's ids the
+  // application knows, as candidates; or a peer's address metadata (Raiden's Pathfinding
+  // Service: {user_id, displayname, capabilities}), its id validated by the displayname.
   void peer(const json& op, const json& ref) {
     const auto who = address_in(op, "address");
     if (!who) return error(ref, "bad_request", "\"address\" is missing or not an address");
     const auto ids = op.find("user_ids");
+    const auto metadata = op.find("metadata");
+    if ((ids == op.end()) == (metadata == op.end()))
+      return error(ref, "bad_request", "give exactly one of \"user_ids\" and \"metadata\"");
     std::vector<std::string> user_ids;
-    if (ids == op.end() || !ids->is_array())
-      return error(ref, "bad_request", "\"user_ids\" is missing or not an array");
-    for (const auto& id : *ids) {
-      if (!id.is_string()) return error(ref, "bad_request", "\"user_ids\" holds a non-string");
-      user_ids.push_back(id.get<std::string>());
+    Result<Unit, NodeError> added = Unit{};
+    if (metadata != op.end()) {
+      const auto field = [&](const char* name) -> std::optional<std::string> {
+        const auto it = metadata->find(name);
+        if (it == metadata->end()) return std::string();
+        if (!it->is_string()) return std::nullopt;
+        return it->get<std::string>();
+      };
+      const auto user_id = metadata->is_object() ? field("user_id") : std::nullopt;
+      const auto displayname = metadata->is_object() ? field("displayname") : std::nullopt;
+      if (!user_id || user_id->empty() || !displayname)
+        return error(ref, "bad_request",
+                     "\"metadata\" is not an object with a string user_id (and displayname)");
+      user_ids.push_back(*user_id);
+      added = node_.add_metadata(*who, {.user_id = *user_id, .displayname = *displayname});
+    } else {
+      if (!ids->is_array()) return error(ref, "bad_request", "\"user_ids\" is not an array");
+      for (const auto& id : *ids) {
+        if (!id.is_string()) return error(ref, "bad_request", "\"user_ids\" holds a non-string");
+        user_ids.push_back(id.get<std::string>());
+      }
+      added = node_.add_user_ids(*who, user_ids);
     }
-    if (auto added = node_.add_user_ids(*who, user_ids); !added)
+    if (!added)
       return error(ref, std::string(to_string(added.error().kind)), added.error().message);
-    json answer = {{"event", "peer"}, {"address", who->to_hex()}, {"user_ids", user_ids}};
-    if (!ref.is_null()) answer["ref"] = ref;
-    if (!out_.write(answer)) stdout_gone_ = true;
+    answer({{"event", "peer"}, {"address", who->to_hex()}, {"user_ids", user_ids}}, ref);
+  }
+
+  // metadata {} -> metadata {user_id, displayname, capabilities}: the node's own, as Raiden's
+  // services hand it out.
+  void metadata(const json& ref) {
+    auto mine = node_.metadata();
+    if (!mine) return error(ref, std::string(to_string(mine.error().kind)), mine.error().message);
+    json line = to_json(*mine);
+    line["event"] = "metadata";
+    answer(std::move(line), ref);
+  }
+
+  // capabilities {address} -> capabilities {address, capabilities}: a peer's, from its profile;
+  // set_capabilities {capabilities} -> capabilities_set {capabilities}: the node's own, published.
+  void capabilities(const std::string& what, const json& op, const json& ref) {
+    if (what == "capabilities") {
+      const auto who = address_in(op, "address");
+      if (!who) return error(ref, "bad_request", "\"address\" is missing or not an address");
+      auto caps = node_.capabilities_of(*who);
+      if (!caps) return error(ref, std::string(to_string(caps.error().kind)), caps.error().message);
+      return answer({{"event", "capabilities"},
+                     {"address", who->to_hex()},
+                     {"capabilities", capabilities_to_json(*caps)}},
+                    ref);
+    }
+    const auto given = op.find("capabilities");
+    if (given == op.end()) return error(ref, "bad_request", "\"capabilities\" is missing");
+    auto caps = capabilities_from_json(*given);
+    if (!caps)
+      return error(ref, "bad_request",
+                   "\"capabilities\" is not an object of strings, booleans and integers (" +
+                       std::string(to_string(caps.error())) + ")");
+    if (auto set = node_.set_capabilities(*caps); !set)
+      return error(ref, std::string(to_string(set.error().kind)), set.error().message);
+    answer({{"event", "capabilities_set"}, {"capabilities", capabilities_to_json(*caps)}}, ref);
   }
 
   // subscribe {topic} -> subscribed {topic, room_id}; broadcast {topic, body} -> sent {id, topic}.

@@ -35,6 +35,7 @@ const std::set<std::string> kNodeOptions = {"--keystore",
                                             "--known-servers",
                                             "--broadcast-server",
                                             "--broadcast-operators",
+                                            "--capabilities",
                                             "--log"};
 const std::set<std::string> kNodeSwitches = {"--no-fsync", "--json"};
 const char* const kNodeUsage =
@@ -44,7 +45,7 @@ const char* const kNodeUsage =
     "          [--also-homeservers NAME=URL,... [--homes K] [--failover-after-ms N]]\n"
     "          [--known-servers NAME,... [--broadcast-server NAME]] [--broadcast-operators "
     "0x...,...]\n"
-    "          [--log debug|info|warning|error]";
+    "          [--capabilities '{\"Receive\":true,...}'] [--log debug|info|warning|error]";
 
 namespace {
 
@@ -204,6 +205,15 @@ NodeConfig node_config(const Args& args) {
       if (!a) throw UsageError("--broadcast-operators: not an address: " + item);
       config.broadcast_operators->insert(*a);
     }
+  }
+  if (auto caps = args.get("--capabilities")) {
+    auto parsed = json::parse(*caps, nullptr, false);
+    auto read = capabilities_from_json(parsed);
+    if (parsed.is_discarded() || !read)
+      throw UsageError("--capabilities wants a JSON object of strings, booleans and integers (" +
+                       std::string(parsed.is_discarded() ? "not JSON" : to_string(read.error())) +
+                       ")");
+    config.capabilities = std::move(*read);
   }
   if (args.has("--no-fsync")) config.durability = store::Durability::off;
   if (auto level = args.get("--log")) {

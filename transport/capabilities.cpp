@@ -50,6 +50,8 @@ std::string_view to_string(CapabilitiesError e) {
       return "bad_escape";
     case CapabilitiesError::not_utf8:
       return "not_utf8";
+    case CapabilitiesError::bad_value:
+      return "bad_value";
   }
   return "unknown";
 }
@@ -88,6 +90,41 @@ Result<Capabilities, CapabilitiesError> parse_capabilities_url(std::string_view 
     if (!value) return fail(value.error());
     caps.emplace_back(std::move(*key), std::move(*value));
   }
+  return caps;
+}
+
+nlohmann::json capabilities_to_json(const Capabilities& caps) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [key, value] : caps) {
+    auto it = out.find(key);
+    if (it == out.end()) {
+      out[key] = value;
+    } else {
+      if (!it->is_array()) *it = nlohmann::json::array({*it});
+      it->push_back(value);
+    }
+  }
+  return out;
+}
+
+Result<Capabilities, CapabilitiesError> capabilities_from_json(const nlohmann::json& json) {
+  if (!json.is_object()) return fail(CapabilitiesError::bad_value);
+  const auto text = [](const nlohmann::json& v) -> std::optional<std::string> {
+    if (v.is_string()) return v.get<std::string>();
+    if (v.is_boolean()) return std::string(v.get<bool>() ? "1" : "0");
+    if (v.is_number_integer()) return v.dump();
+    return std::nullopt;
+  };
+  Capabilities caps;
+  for (const auto& [key, value] : json.items()) {
+    for (const auto& v : value.is_array() ? value : nlohmann::json::array({value})) {
+      auto t = text(v);
+      if (!t) return fail(CapabilitiesError::bad_value);
+      caps.emplace_back(key, std::move(*t));
+    }
+  }
+  // The URL's own checks (empty key, UTF-8, length).
+  if (auto url = capabilities_url(caps); !url) return fail(url.error());
   return caps;
 }
 

@@ -13,10 +13,13 @@
 //   auto back = mrt::parse_capabilities_url(url);  // the same pairs, in order
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include <mrt/result.hpp>
 
@@ -33,6 +36,8 @@ enum class CapabilitiesError : int {
   empty_key = 2,   // a pair without a key ("=1", "&&" is fine: empty pieces are skipped)
   bad_escape = 3,  // % not followed by two hex digits
   not_utf8 = 4,    // a key or value that is not UTF-8 once decoded
+  bad_value = 5,   // JSON (capabilities_from_json): not an object, or a value that is not a
+                   // string, boolean, integer or an array of those
 };
 std::string_view to_string(CapabilitiesError e);
 
@@ -43,5 +48,13 @@ std::string_view to_string(CapabilitiesError e);
 // The pairs of the query after the first '?', %-decoded ('+' is a space), in order; a key
 // without '=' has the value "". A URL without '?' (none, or an ordinary avatar) holds none.
 [[nodiscard]] Result<Capabilities, CapabilitiesError> parse_capabilities_url(std::string_view url);
+
+// As JSON, for `mrt node` and the SDKs: {"Receive": "1", "k": ["a", "b"]}, a repeated key's
+// values as an array (how Raiden's services read a list). Keys in JSON's order, not the pairs'.
+nlohmann::json capabilities_to_json(const Capabilities& caps);
+// The reverse: a value is a string, a boolean ("1" or "0", as Raiden writes them), an integer
+// (its decimal text) or an array of those (the key repeated).
+[[nodiscard]] Result<Capabilities, CapabilitiesError> capabilities_from_json(
+    const nlohmann::json& json);
 
 }  // namespace mrt

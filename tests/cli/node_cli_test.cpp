@@ -446,6 +446,72 @@ TEST_F(NodeCli, CancelWatchAndAccessListOpsAnswerAndRefuseBadFields) {
   EXPECT_EQ(a->wait_exit(30s), 0);
 }
 
+// Two nodes: b publishes its capabilities (--capabilities), a takes b's metadata and reads them.
+TEST_F(NodeCli, MetadataAndCapabilitiesOpsAnswerAndRefuseBadFields) {
+  const TestKey ka = key("a"), kb = key("b");
+  auto a = node("a", ka, "to_device");
+  std::vector<std::string> b_args = node_args("node", "b", kb, "to_device");
+  b_args.insert(b_args.end(), {"--capabilities", R"({"Receive":true,"Mediate":false})"});
+  auto b = std::make_unique<NodeProcess>(b_args, dir / "b.stderr");
+  expect_started(*a, ka);
+  expect_started(*b, kb);
+  const auto answer = [](NodeProcess& n, const json& op) {
+    n.write(op);
+    auto line = n.next(20s);
+    return line ? *line : json();
+  };
+  json metadata = answer(*b, {{"op", "metadata"}, {"ref", "m"}});
+  EXPECT_EQ(metadata["event"], "metadata");
+  EXPECT_EQ(metadata["ref"], "m");
+  EXPECT_EQ(metadata["user_id"], "@" + kb.address() + ":localhost");
+  EXPECT_EQ(metadata["capabilities"], "mxc://raiden.network/cap?Mediate=0&Receive=1");
+
+  json peer = answer(*a, {{"op", "peer"}, {"address", kb.address()}, {"metadata", metadata}});
+  EXPECT_EQ(peer["event"], "peer");
+  EXPECT_EQ(peer["user_ids"], json::array({metadata["user_id"]}));
+  json caps = answer(*a, {{"op", "capabilities"}, {"address", kb.address()}});
+  EXPECT_EQ(caps["event"], "capabilities");
+  EXPECT_EQ(caps["capabilities"], (json{{"Mediate", "0"}, {"Receive", "1"}}));
+  json set = answer(*b, {{"op", "set_capabilities"}, {"capabilities", {{"Mediate", true}}}});
+  EXPECT_EQ(set["event"], "capabilities_set");
+  EXPECT_EQ(answer(*a, {{"op", "capabilities"}, {"address", kb.address()}})["capabilities"],
+            (json{{"Mediate", "1"}}));
+
+  json forged = metadata;
+  forged["displayname"] = "0x" + std::string(130, '1');
+  const std::vector<std::pair<json, std::string>> refused = {
+      {{{"op", "metadata"}, {"extra", 1}}, "bad_request"},
+      {{{"op", "capabilities"}, {"address", "0x12"}}, "bad_request"},
+      {{{"op", "set_capabilities"}, {"capabilities", {{"k", 1.5}}}}, "bad_request"},
+      {{{"op", "set_capabilities"}}, "bad_request"},
+      {{{"op", "peer"}, {"address", kb.address()}, {"metadata", "x"}}, "bad_request"},
+      {{{"op", "peer"},
+        {"address", kb.address()},
+        {"metadata", metadata},
+        {"user_ids", json::array()}},
+       "bad_request"},
+      {{{"op", "peer"}, {"address", kb.address()}, {"metadata", forged}}, "bad_user_id"},
+      {{{"op", "peer"}, {"address", ka.address()}, {"metadata", metadata}}, "bad_user_id"},
+  };
+  for (const auto& [op, reason] : refused) {
+    json error = answer(*a, op);
+    EXPECT_EQ(error["event"], "error") << op.dump();
+    EXPECT_EQ(error["reason"], reason) << op.dump();
+  }
+  for (auto* n : {a.get(), b.get()}) {
+    n->write({{"op", "stop"}});
+    EXPECT_EQ(n->wait_exit(30s), 0);
+  }
+}
+
+TEST_F(NodeCli, ABadCapabilitiesOptionIsAUsageError) {
+  const TestKey k = key("a");
+  std::vector<std::string> args = node_args("node", "a", k, "to_device");
+  args.insert(args.end(), {"--capabilities", R"({"k":[1.5]})"});
+  NodeProcess n(args, dir / "a.stderr");
+  EXPECT_EQ(n.wait_exit(30s), 2);
+}
+
 TEST_F(NodeCli, SigtermStopsCleanly) {
   const TestKey k = key("a");
   auto a = node("a", k, "to_device");

@@ -76,5 +76,27 @@ TEST(Capabilities, AUrlSynapseWouldRefuseIsTooLong) {
             CapabilitiesError::too_long);
 }
 
+TEST(Capabilities, AsJsonARepeatedKeyIsAnArray) {
+  EXPECT_EQ(capabilities_to_json({{"Receive", "1"}, {"k", "a"}, {"k", "b"}}),
+            (nlohmann::json{{"Receive", "1"}, {"k", {"a", "b"}}}));
+}
+
+TEST(Capabilities, FromJsonBooleansAreOneOrZeroAndIntegersTheirText) {
+  const auto caps = capabilities_from_json(
+      nlohmann::json{{"Mediate", false}, {"Receive", true}, {"fee", 12}, {"k", {"a", "b"}}});
+  EXPECT_EQ(
+      caps.value(),
+      (Capabilities{{"Mediate", "0"}, {"Receive", "1"}, {"fee", "12"}, {"k", "a"}, {"k", "b"}}));
+}
+
+TEST(Capabilities, FromJsonAnythingElseIsABadValue) {
+  EXPECT_EQ(capabilities_from_json(nlohmann::json::array()).error(), CapabilitiesError::bad_value);
+  EXPECT_EQ(capabilities_from_json({{"k", 1.5}}).error(), CapabilitiesError::bad_value);
+  EXPECT_EQ(capabilities_from_json({{"k", {{"nested", "1"}}}}).error(),
+            CapabilitiesError::bad_value);
+  EXPECT_EQ(capabilities_from_json({{"k", nullptr}}).error(), CapabilitiesError::bad_value);
+  EXPECT_EQ(capabilities_from_json({{"", "1"}}).error(), CapabilitiesError::empty_key);
+}
+
 }  // namespace
 }  // namespace mrt
