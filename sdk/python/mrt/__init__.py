@@ -17,7 +17,8 @@ delivered exactly once: send() returns once the message is durable, and its outc
 
 from __future__ import annotations
 
-from typing import Iterator, Optional
+import logging
+from typing import Callable, Dict, Iterator, Optional
 
 from ._mrt import (
     AddressError,
@@ -56,8 +57,25 @@ __all__ = [
     "recover",
     "run_vectors",
     "sign",
+    "log_to",
     "validate_envelope",
 ]
+
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+           "error": logging.ERROR}
+
+
+def log_to(logger: logging.Logger) -> Callable[[Dict[str, object]], None]:
+    """An on_log for mrt.Node that hands each record to `logger` at its level, as
+    "component/event {fields}", the record itself in the LogRecord's `mrt` attribute:
+
+        node = mrt.Node(key, url, "data", on_log=mrt.log_to(logging.getLogger("mrt")))
+    """
+    def on_log(record: Dict[str, object]) -> None:
+        logger.log(_LEVELS.get(str(record["level"]), logging.INFO), "%s/%s %s",
+                   record["component"], record["event"], record["fields"],
+                   extra={"mrt": record})
+    return on_log
 
 
 def _events(self: Node, timeout: Optional[float] = None) -> Iterator[Event]:

@@ -11,6 +11,7 @@
 #include <mrt/node.hpp>
 
 #include "bindings.hpp"
+#include "log_forwarder.hpp"
 
 namespace mrt::python {
 namespace {
@@ -60,7 +61,12 @@ std::optional<std::set<Address>> to_optional_addresses(
 // can be opened again by a new mrt.Node, and every call but the event ones refuses.
 class PyNode {
  public:
-  PyNode(const PrivateKey& key, NodeConfig config) {
+  PyNode(const PrivateKey& key, NodeConfig config, const py::object& on_log) {
+    if (!on_log.is_none()) {
+      if (!PyCallable_Check(on_log.ptr())) throw py::type_error("on_log must be callable or None");
+      log_ = std::make_unique<LogForwarder>(on_log);
+      config.on_log = log_->on_log();
+    }
     auto node = [&] {
       py::gil_scoped_release unlocked;  // opens (maybe creates) the store
       return Node::open(std::move(config), key);
@@ -88,16 +94,35 @@ class PyNode {
     if (!node) return;
     py::gil_scoped_release unlocked;  // stop() waits for the node's threads
     node->stop();  // wakes calls waiting in other threads; they hold the node until they return
+    if (log_) log_->stop();  // the records of the stop included
   }
 
  private:
+  std::unique_ptr<LogForwarder> log_;  // before node_: destroyed after it
   std::shared_ptr<Node> node_;
   std::string address_;
 };
 
-// mrt::to_json's object as a dict (one vocabulary for the CLI and both SDKs).
-py::object stats_dict(const NodeStats& s) {
-  return py::module_::import("json").attr("loads")(to_json(s).dump());
+// A dict of capabilities (values str, bool, int or lists of those) through mrt's JSON form.
+Capabilities to_capabilities(const py::object& caps) {
+  const std::string text = py::module_::import("json").attr("dumps")(caps).cast<std::string>();
+  auto read = capabilities_from_json(nlohmann::json::parse(text, nullptr, false));
+  if (!read)
+    raise(errors().node, to_string(NodeErrorKind::bad_config),
+          "capabilities: a dict of str, bool, int or lists of those (" +
+              std::string(to_string(read.error())) + ")");
+  return std::move(*read);
+}
+
+py::object from_json(const nlohmann::json& j) {
+  return py::module_::import("json").attr("loads")(j.dump());
+}
+
+LogLevel to_log_level(const std::string& name) {
+  for (auto l : {LogLevel::debug, LogLevel::info, LogLevel::warning, LogLevel::error})
+    if (to_string(l) == name) return l;
+  raise(errors().node, "bad_config",
+        "log_level is debug, info, warning or error, not '" + name + "'");
 }
 
 NodeConfig make_config(const std::string& homeserver, const std::filesystem::path& data_dir,
@@ -111,8 +136,11 @@ NodeConfig make_config(const std::string& homeserver, const std::filesystem::pat
                        const std::map<std::string, std::vector<std::string>>& publishers,
                        std::int64_t max_age_ms, std::int64_t resend_initial_ms,
                        std::int64_t resend_max_ms, std::int64_t sync_timeout_ms,
-                       std::size_t max_outbox_per_recipient, bool durable) {
+                       std::size_t max_outbox_per_recipient, bool durable,
+                       const py::object& capabilities, const std::string& log_level) {
   NodeConfig c;
+  if (!capabilities.is_none()) c.capabilities = to_capabilities(capabilities);
+  c.log_level = to_log_level(log_level);
   c.homeserver = homeserver;
   c.server_name = server_name;
   for (const auto& [url, name] : homeservers) c.homeservers.push_back({url, name});
@@ -193,13 +221,17 @@ void bind_node(py::module_& m) {
                        const std::map<std::string, std::vector<std::string>>& publishers,
                        std::int64_t max_age_ms, std::int64_t resend_initial_ms,
                        std::int64_t resend_max_ms, std::int64_t sync_timeout_ms,
-                       std::size_t max_outbox_per_recipient, bool durable) {
+                       std::size_t max_outbox_per_recipient, bool durable,
+                       const py::object& capabilities, const py::object& on_log,
+                       const std::string& log_level) {
              return std::make_unique<PyNode>(
-                 key, make_config(homeserver, data_dir, server_name, homeservers, homes,
-                                  known_servers, broadcast_server, broadcast_operators, carrier,
-                                  allowlist, publishers, max_age_ms, resend_initial_ms,
-                                  resend_max_ms, sync_timeout_ms, max_outbox_per_recipient,
-                                  durable));
+                 key,
+                 make_config(homeserver, data_dir, server_name, homeservers, homes, known_servers,
+                             broadcast_server, broadcast_operators, carrier, allowlist,
+                             publishers, max_age_ms, resend_initial_ms, resend_max_ms,
+                             sync_timeout_ms, max_outbox_per_recipient, durable, capabilities,
+                             log_level),
+                 on_log);
            }),
            py::arg("key"), py::arg("homeserver"), py::arg("data_dir"), py::kw_only(),
            py::arg("server_name") = "",
@@ -211,13 +243,17 @@ void bind_node(py::module_& m) {
            py::arg("max_age_ms") = kDefaultMaxAgeMs, py::arg("resend_initial_ms") = 2000,
            py::arg("resend_max_ms") = 60000, py::arg("sync_timeout_ms") = 30000,
            py::arg("max_outbox_per_recipient") = Policy{}.max_outbox_per_recipient,
-           py::arg("durable") = true,
+           py::arg("durable") = true, py::arg("capabilities") = py::none(),
+           py::arg("on_log") = py::none(), py::arg("log_level") = "info",
            "Opens (or creates) the node's store in data_dir, sealed under a key derived from "
            "`key`; nothing touches the network yet. homeserver: base URL "
            "(http://127.0.0.1:8008); homeservers: more (url, server_name) pairs; homes: accounts "
            "kept at once; carrier: 'room' or 'to_device'; allowlist: the only unicast senders "
            "accepted (None: all); publishers: per topic, the only broadcast publishers; "
-           "durable=False is for tests only. Raises NodeError (bad_config, store).")
+           "durable=False is for tests only; capabilities: Raiden's (a dict of str, bool, int or "
+           "lists), published at login; on_log: called with a dict (level, component, event, "
+           "fields) for each record at log_level or above, on a thread of its own (mrt.log_to "
+           "makes one for a logging.Logger). Raises NodeError (bad_config, store).")
       .def(
           "start",
           [](PyNode& n) {
@@ -248,7 +284,8 @@ void bind_node(py::module_& m) {
             return unlocked_call(n.node(), [&](Node& node) { return node.send_many(address, std::move(bodies)); });
           },
           py::arg("to"), py::arg("bodies"),
-          "send() for many bodies to one recipient with one durable write; ids in order.")
+          "send() for many bodies to one recipient with one durable write; ids in order. Raises "
+          "NodeError (not_started, too_large, outbox_full, store), AddressError.")
       .def(
           "cancel",
           [](PyNode& n, const std::string& id) {
@@ -256,7 +293,8 @@ void bind_node(py::module_& m) {
           },
           py::arg("id"),
           "Stops sending message `id`: True when it was waiting for its ack (no delivered or "
-          "failed event follows), False when no such message waits. Raises NodeError.")
+          "failed event follows), False when no such message waits. Raises NodeError "
+          "(not_started, store: the erasure could not be written and the message goes on).")
       .def(
           "subscribe",
           [](PyNode& n, const std::string& topic) {
@@ -281,7 +319,8 @@ void bind_node(py::module_& m) {
           },
           py::arg("address"),
           "Prepares for a partner before the first message: its user ids, the DM room, its "
-          "reachability (then reported by events). Returns at once.")
+          "reachability (then reported by events). Returns at once. Raises NodeError "
+          "(not_started), AddressError.")
       .def(
           "discover",
           [](PyNode& n, const std::string& address) {
@@ -290,7 +329,7 @@ void bind_node(py::module_& m) {
           },
           py::arg("address"),
           "The user ids of `address` that the homeservers know and whose displayname proves "
-          "them (PROTOCOL §2, §8).")
+          "them (PROTOCOL §2, §8). Raises NodeError (network, not_started), AddressError.")
       .def(
           "add_user_ids",
           [](PyNode& n, const std::string& address, const std::vector<std::string>& ids) {
@@ -301,6 +340,56 @@ void bind_node(py::module_& m) {
           "User ids the application knows for `address` (a Pathfinding Service's metadata); "
           "each is used once its displayname proves it. Raises NodeError (bad_user_id).")
       .def(
+          "add_metadata",
+          [](PyNode& n, const std::string& address, const py::dict& metadata) {
+            const auto node = n.node();
+            const auto field = [&](const char* name) {
+              if (!metadata.contains(name)) return std::string();
+              if (!py::isinstance<py::str>(metadata[name]))
+                throw py::type_error(std::string("metadata['") + name + "'] must be a str");
+              return metadata[name].cast<std::string>();
+            };
+            value_or_raise(node->add_metadata(
+                to_address(address),
+                {.user_id = field("user_id"), .displayname = field("displayname")}));
+          },
+          py::arg("address"), py::arg("metadata"),
+          "A peer's address metadata as Raiden's Pathfinding Service hands it out (user_id, "
+          "displayname; other keys ignored): an id its displayname proves is validated at once, "
+          "no homeserver asked. Raises NodeError (bad_user_id: not the address's id, or a "
+          "displayname that does not prove it; not_started), AddressError.")
+      .def(
+          "metadata",
+          [](PyNode& n) {
+            return from_json(to_json(value_or_raise(n.node()->metadata())));
+          },
+          "The node's own address metadata, as Raiden's services hand it out: a dict of user_id, "
+          "displayname (the address's signature over the user id) and capabilities (the "
+          "mxc://raiden.network/cap?... URL). Raises NodeError (not_started).")
+      .def(
+          "capabilities_of",
+          [](PyNode& n, const std::string& address) {
+            const Address a = to_address(address);
+            return from_json(capabilities_to_json(
+                unlocked_call(n.node(), [&](Node& node) { return node.capabilities_of(a); })));
+          },
+          py::arg("address"),
+          "A peer's capabilities, read from its profile (the avatar_url of its first validated "
+          "user id that answers): a dict of str (a repeated key: a list); {} when it published "
+          "none. Raises NodeError (network: no user id known, or no answer; not_started), "
+          "AddressError.")
+      .def(
+          "set_capabilities",
+          [](PyNode& n, const py::object& capabilities) {
+            Capabilities caps = to_capabilities(capabilities);
+            unlocked_call(n.node(),
+                          [&](Node& node) { return node.set_capabilities(std::move(caps)); });
+          },
+          py::arg("capabilities"),
+          "Publishes Raiden's capabilities (a dict of str, bool, int or lists of those) on every "
+          "home at once, and at every later login. Raises NodeError (bad_config, network, "
+          "not_started).")
+      .def(
           "reachability",
           [](PyNode& n, const std::string& address) {
             const auto node = n.node();
@@ -308,7 +397,9 @@ void bind_node(py::module_& m) {
             py::gil_scoped_release unlocked;
             return std::string(to_string(node->reachability(a)));
           },
-          py::arg("address"), "reachable, unreachable or unknown (waits at most 10 s).")
+          py::arg("address"),
+          "reachable, unreachable or unknown (waits at most 10 s). Raises NodeError "
+          "(not_started once stopped), AddressError.")
       .def(
           "set_allowlist",
           [](PyNode& n, const std::optional<std::vector<std::string>>& addresses) {
@@ -316,7 +407,8 @@ void bind_node(py::module_& m) {
             node->set_allowlist(to_optional_addresses(addresses));
           },
           py::arg("addresses"),
-          "The only unicast senders accepted from now on (None: every sender).")
+          "The only unicast senders accepted from now on (None: every sender). Raises NodeError "
+          "(not_started once stopped), AddressError.")
       .def(
           "set_publishers",
           [](PyNode& n, const std::string& topic,
@@ -325,7 +417,8 @@ void bind_node(py::module_& m) {
             value_or_raise(node->set_publishers(topic, to_optional_addresses(addresses)));
           },
           py::arg("topic"), py::arg("addresses"),
-          "The only publishers accepted in the room of `topic` (None: every publisher).")
+          "The only publishers accepted in the room of `topic` (None: every publisher). Raises "
+          "NodeError (bad_topic, not_started once stopped), AddressError.")
       .def(
           "next_event",
           [](PyNode& n, std::optional<double> timeout) -> std::optional<NodeEvent> {
@@ -362,7 +455,8 @@ void bind_node(py::module_& m) {
       .def(
           "event_fd", [](PyNode& n) { return n.node()->event_fd(); },
           "A descriptor to poll for reading (loop.add_reader, gevent's wait_read): readable "
-          "while an event waits. Never read or close it; it closes with stop().")
+          "while an event waits. Never read or close it; it closes with stop(). Raises NodeError "
+          "(not_started once stopped).")
       .def(
           "consumed",
           [](PyNode& n, const NodeEvent& e) {
@@ -372,10 +466,11 @@ void bind_node(py::module_& m) {
           },
           py::arg("event"),
           "Marks a message, delivered or failed event handled: it is not reported again after "
-          "a restart.")
+          "a restart. Raises NodeError (not_started once stopped).")
       .def(
-          "stats", [](PyNode& n) { return stats_dict(n.node()->stats()); },
-          "The node's counters (sent, delivered, received, rejected by reason, outbox, ...).")
+          "stats", [](PyNode& n) { return from_json(to_json(n.node()->stats())); },
+          "The node's counters (sent, delivered, received, rejected by reason, outbox, ...). "
+          "Raises NodeError (not_started once stopped).")
       .def_property_readonly(
           "address", [](PyNode& n) { return n.address(); },
           "The node's address (wire form).")
@@ -401,7 +496,8 @@ void bind_node(py::module_& m) {
             }
             return out;
           },
-          "The homeservers in use, fastest first.");
+          "The homeservers in use, fastest first: dicts of url, server_name, user_id, device_id, "
+          "rtt_ms. Raises NodeError (not_started once stopped).");
 }
 
 }  // namespace mrt::python
