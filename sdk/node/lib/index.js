@@ -27,7 +27,10 @@ const OUTCOMES = new Set(['delivered', 'failed']);
 class Node extends EventEmitter {
   constructor(key, options) {
     super();
-    this.native = new native.NativeNode(key, options);
+    const onLog = options && options.onLog;
+    this.native = new native.NativeNode(key, typeof onLog === 'function'
+      ? { ...options, onLog: (record) => this.log(onLog, record) }
+      : options);
     this.waiting = new Map(); // message id -> {resolve, reject} of sendAndWait
     this.early = new Map(); // outcomes that came before their send's id
     this.sending = 0;
@@ -54,6 +57,15 @@ class Node extends EventEmitter {
     await this.chain;
     for (const w of this.waiting.values()) w.reject(new errors.NodeError('the node stopped'));
     this.waiting.clear();
+  }
+
+  // A log hook that throws must not stop the node: 'error' listeners hear it, if any.
+  log(onLog, record) {
+    try {
+      onLog(record);
+    } catch (error) {
+      if (this.listenerCount('error') > 0) this.emit('error', error);
+    }
   }
 
   async dispatch(event) {
@@ -145,6 +157,18 @@ class Node extends EventEmitter {
   async reachability(address) { return this.native.reachability(address); }
   watch(address) { this.native.watch(address); }
   addUserIds(address, userIds) { this.native.addUserIds(address, userIds); }
+  /** A peer's address metadata ({user_id, displayname}, as Raiden's Pathfinding Service
+   * hands it out): an id its displayname proves is validated at once, no homeserver asked.
+   * Throws NodeError (bad_user_id, not_started), AddressError, TypeError. */
+  addMetadata(address, metadata) { this.native.addMetadata(address, metadata); }
+  /** The node's own {user_id, displayname, capabilities}. Throws NodeError (not_started). */
+  metadata() { return this.native.metadata(); }
+  /** A peer's capabilities from its profile ({} when none). Rejects with NodeError (network,
+   * not_started) or AddressError. */
+  async capabilitiesOf(address) { return this.native.capabilitiesOf(address); }
+  /** Publishes the node's capabilities on every home now and at every later login. Rejects
+   * with NodeError (bad_config, network, not_started). */
+  async setCapabilities(capabilities) { return this.native.setCapabilities(capabilities); }
   setAllowlist(addresses) { this.native.setAllowlist(addresses); }
   setPublishers(topic, addresses) { this.native.setPublishers(topic, addresses); }
   stats() { return this.native.stats(); }

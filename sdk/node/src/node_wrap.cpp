@@ -11,6 +11,7 @@
 #include <mrt/node.hpp>
 
 #include "addon.hpp"
+#include "log_sink.hpp"
 
 namespace mrt::js {
 namespace {
@@ -71,8 +72,41 @@ std::string string_option(Napi::Env env, const Napi::Object& o, const char* name
   return v.IsUndefined() ? std::string() : to_string_arg(env, v, name);
 }
 
+Napi::Value parse_json(Napi::Env env, const nlohmann::json& j) {
+  Napi::Function parse =
+      env.Global().Get("JSON").As<Napi::Object>().Get("parse").As<Napi::Function>();
+  return parse.Call({Napi::String::New(env, j.dump())});
+}
+
+// An object of str, bool, int or arrays of those, through mrt's JSON form (NodeError
+// bad_config otherwise).
+Capabilities to_capabilities(Napi::Env env, const Napi::Value& v) {
+  Napi::Function stringify =
+      env.Global().Get("JSON").As<Napi::Object>().Get("stringify").As<Napi::Function>();
+  const Napi::Value text = stringify.Call({v});
+  auto read = capabilities_from_json(
+      text.IsString() ? nlohmann::json::parse(text.As<Napi::String>().Utf8Value(), nullptr, false)
+                      : nlohmann::json());
+  if (!read)
+    throw_error(env, "NodeError", "bad_config",
+                "capabilities: an object of strings, booleans, integers or arrays of those (" +
+                    std::string(to_string(read.error())) + ")");
+  return std::move(*read);
+}
+
+LogLevel to_log_level(Napi::Env env, const std::string& name) {
+  for (auto l : {LogLevel::debug, LogLevel::info, LogLevel::warning, LogLevel::error})
+    if (to_string(l) == name) return l;
+  throw_error(env, "NodeError", "bad_config",
+              "logLevel is debug, info, warning or error, not '" + name + "'");
+}
+
 NodeConfig make_config(Napi::Env env, const Napi::Object& o) {
   NodeConfig c;
+  if (!o.Get("capabilities").IsUndefined() && !o.Get("capabilities").IsNull())
+    c.capabilities = to_capabilities(env, o.Get("capabilities"));
+  if (!o.Get("logLevel").IsUndefined())
+    c.log_level = to_log_level(env, to_string_arg(env, o.Get("logLevel"), "logLevel"));
   c.homeserver = to_string_arg(env, o.Get("homeserver"), "homeserver");
   c.data_dir = to_string_arg(env, o.Get("dataDir"), "dataDir");
   c.server_name = string_option(env, o, "serverName");
@@ -144,33 +178,33 @@ Napi::Value event_object(Napi::Env env, const NodeEvent& e) {
   return o;
 }
 
-// mrt::to_json's object (one vocabulary for the CLI and both SDKs).
-Napi::Value stats_object(Napi::Env env, const NodeStats& s) {
-  Napi::Function parse =
-      env.Global().Get("JSON").As<Napi::Object>().Get("parse").As<Napi::Function>();
-  return parse.Call({Napi::String::New(env, to_json(s).dump())});
-}
-
 class NodeWrap : public Napi::ObjectWrap<NodeWrap> {
  public:
   static Napi::Function define(Napi::Env env) {
-    return DefineClass(
-        env, "NativeNode",
-        {InstanceMethod<&NodeWrap::start>("start"), InstanceMethod<&NodeWrap::stop>("stop"),
-         InstanceMethod<&NodeWrap::send>("send"), InstanceMethod<&NodeWrap::send_many>("sendMany"),
-         InstanceMethod<&NodeWrap::cancel>("cancel"),
-         InstanceMethod<&NodeWrap::subscribe>("subscribe"),
-         InstanceMethod<&NodeWrap::broadcast>("broadcast"),
-         InstanceMethod<&NodeWrap::discover>("discover"),
-         InstanceMethod<&NodeWrap::reachability>("reachability"),
-         InstanceMethod<&NodeWrap::watch>("watch"),
-         InstanceMethod<&NodeWrap::add_user_ids>("addUserIds"),
-         InstanceMethod<&NodeWrap::set_allowlist>("setAllowlist"),
-         InstanceMethod<&NodeWrap::set_publishers>("setPublishers"),
-         InstanceMethod<&NodeWrap::consumed>("consumed"), InstanceMethod<&NodeWrap::stats>("stats"),
-         InstanceMethod<&NodeWrap::pump>("pump"), InstanceAccessor<&NodeWrap::address>("address"),
-         InstanceAccessor<&NodeWrap::user_id>("userId"),
-         InstanceAccessor<&NodeWrap::device_id>("deviceId")});
+    return DefineClass(env, "NativeNode",
+                       {InstanceMethod<&NodeWrap::start>("start"),
+                        InstanceMethod<&NodeWrap::stop>("stop"),
+                        InstanceMethod<&NodeWrap::send>("send"),
+                        InstanceMethod<&NodeWrap::send_many>("sendMany"),
+                        InstanceMethod<&NodeWrap::cancel>("cancel"),
+                        InstanceMethod<&NodeWrap::subscribe>("subscribe"),
+                        InstanceMethod<&NodeWrap::broadcast>("broadcast"),
+                        InstanceMethod<&NodeWrap::discover>("discover"),
+                        InstanceMethod<&NodeWrap::reachability>("reachability"),
+                        InstanceMethod<&NodeWrap::watch>("watch"),
+                        InstanceMethod<&NodeWrap::add_user_ids>("addUserIds"),
+                        InstanceMethod<&NodeWrap::add_metadata>("addMetadata"),
+                        InstanceMethod<&NodeWrap::metadata>("metadata"),
+                        InstanceMethod<&NodeWrap::capabilities_of>("capabilitiesOf"),
+                        InstanceMethod<&NodeWrap::set_capabilities>("setCapabilities"),
+                        InstanceMethod<&NodeWrap::set_allowlist>("setAllowlist"),
+                        InstanceMethod<&NodeWrap::set_publishers>("setPublishers"),
+                        InstanceMethod<&NodeWrap::consumed>("consumed"),
+                        InstanceMethod<&NodeWrap::stats>("stats"),
+                        InstanceMethod<&NodeWrap::pump>("pump"),
+                        InstanceAccessor<&NodeWrap::address>("address"),
+                        InstanceAccessor<&NodeWrap::user_id>("userId"),
+                        InstanceAccessor<&NodeWrap::device_id>("deviceId")});
   }
 
   // new NativeNode(key, options): opens the store (NodeError bad_config, store).
@@ -178,7 +212,19 @@ class NodeWrap : public Napi::ObjectWrap<NodeWrap> {
     Napi::Env env = info.Env();
     const PrivateKey& key = unwrap_key(env, info[0]);
     if (!info[1].IsObject()) throw Napi::TypeError::New(env, "options must be an object");
-    auto node = Node::open(make_config(env, info[1].As<Napi::Object>()), key);
+    const Napi::Object options = info[1].As<Napi::Object>();
+    NodeConfig config = make_config(env, options);
+    if (!options.Get("onLog").IsUndefined()) {
+      if (!options.Get("onLog").IsFunction())
+        throw Napi::TypeError::New(env, "onLog must be a function");
+      log_ = std::make_shared<LogSink>(env, options.Get("onLog").As<Napi::Function>());
+      config.on_log = LogSink::on_log(log_);
+    }
+    auto node = Node::open(std::move(config), key);
+    if (!node) {
+      if (log_) log_->close();
+      throw node_error(env, node.error());
+    }
     if (!node) throw node_error(env, node.error());
     node_ = std::make_shared<Node>(std::move(*node));
     address_ = node_->address().to_hex();
@@ -206,9 +252,10 @@ class NodeWrap : public Napi::ObjectWrap<NodeWrap> {
     std::shared_ptr<Node> n = std::move(node_);
     if (!n) return run_async(info.Env(), [] { return Settle(); });
     auto pump = std::make_shared<std::thread>(std::move(pump_));
-    return run_async(info.Env(), [n, pump] {
+    return run_async(info.Env(), [n, pump, log = log_] {
       n->stop();
       if (pump->joinable()) pump->join();
+      if (log) log->close();  // the records of the stop included
       return Settle();
     });
   }
@@ -216,6 +263,7 @@ class NodeWrap : public Napi::ObjectWrap<NodeWrap> {
   void end_pump() {
     if (node_) node_->stop();
     if (pump_.joinable()) pump_.join();
+    if (log_) log_->close();
   }
 
   Napi::Value send(const Napi::CallbackInfo& info) {
@@ -306,6 +354,46 @@ class NodeWrap : public Napi::ObjectWrap<NodeWrap> {
     return env.Undefined();
   }
 
+  // addMetadata(address, {user_id, displayname}): Raiden's address metadata.
+  Napi::Value add_metadata(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const Address a = to_address(env, info[0]);
+    if (!info[1].IsObject()) throw Napi::TypeError::New(env, "metadata must be an object");
+    const Napi::Object m = info[1].As<Napi::Object>();
+    const AddressMetadata metadata{.user_id = string_option(env, m, "user_id"),
+                                   .displayname = string_option(env, m, "displayname")};
+    if (auto r = node(env)->add_metadata(a, metadata); !r) throw node_error(env, r.error());
+    return env.Undefined();
+  }
+
+  Napi::Value metadata(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto m = node(env)->metadata();
+    if (!m) throw node_error(env, m.error());
+    return parse_json(env, to_json(*m));
+  }
+
+  Napi::Value capabilities_of(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto n = node(env);
+    const Address a = to_address(env, info[0]);
+    return run_async(env, [n, a] {
+      return settle(n->capabilities_of(a), [](Napi::Env js, const Capabilities& caps) {
+        return parse_json(js, capabilities_to_json(caps));
+      });
+    });
+  }
+
+  Napi::Value set_capabilities(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto n = node(env);
+    Capabilities caps = to_capabilities(env, info[0]);
+    return run_async(env, [n, caps = std::move(caps)]() mutable {
+      return settle(n->set_capabilities(std::move(caps)),
+                    [](Napi::Env js, const Unit&) -> Napi::Value { return js.Undefined(); });
+    });
+  }
+
   Napi::Value set_allowlist(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     node(env)->set_allowlist(optional_addresses(env, info[0], "allowlist"));
@@ -345,7 +433,7 @@ class NodeWrap : public Napi::ObjectWrap<NodeWrap> {
   }
 
   Napi::Value stats(const Napi::CallbackInfo& info) {
-    return stats_object(info.Env(), node(info.Env())->stats());
+    return parse_json(info.Env(), to_json(node(info.Env())->stats()));
   }
 
   // pump(callback): the node's events, in order, each as callback(event) on the JS thread.
@@ -384,6 +472,7 @@ class NodeWrap : public Napi::ObjectWrap<NodeWrap> {
     return Napi::String::New(info.Env(), node(info.Env())->device_id());
   }
 
+  std::shared_ptr<LogSink> log_;
   std::shared_ptr<Node> node_;
   std::thread pump_;
   std::string address_;

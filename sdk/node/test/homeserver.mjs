@@ -20,6 +20,10 @@ export async function devHomeserver() {
   });
   if (!line.startsWith('listening on ')) throw new Error(`mrt serve: ${line}`);
   const nodes = [];
+  // A child killed by a signal has a signalCode and no exitCode.
+  const exited = () => new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve(); else child.once('exit', resolve);
+  });
   return {
     url: line.split(' ').pop(),
     dir,
@@ -36,10 +40,15 @@ export async function devHomeserver() {
       await node.start();
       return node;
     },
+    // The server goes away (the nodes' syncs fail from then on); close() still cleans up.
+    async kill() {
+      child.kill('SIGKILL');
+      await exited();
+    },
     async close() {
       for (const node of nodes) await node.stop();
       child.kill('SIGTERM');
-      await new Promise((resolve) => { if (child.exitCode !== null) resolve(); else child.once('exit', resolve); });
+      await exited();
       rmSync(dir, { recursive: true, force: true });
     },
   };
