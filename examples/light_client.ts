@@ -5,7 +5,7 @@
 //   build/cli/mrt serve --server-name localhost --listen 127.0.0.1:8008 --data /tmp/hs &
 //   npm install build/sdk/node/package          # the addon's package folder
 //   npx tsc examples/light_client.ts && node examples/light_client.js 0x…partner
-import { Node, NodeError, NodeEvent, PrivateKey } from 'mrt';
+import { LogRecord, Node, NodeError, NodeEvent, PrivateKey } from 'mrt';
 
 const PATHFINDING = 'raiden_1_path_finding';
 
@@ -16,6 +16,9 @@ async function main(partner: string): Promise<void> {
     serverName: 'localhost',
     dataDir: 'light-client-data',
     allowlist: [partner],
+    capabilities: { Receive: true, Mediate: false, toDevice: true },
+    onLog: (record: LogRecord) => console.error(record.level, record.component, record.event, record.fields),
+    logLevel: 'warning',
   });
   node.on('message', async (event: NodeEvent) => {
     console.log('from', event.topic ?? event.peer, event.body); // consumed once this settles
@@ -23,6 +26,7 @@ async function main(partner: string): Promise<void> {
   node.on('reachability', (event: NodeEvent) => console.log(event.peer, 'is', event.reachability));
   await node.start();
   node.watch(partner); // ids, DM room and reachability before the first payment
+  console.log('metadata for the PFS:', node.metadata());
   await node.subscribe(PATHFINDING);
   const balanceProof = JSON.stringify({ type: 'LockedTransfer', nonce: 1, amount: '10' });
   try {

@@ -11,6 +11,7 @@ the Pathfinding Service's room, sends a balance proof and waits for `delivered`.
 import argparse
 import asyncio
 import json
+import logging
 
 import mrt
 import mrt.aio
@@ -22,10 +23,16 @@ async def main(args: argparse.Namespace) -> None:
     key = mrt.PrivateKey.generate() if not args.keystore else mrt.PrivateKey.from_keystore(
         args.keystore, open(args.password_file, "rb").read().strip())
     node = mrt.aio.Node(mrt.Node(key, args.homeserver, args.data_dir,
-                                 server_name=args.server_name, allowlist=[args.partner]))
+                                 server_name=args.server_name, allowlist=[args.partner],
+                                 capabilities={"Receive": True, "Mediate": True},
+                                 on_log=mrt.log_to(logging.getLogger("mrt"))))
     async with node:
-        print("node", node.address)
+        print("node", node.address, "metadata for the PFS:", node.metadata())
         node.watch(args.partner)                 # ids, DM room and reachability ahead of time
+        try:
+            print("partner capabilities:", await node.capabilities_of(args.partner))
+        except mrt.NodeError as e:               # network: no user id of it known yet
+            print("partner capabilities not known yet:", e)
         await node.subscribe(PATHFINDING)
         balance_proof = json.dumps({"type": "LockedTransfer", "nonce": 1, "amount": "10"})
         try:
@@ -49,4 +56,5 @@ if __name__ == "__main__":
     parser.add_argument("--keystore")
     parser.add_argument("--password-file")
     parser.add_argument("--wait", type=float, default=30)
+    logging.basicConfig(level=logging.INFO)
     asyncio.run(main(parser.parse_args()))

@@ -141,6 +141,18 @@ class Node:
     async def reachability(self, address: str) -> str:
         return await self._run(self.node.reachability, address)
 
+    async def capabilities_of(self, address: str) -> Dict[str, object]:
+        return await self._run(self.node.capabilities_of, address)
+
+    async def set_capabilities(self, capabilities: Dict[str, object]) -> None:
+        await self._run(self.node.set_capabilities, capabilities)
+
+    def metadata(self) -> Dict[str, str]:
+        return self.node.metadata()
+
+    def add_metadata(self, address: str, metadata: Dict[str, str]) -> None:
+        self.node.add_metadata(address, metadata)
+
     def watch(self, address: str) -> None:
         self.node.watch(address)
 
