@@ -1,6 +1,10 @@
-// The dev homeserver (`mrt serve`) as a child process for the SDK's tests, and helpers.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+// The homeserver of the SDK's tests, and helpers: the dev homeserver (`mrt serve`) as a child
+// process, one per test; or, with MRT_TEST_HOMESERVER=synapse, one Synapse 1.67 for the whole
+// run (../shared/synapse/synapse.sh, named by MRT_SYNAPSE_SH), each test on fresh keys.
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,7 +13,39 @@ import readline from 'node:readline';
 const require = createRequire(import.meta.url);
 export const mrt = require(process.env.MRT_NODE_PACKAGE);
 
+export const onSynapse = process.env.MRT_TEST_HOMESERVER === 'synapse';
+
+async function freePort() {
+  const server = net.createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+let synapse = null;
+// One Synapse for the run, wiped when the process exits.
+async function sharedSynapse() {
+  if (synapse) return synapse;
+  const script = process.env.MRT_SYNAPSE_SH;
+  const name = `mrt-test-${process.pid}-node`;
+  const instance = path.join(process.env.MRT_SYNAPSE_ROOT ?? '/tmp/mrt-synapse', name);
+  mkdirSync(instance, { recursive: true });
+  // A signing key written first spares synapse.sh a second Python start (--generate-keys).
+  const seed = randomBytes(32).toString('base64').replace(/=+$/, '');
+  writeFileSync(path.join(instance, 'signing.key'), `ed25519 a_${randomBytes(2).toString('hex')} ${seed}\n`);
+  const [client, federation] = [await freePort(), await freePort()];
+  const log = openSync(path.join(instance, 'synapse.sh.log'), 'a');
+  const started = spawnSync(script, ['start', name, String(client), String(federation)],
+    { stdio: ['ignore', log, log] });
+  if (started.status !== 0) throw new Error(`synapse.sh start failed: see ${instance}`);
+  process.on('exit', () => spawnSync(script, ['wipe', name], { stdio: 'ignore' }));
+  synapse = { url: `http://127.0.0.1:${client}`, serverName: `127.0.0.1:${federation}` };
+  return synapse;
+}
+
 export async function devHomeserver() {
+  if (onSynapse) return homeserverAt(await sharedSynapse(), null);
   const dir = mkdtempSync(path.join(tmpdir(), 'mrt-js-'));
   const child = spawn(process.env.MRT_CLI, ['serve', '--server-name', 'localhost', '--listen',
     '127.0.0.1:0', '--data', path.join(dir, 'server')], { stdio: ['ignore', 'pipe', 'ignore'] });
@@ -19,17 +55,24 @@ export async function devHomeserver() {
     child.once('exit', (code) => reject(new Error(`mrt serve exited with ${code}`)));
   });
   if (!line.startsWith('listening on ')) throw new Error(`mrt serve: ${line}`);
+  return homeserverAt({ url: line.split(' ').pop(), serverName: 'localhost', dir }, child);
+}
+
+// Nodes on `server`; `child` is its process when it is this test's own (kill() needs one).
+function homeserverAt(server, child) {
+  const dir = server.dir ?? mkdtempSync(path.join(tmpdir(), 'mrt-js-'));
   const nodes = [];
   // A child killed by a signal has a signalCode and no exitCode.
   const exited = () => new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve(); else child.once('exit', resolve);
   });
   return {
-    url: line.split(' ').pop(),
+    url: server.url,
+    serverName: server.serverName,
     dir,
     node(key, name, options = {}) {
       const node = new mrt.Node(key, {
-        homeserver: this.url, serverName: 'localhost', dataDir: path.join(dir, name),
+        homeserver: this.url, serverName: this.serverName, dataDir: path.join(dir, name),
         carrier: 'to_device', durable: false, ...options,
       });
       nodes.push(node);
@@ -47,8 +90,10 @@ export async function devHomeserver() {
     },
     async close() {
       for (const node of nodes) await node.stop();
-      child.kill('SIGTERM');
-      await exited();
+      if (child) {
+        child.kill('SIGTERM');
+        await exited();
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -1,7 +1,13 @@
-"""The dev homeserver (`mrt serve`) as a child process for the SDK's tests, and helpers."""
+"""The homeserver of the SDK's tests, and helpers: the dev homeserver (`mrt serve`) as a child
+process, one per test; or, with MRT_TEST_HOMESERVER=synapse, one Synapse 1.67 for the whole run
+(../shared/synapse/synapse.sh, named by MRT_SYNAPSE_SH), each test on fresh keys."""
 
+import atexit
+import base64
 import os
+import secrets
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -10,10 +16,61 @@ import unittest
 import mrt
 
 MRT_CLI = os.environ.get("MRT_CLI", "mrt")
+ON_SYNAPSE = os.environ.get("MRT_TEST_HOMESERVER") == "synapse"
+
+
+class SynapseHomeserver:
+    """One Synapse on two free ports of 127.0.0.1 (server_name 127.0.0.1:PORT), wiped at exit."""
+
+    def __init__(self) -> None:
+        self.script = os.environ["MRT_SYNAPSE_SH"]
+        self.name = f"mrt-test-{os.getpid()}-python"
+        root = os.environ.get("MRT_SYNAPSE_ROOT", "/tmp/mrt-synapse")
+        instance = os.path.join(root, self.name)
+        os.makedirs(instance, exist_ok=True)
+        # A signing key written first spares synapse.sh a second Python start (--generate-keys).
+        seed = base64.b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+        with open(os.path.join(instance, "signing.key"), "w") as f:
+            f.write(f"ed25519 a_{secrets.token_hex(2)} {seed}\n")
+        sockets = [socket.socket() for _ in range(2)]
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        client, federation = (s.getsockname()[1] for s in sockets)
+        for s in sockets:
+            s.close()
+        with open(os.path.join(instance, "synapse.sh.log"), "ab") as log:
+            subprocess.run([self.script, "start", self.name, str(client), str(federation)],
+                           check=True, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        self.url = f"http://127.0.0.1:{client}"
+        self.server_name = f"127.0.0.1:{federation}"
+        atexit.register(self.wipe)
+
+    def wipe(self) -> None:
+        subprocess.run([self.script, "wipe", self.name], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+_SYNAPSE = None
+
+
+class SharedSynapse:
+    """A test's view of the run's Synapse: its own data folder; close() keeps the server."""
+
+    def __init__(self) -> None:
+        global _SYNAPSE
+        if _SYNAPSE is None:
+            _SYNAPSE = SynapseHomeserver()
+        self.url, self.server_name = _SYNAPSE.url, _SYNAPSE.server_name
+        self.dir = tempfile.mkdtemp(prefix="mrt-sdk-")
+
+    def close(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class DevHomeserver:
     """`mrt serve` on a free port of 127.0.0.1, its data in a fresh folder."""
+
+    server_name = "localhost"
 
     def __init__(self) -> None:
         self.dir = tempfile.mkdtemp(prefix="mrt-sdk-")
@@ -45,7 +102,7 @@ class NodeTestCase(unittest.TestCase):
     """A dev homeserver per test, and nodes on it that are stopped afterwards."""
 
     def setUp(self) -> None:
-        self.server = DevHomeserver()
+        self.server = SharedSynapse() if ON_SYNAPSE else DevHomeserver()
         self.nodes = []
 
     def tearDown(self) -> None:
@@ -56,7 +113,7 @@ class NodeTestCase(unittest.TestCase):
     def node(self, key, name: str, **config) -> mrt.Node:
         config.setdefault("carrier", "to_device")
         config.setdefault("durable", False)
-        config.setdefault("server_name", "localhost")
+        config.setdefault("server_name", self.server.server_name)
         node = mrt.Node(key, self.server.url, os.path.join(self.server.dir, name), **config)
         self.nodes.append(node)
         return node

@@ -11,15 +11,16 @@ import unittest
 import mrt
 from homeserver import NodeTestCase
 
-# argv: key hex, homeserver URL, data_dir, then "send <to> <n>" or "receive".
+# argv: key hex, homeserver URL, server name, data_dir, then "send <to> <n>" or "receive".
 CHILD = r"""
 import sys, time, mrt
-key, url, data_dir, role = mrt.PrivateKey.from_hex(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-node = mrt.Node(key, url, data_dir, server_name="localhost", carrier="to_device")
+key, url, name, data_dir = mrt.PrivateKey.from_hex(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+role = sys.argv[5]
+node = mrt.Node(key, url, data_dir, server_name=name, carrier="to_device")
 node.start()
 print("started", flush=True)
 if role == "send":
-    print(" ".join(node.send_many(sys.argv[5], [f"m{i}" for i in range(int(sys.argv[6]))])), flush=True)
+    print(" ".join(node.send_many(sys.argv[6], [f"m{i}" for i in range(int(sys.argv[7]))])), flush=True)
 else:
     while True:  # prints each message and never consumes it
         event = node.next_event()
@@ -42,7 +43,7 @@ def fresh_key() -> str:
 class CrashTest(NodeTestCase):
     def child(self, key: str, name: str, *role: str) -> subprocess.Popen:
         process = subprocess.Popen(
-            [sys.executable, "-c", CHILD, key, self.server.url,
+            [sys.executable, "-c", CHILD, key, self.server.url, self.server.server_name,
              os.path.join(self.server.dir, name), *role],
             stdout=subprocess.PIPE, text=True)
         self.addCleanup(process.stdout.close)

@@ -70,7 +70,7 @@ class LogTest(NodeTestCase):
         self.assertTrue(failed.wait(20))
         record = next(r for r in records if r["event"] == "sync_failed")
         self.assertEqual((record["level"], record["component"]), ("warning", "sync"))
-        self.assertEqual(record["fields"]["server"], "localhost")
+        self.assertEqual(record["fields"]["server"], self.server.server_name)
         self.assertNotIn(threading.get_ident(), threads)
 
     def test_log_to_hands_records_to_a_logging_logger(self):
