@@ -26,7 +26,8 @@ const FUZZ_ED25519_SEED = Uint8Array.from({ length: 32 }, (_, i) => i);
 const TARGETS = ['canonical_json', 'ecrecover', 'keystore', 'hex_base64', 'address_userid',
                  'vector_runner', 'matrix_signing', 'attestation', 'envelope', 'megolm_decrypt',
                  'olm_decrypt', 'key_export', 'store_records', 'e2ee_intake',
-                 'devserver_request', 'matrix_response', 'sync_batch', 'oversized_element_filter'];
+                 'devserver_request', 'matrix_response', 'sync_batch', 'oversized_element_filter',
+                 'capabilities'];
 const corpora = Object.fromEntries(TARGETS.map((t) => [t, new Map()]));
 
 function add(target, data) {
@@ -289,6 +290,13 @@ for (const [status, retry, body] of [
     }
   }
 }
+// capabilities_fuzz.cpp: what Raiden's clients publish, and the JSON form.
+for (const seed of [
+  'mxc://raiden.network/cap?Receive=1&Mediate=1&Delivery=1&webRTC=1&toDevice=1&immutableMetadata=1',
+  'mxc://raiden.network/cap?Delivery=0&randomCap=test&k=a&k=b', 'mxc://', 'mxc://matrix.org/AbCd',
+  'mxc://raiden.network/cap?a%26b%3Dc=x+y%25&%C3%BC=%E6%97%A5&flag&&=1',
+  '{"Receive":true,"Mediate":false,"fee":12,"k":["a","b",1,true]}', '{"k":1.5}',
+]) add('capabilities', seed);
 // devserver_request_fuzz.cpp: byte 0 = method (bits 0-2), valid token (bit 3), junk token
 // (bit 4), "/_matrix/client/v3/" prefix (bit 5); then the target up to a newline, then the body.
 for (const [flags, target, body] of [
