@@ -19,6 +19,7 @@ NodeWorker::Peer& NodeWorker::peer(const Address& address) {
   if (!slot) {
     slot = std::make_unique<Peer>();
     slot->address = address;
+    slot->pace = TokenBucket::full(transmit_pace(ctx_.config.policy), steady());
     const auto& known = ids_.ids(address);
     if (!known.empty()) machine_.update_tracked_users({known.begin(), known.end()});
     look_up_ids(address);  // nothing goes out before one of its ids is validated
@@ -65,12 +66,15 @@ void NodeWorker::transmit(Peer& p, bool draining) {
   // A message's first transmission goes over one homeserver only (HomeSet::first_choice).
   const bool first_choice = ctx_.homes.first_choice(server_name_, p.address);
   bool stuck = true;  // every message in it already went out kStuckAttempts times
+  const TokenRate pace = transmit_pace(ctx_.config.policy);
   while (!p.messages.empty() && payload.count() < kMaxEnvelopesPerPayload) {
     const std::string nonce = p.messages.front();
     const OutboxEntry* entry = outbox_.find(nonce);
     const int attempts = outbox_.attempts(nonce);
     if (entry && (attempts > 1 || first_choice)) {
-      if (!payload.add(entry->envelope)) break;
+      // Over the pace: the rest waits for a later step (the tick comes every kTickMs).
+      if (p.pace.available(pace, steady()) < 1 || !payload.add(entry->envelope)) break;
+      (void)p.pace.take(pace, steady());
       nonces.push_back(nonce);
       stuck = stuck && attempts >= kStuckAttempts;
     }

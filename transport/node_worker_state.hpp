@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/token_bucket.hpp"
 #include "node_worker.hpp"
 
 namespace mrt::transport {
@@ -20,6 +21,15 @@ namespace worker {
 
 inline constexpr std::int64_t kTickMs = 100;
 inline constexpr std::int64_t kIdleTickMs = 1000;  // no message waiting for its ack
+
+// Messages to one peer go out at most at nine tenths of the budget this node grants each sender
+// (PROTOCOL §4 rule 8), which its peers, running the same defaults, grant it (the tenth left is
+// for acks). A backlog that leaves at once (after an outage, or once the peer's id is proven)
+// would go over it, and the peer would refuse the rest unacked, each then waiting a doubled
+// resend delay.
+inline TokenRate transmit_pace(const Policy& policy) {
+  return {.per_second = 0.9 * policy.rate_per_second, .burst = 0.9 * policy.burst};
+}
 // Most envelopes one payload takes, so that one transmit step stays short.
 inline constexpr std::size_t kMaxEnvelopesPerPayload = 512;
 inline constexpr std::int64_t kReinviteMs = 60'000;
@@ -88,6 +98,7 @@ struct NodeWorker::Peer {
   std::int64_t next_recheck = 0;     // of its user ids, while deliveries keep failing
   std::uint64_t stuck_payloads = 0;  // payloads of resends only (alternating carriers)
   bool watched = false;              // Node::watch: kept, and its room opened, with no message
+  TokenBucket pace;                  // transmit_pace: messages sent, resends included
 };
 
 struct NodeWorker::Room {

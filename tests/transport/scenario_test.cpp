@@ -44,6 +44,21 @@ TEST_F(Scenario, AMessageNobodyAcksFailsAfterMaxAgeAndNoEarlier) {
   EXPECT_EQ(low->stats().resent, 13u);
 }
 
+// After an outage every message of a backlog falls due at once. Resent all together, they would
+// go over the receiver's budget for the sender (PROTOCOL §4 rule 8: 200/s, 2,000 at once), be
+// refused unacked, and wait a doubled delay; paced, none is refused.
+TEST_F(Scenario, ABacklogThatFallsDueAtOnceIsResentWithinTheReceiversBudget) {
+  start(Carrier::to_device);
+  hub.take_down(kServer);
+  std::vector<std::string> bodies(3000, "balance proof");
+  ASSERT_TRUE(low->node().send_many(high->address(), bodies));
+  idle(20'000);
+  hub.bring_up(kServer);
+  ASSERT_TRUE(run([&] { return low->count(NodeEventType::delivered) == 3000; }, 120'000));
+  EXPECT_EQ(high->count(NodeEventType::message), 3000u);
+  EXPECT_EQ(high->stats().rejected[RejectReason::rate_limited], 0u);
+}
+
 TEST_F(Scenario, ALostAckBringsAResendThatIsAckedAgainAndHandedOverOnce) {
   start(Carrier::to_device);
   low->send(high->address(), "hello");
