@@ -166,9 +166,12 @@ Result<std::unique_ptr<Node::Impl::Home>, NodeError> Node::Impl::start_home(
     std::lock_guard lock(mutex);
     capabilities = capabilities_url;
   }
+  // Best effort, like presence: a server may refuse profile changes (Synapse's
+  // enable_set_avatar_url), and the node works without them.
   if (capabilities) {
     if (auto published = publish_capabilities(*home, *capabilities); !published)
-      return fail(published.error());
+      log(LogLevel::warning, "homes", "capabilities_not_published",
+          {{"server", home->server.server_name}, {"why", published.error().message}});
   }
   (void)set_presence(*home, "online").get();  // best effort: reachability is a hint
 

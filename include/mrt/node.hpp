@@ -208,7 +208,8 @@ struct NodeConfig {
   std::optional<std::set<Address>> broadcast_operators;
   // Raiden's capabilities (include/mrt/capabilities.hpp), published as the avatar_url of the
   // node's profile on every home at login (written only when it differs from what is there, as
-  // a profile change also goes out to every room the user is in). nullopt: left as it is.
+  // a profile change also goes out to every room the user is in; a server that refuses it is
+  // logged, homes/capabilities_not_published, and used all the same). nullopt: left as it is.
   std::optional<Capabilities> capabilities;
   std::filesystem::path data_dir;
   Carrier carrier = Carrier::room;

@@ -1,5 +1,8 @@
 // What the application changes on a running node (Node::cancel, set_allowlist, set_publishers,
-// watch), in process and in virtual time (testing/driven_node.hpp).
+// watch, capabilities), in process and in virtual time (testing/driven_node.hpp).
+#include <algorithm>
+#include <memory>
+
 #include <gtest/gtest.h>
 
 #include "node_pair_scenario.hpp"
@@ -115,6 +118,22 @@ TEST_F(ApplicationScenario, AWatchedPartnersReachabilityIsReported) {
     for (const auto& e : high->events())
       if (e.type == NodeEventType::reachability && e.peer == low->address()) return true;
     return false;
+  }));
+}
+
+// Capabilities are a hint, like presence: a server that refuses profile changes (Synapse's
+// enable_set_avatar_url: false) does not keep the node from starting.
+TEST_F(ApplicationScenario, ANodeWhoseServerRefusesItsCapabilitiesStartsAndLogsWhy) {
+  auto records = std::make_shared<std::vector<LogRecord>>();
+  NodeConfig config;
+  config.capabilities = Capabilities{{"Receive", "1"}};
+  config.on_log = [records](const LogRecord& r) { records->push_back(r); };
+  hub.refuse_next("/avatar_url", 4, 400, "M_FORBIDDEN");  // both nodes' GET and PUT
+  start(Carrier::to_device, config);
+  low->send(high->address(), "hello");
+  ASSERT_TRUE(run([&] { return low->count(NodeEventType::delivered) == 1; }));
+  EXPECT_TRUE(std::any_of(records->begin(), records->end(), [](const LogRecord& r) {
+    return r.event == "capabilities_not_published";
   }));
 }
 

@@ -99,6 +99,16 @@ function homeserverAt(server, child) {
   };
 }
 
+// `body(server)` with a fresh homeserver, closed afterwards whatever happens.
+export async function withServer(body) {
+  const server = await devHomeserver();
+  try {
+    await body(server);
+  } finally {
+    await server.close();
+  }
+}
+
 // Two keys, the lower address first (it creates the DM room, PROTOCOL §5).
 export function orderedKeys() {
   const a = mrt.PrivateKey.generate();

@@ -2,16 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { devHomeserver, mrt, onSynapse, orderedKeys } from './homeserver.mjs';
-
-async function withServer(body) {
-  const server = await devHomeserver();
-  try {
-    await body(server);
-  } finally {
-    await server.close();
-  }
-}
+import { mrt, onSynapse, orderedKeys, withServer } from './homeserver.mjs';
 
 function until(condition, timeoutMs = 20000) {
   return new Promise((resolve, reject) => {

@@ -2,16 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { devHomeserver, mrt, nextEvent, orderedKeys } from './homeserver.mjs';
-
-async function withServer(body) {
-  const server = await devHomeserver();
-  try {
-    await body(server);
-  } finally {
-    await server.close();
-  }
-}
+import { mrt, nextEvent, orderedKeys, withServer } from './homeserver.mjs';
 
 test('a message arrives once and sendAndWait resolves with its delivered event', () => withServer(async (server) => {
   const [ka, kb] = orderedKeys();
