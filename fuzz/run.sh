@@ -22,7 +22,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${MRT_FUZZ_BUILD_DIR:-build-fuzz}"
 [[ "$BUILD" = /* ]] || BUILD="$ROOT/$BUILD"
-TARGETS=(canonical_json ecrecover keystore hex_base64 address_userid vector_runner matrix_signing attestation envelope megolm_decrypt olm_decrypt key_export store_records e2ee_intake devserver_request matrix_response sync_batch oversized_element_filter capabilities)
+TARGETS=(canonical_json ecrecover keystore hex_base64 address_userid vector_runner matrix_signing attestation envelope megolm_decrypt olm_decrypt key_export store_records e2ee_intake devserver_request matrix_response sync_batch oversized_element_filter capabilities live_challenge)
 
 # Per-target options: -max_len and the dictionary.
 target_flags() {
@@ -32,6 +32,7 @@ target_flags() {
     megolm_decrypt|olm_decrypt|key_export|e2ee_intake) echo "-max_len=4096" ;;
     ecrecover|address_userid) echo "-max_len=512" ;;
     capabilities) echo "-max_len=1100 $dict" ;;
+    live_challenge) echo "-max_len=1024 $dict" ;;
     hex_base64) echo "-max_len=1024" ;;
     matrix_response|sync_batch|oversized_element_filter) echo "-max_len=4096 -dict=$ROOT/fuzz/dict/json.dict" ;;
     devserver_request) echo "-max_len=4096 -dict=$ROOT/fuzz/dict/devserver.dict" ;;

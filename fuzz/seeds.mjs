@@ -27,7 +27,7 @@ const TARGETS = ['canonical_json', 'ecrecover', 'keystore', 'hex_base64', 'addre
                  'vector_runner', 'matrix_signing', 'attestation', 'envelope', 'megolm_decrypt',
                  'olm_decrypt', 'key_export', 'store_records', 'e2ee_intake',
                  'devserver_request', 'matrix_response', 'sync_batch', 'oversized_element_filter',
-                 'capabilities'];
+                 'capabilities', 'live_challenge'];
 const corpora = Object.fromEntries(TARGETS.map((t) => [t, new Map()]));
 
 function add(target, data) {
@@ -297,6 +297,15 @@ for (const seed of [
   'mxc://raiden.network/cap?a%26b%3Dc=x+y%25&%C3%BC=%E6%97%A5&flag&&=1',
   '{"Receive":true,"Mediate":false,"fee":12,"k":["a","b",1,true]}', '{"k":1.5}',
 ]) add('capabilities', seed);
+// live_challenge_fuzz.cpp: our user id is @<the key 0x…07's address>:fuzz.example.
+{
+  const me = `@0x${hex(addressOf(unhex('00'.repeat(31) + '07')))}:fuzz.example`;
+  const other = '@0x00000000000000000000000000000000000000aa:fuzz.example';
+  const nonce = 'ab'.repeat(32);
+  add('live_challenge', JSON.stringify({ challenge: nonce, challenger: other, target: me }));
+  add('live_challenge', JSON.stringify({ challenge: nonce, challenger: me, target: other,
+    signature: `0x${'11'.repeat(65)}` }));
+}
 // devserver_request_fuzz.cpp: byte 0 = method (bits 0-2), valid token (bit 3), junk token
 // (bit 4), "/_matrix/client/v3/" prefix (bit 5); then the target up to a newline, then the body.
 for (const [flags, target, body] of [

@@ -125,6 +125,8 @@ std::string_view to_string(NodeErrorKind k) {
       return "squatted";
     case NodeErrorKind::bad_user_id:
       return "bad_user_id";
+    case NodeErrorKind::challenge_failed:
+      return "challenge_failed";
   }
   return "unknown";
 }

@@ -73,6 +73,8 @@ void NodeWorker::on_looked_up(const std::string& user_id, MatrixResult r) {
       c.erase(ctx_.tables.meta, validated_key(user_id));
       commit_in_background(std::move(c));
     }
+  } else if (ctx_.config.challenge_candidates) {
+    return challenge_then_validate(user_id, *proven);
   } else {
     store::Changes c;
     remember_validated(user_id, *proven, c);
@@ -81,9 +83,29 @@ void NodeWorker::on_looked_up(const std::string& user_id, MatrixResult r) {
   after_id_outcome(user_id);
 }
 
+void NodeWorker::challenge_then_validate(const std::string& user_id, const Address& address) {
+  // Still in flight for PeerIds until the answer: nothing goes to it meanwhile.
+  challenge(user_id, kChallengeWaitMs, [this, user_id, address](Result<Address, std::string> r) {
+    if (r) {
+      store::Changes c;
+      remember_validated(user_id, address, c);
+      commit_in_background(std::move(c));
+    } else {
+      ids_.failed(user_id, steady());
+      ctx_.log(LogLevel::info, "ids", "challenge_failed",
+               {{"user_id", user_id}, {"why", r.error()}});
+    }
+    after_id_outcome(user_id);
+  });
+}
+
 void NodeWorker::add_proven_user_id(const Address& address, std::string user_id) {
   post([this, address, user_id = std::move(user_id)] {
     if (!ids_.add_candidate(address, user_id) || validated(user_id, address)) return;
+    if (ctx_.config.challenge_candidates) {
+      if (ids_.start(user_id, steady())) challenge_then_validate(user_id, address);
+      return;
+    }
     store::Changes c;
     remember_validated(user_id, address, c);
     commit_in_background(std::move(c));

@@ -398,6 +398,7 @@ void NodeWorker::handle_sync(const json& body) {
       ++intake.gated;
       return true;
     });
+    take_challenges(batch->e2ee.to_device_events);
   }
   const E2eeDriver::Received received =
       e2ee_.receive(std::move(batch->e2ee), intake.changes, steady());

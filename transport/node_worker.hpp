@@ -174,6 +174,11 @@ class NodeWorker {
   void request(MatrixCall call, std::function<void(MatrixResult)> done);
   // Thread-safe: sets the avatar_url of this home's user (Node::set_capabilities).
   void set_avatar_url(std::string url, std::function<void(MatrixResult)> done);
+  // Thread-safe (Node::challenge; live_challenge.hpp): sends `target` a fresh challenge and
+  // calls `done` once, on the worker thread: with the address a valid answer proved, or why not
+  // (no valid answer within `wait_ms`, the send refused, too many challenges pending).
+  using ChallengeCallback = std::function<void(Result<Address, std::string>)>;
+  void challenge(std::string target, std::int64_t wait_ms, ChallengeCallback done);
   // Thread-safe (Node::watch): `address` is a partner the application will talk to. Its user ids
   // are looked up, its DM room opened when this node is the lower address (PROTOCOL §5), its
   // reachability asked for; it is kept until the worker stops, whatever prune() finds.
@@ -247,6 +252,9 @@ class NodeWorker {
   // What an id's new standing changes: rooms judged again, reachability, rooms to open, and
   // whoever waited for its look-up.
   void after_id_outcome(const std::string& user_id);
+  // NodeConfig::challenge_candidates: `user_id`, proven for `address` by its displayname, is
+  // validated once it answers a live challenge; else its look-up counts as failed.
+  void challenge_then_validate(const std::string& user_id, const Address& address);
   // Runs `then` once none of `user_ids` is being looked up any more.
   void after_look_ups(const std::vector<std::string>& user_ids, std::function<void()> then);
   void remember_validated(const std::string& user_id, const Address& address,
@@ -346,6 +354,16 @@ class NodeWorker {
   std::map<std::string, Address> dm_rooms_in_sync_;
   // DM room events that came before their Megolm key, decrypted again when keys arrive.
   HeldRoomEvents held_room_events_;
+  // Live challenges (node_challenge.cpp): ours waiting for their answer, by nonce; and how
+  // often each Matrix user may make this node sign an answer.
+  struct PendingChallenge {
+    std::string target;
+    ChallengeCallback done;
+  };
+  std::map<std::string, PendingChallenge> challenges_;
+  TokenBuckets<std::string> challenge_answers_{{.per_second = 1, .burst = 10}};
+  // Takes the challenges and answers out of a /sync's to-device events and handles them.
+  void take_challenges(nlohmann::json& to_device_events);
   std::map<std::string, std::string> topic_rooms_;   // topic -> broadcast room id
   std::map<std::string, BroadcastRoom> broadcasts_;  // room id -> topic, state, verdict
   std::int64_t next_squat_check_ = 0;

@@ -20,7 +20,8 @@ namespace mrt::transport {
 namespace worker {
 
 inline constexpr std::int64_t kTickMs = 100;
-inline constexpr std::int64_t kIdleTickMs = 1000;  // no message waiting for its ack
+inline constexpr std::int64_t kIdleTickMs = 1000;         // no message waiting for its ack
+inline constexpr std::int64_t kChallengeWaitMs = 10'000;  // NodeConfig::challenge_candidates
 
 // Messages to one peer go out at most at nine tenths of the budget this node grants each sender
 // (PROTOCOL §4 rule 8), which its peers, running the same defaults, grant it (the tenth left is

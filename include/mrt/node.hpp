@@ -222,6 +222,11 @@ struct NodeConfig {
   std::chrono::milliseconds resend_max{60000};
   std::chrono::milliseconds sync_timeout{30000};       // the long-poll's server-side wait
   std::chrono::milliseconds discovery_ttl{3'600'000};  // how long discover() trusts its cache
+  // The design's "trusted only after a challenge": a user id whose displayname proved it (or
+  // that add_metadata brought) is used only once it also answered a live challenge
+  // (Node::challenge) within 10 s; one that does not is looked up and challenged again after the
+  // look-up backoff. Off by default: peers running mrt before the challenge never answer.
+  bool challenge_candidates = false;
 
   // Durability::off is for tests and benchmarks only: it gives up exactly-once across crashes.
   store::Durability durability = store::Durability::full;
@@ -321,19 +326,20 @@ struct HomeStatus {
 };
 
 enum class NodeErrorKind : int {
-  bad_config = 1,    // a missing or malformed setting (message says which)
-  store = 2,         // the data directory could not be opened (locked, another key, corrupt),
-                     // or a write failed (a full disk): that call's message was not accepted
-  login = 3,         // the homeserver refused the Ethereum login, or could not be reached
-  not_started = 4,   // send() before start(), or after stop()
-  too_large = 5,     // the signed envelope would exceed limits.max_bytes
-  bad_topic = 7,     // not a topic of PROTOCOL §6 (^[a-z0-9_]{1,200}$)
-  network = 8,       // the homeserver refused or did not answer (message says what)
-  outbox_full = 9,   // the recipient has Policy::max_outbox_per_recipient messages unacked
-  squatted = 10,     // the topic's broadcast room breaks PROTOCOL §6 (message says how)
-  bad_user_id = 11,  // not @<the address>:server (add_user_ids), or its displayname does not
-                     // prove it (add_metadata)
-  stopped = 6,       // the node stopped while the call waited
+  bad_config = 1,         // a missing or malformed setting (message says which)
+  store = 2,              // the data directory could not be opened (locked, another key, corrupt),
+                          // or a write failed (a full disk): that call's message was not accepted
+  login = 3,              // the homeserver refused the Ethereum login, or could not be reached
+  not_started = 4,        // send() before start(), or after stop()
+  too_large = 5,          // the signed envelope would exceed limits.max_bytes
+  bad_topic = 7,          // not a topic of PROTOCOL §6 (^[a-z0-9_]{1,200}$)
+  network = 8,            // the homeserver refused or did not answer (message says what)
+  outbox_full = 9,        // the recipient has Policy::max_outbox_per_recipient messages unacked
+  squatted = 10,          // the topic's broadcast room breaks PROTOCOL §6 (message says how)
+  bad_user_id = 11,       // not @<the address>:server (add_user_ids), or its displayname does not
+                          // prove it (add_metadata)
+  stopped = 6,            // the node stopped while the call waited
+  challenge_failed = 12,  // no valid answer to a live challenge in time (message says why)
 };
 std::string_view to_string(NodeErrorKind k);
 
@@ -404,6 +410,18 @@ class Node {
   // address's or the displayname proves another; not_started before start().
   [[nodiscard]] Result<Unit, NodeError> add_metadata(const Address& address,
                                                      const AddressMetadata& metadata);
+
+  // The design's "candidates trusted only after a challenge is answered with a signed message"
+  // (docs/protocol.md "Live challenge"; PROTOCOL is silent): sends `user_id` a fresh nonce and
+  // waits for its answer, signed by `address`'s key over the nonce, this node's user id and
+  // `user_id`, and sent by `user_id` itself. Unit when it came within `wait`; a relayed,
+  // replayed or forged answer never counts. challenge_failed when none valid came in time (or
+  // the send was refused); bad_user_id when `user_id` is not @address:server; not_started.
+  // A node answers others' challenges to its own user id by itself (at most 10 at once and one
+  // a second per Matrix user).
+  [[nodiscard]] Result<Unit, NodeError> challenge(
+      const Address& address, const std::string& user_id,
+      std::chrono::milliseconds wait = std::chrono::seconds(10));
 
   // Raiden's capabilities while the node runs: published at once on every home, and at every
   // later login (NodeConfig::capabilities). bad_config when they do not make a valid URL

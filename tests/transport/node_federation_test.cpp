@@ -203,6 +203,15 @@ TEST_F(FederationTest, APeersMetadataFromTheApplicationReachesItOnAnUnknownServe
             (Capabilities{{"Receive", "1"}, {"Mediate", "0"}}));
 }
 
+TEST_F(FederationTest, APeerOnAnotherServerAnswersALiveChallenge) {
+  start_servers(2);
+  auto [ka, kb] = ordered_keys();
+  Node& a = start("a", 0, Carrier::to_device, ka);
+  Node& b = start("b", 1, Carrier::to_device, kb);
+  auto answered = a.challenge(b.address(), b.user_id());
+  EXPECT_TRUE(answered) << answered.error().message;
+}
+
 TEST_F(FederationTest, NothingGoesToAnIdWhoseDisplaynameDoesNotProveIt) {
   start_servers(2);
   auto [ka, kb] = ordered_keys();

@@ -1,9 +1,12 @@
 // What Raiden's services pass around about an address (include/mrt/node.hpp, AddressMetadata):
 // capabilities published as the profile's avatar_url, read by peers; the node's own metadata;
-// a peer's metadata taken from the application, its displayname checked without a look-up.
+// a peer's metadata taken from the application, its displayname checked without a look-up; and
+// the live challenge of a candidate user id.
 #include <mrt/matrix_identity.hpp>
 
+#include "matrix_client.hpp"
 #include "node_fixture.hpp"
+#include "testing/raw_peer.hpp"
 
 namespace mrt {
 namespace {
@@ -107,6 +110,56 @@ TEST_F(NodeTest, MetadataWhoseDisplaynameDoesNotProveItsUserIdIsRefused) {
             NodeErrorKind::bad_user_id)
       << "an id of another address";
   EXPECT_EQ(a.stats().id_lookups, 0u);
+}
+
+TEST_F(NodeTest, AChallengedPeerAnswersWithItsKey) {
+  auto [ka, kb] = ordered_keys();
+  Node& a = start("a", ka, Carrier::to_device);
+  Node& b = start("b", kb, Carrier::to_device);
+  auto answered = a.challenge(kb.address(), b.user_id());
+  EXPECT_TRUE(answered) << answered.error().message;
+  EXPECT_TRUE(b.challenge(ka.address(), a.user_id())) << "and the other way";
+}
+
+// An account of that address that runs no node (it has the key, but nothing answers) is not
+// proven live.
+TEST_F(NodeTest, AUserIdThatDoesNotAnswerFailsTheChallenge) {
+  const PrivateKey ka = PrivateKey::generate(), kc = PrivateKey::generate();
+  Node& a = start("a", ka, Carrier::to_device);
+  testing::RawPeer c(base_url(), server_name(), kc, root_ / "c");
+  auto answered = a.challenge(kc.address(), c.user_id(), std::chrono::milliseconds(1500));
+  ASSERT_FALSE(answered);
+  EXPECT_EQ(answered.error().kind, NodeErrorKind::challenge_failed);
+}
+
+TEST_F(NodeTest, AChallengeOfAnotherAddresssIdIsABadUserId) {
+  auto [ka, kb] = ordered_keys();
+  Node& a = start("a", ka, Carrier::to_device);
+  Node& b = start("b", kb, Carrier::to_device);
+  EXPECT_EQ(a.challenge(ka.address(), b.user_id()).error().kind, NodeErrorKind::bad_user_id);
+}
+
+TEST_F(NodeTest, WithChallengeCandidatesMessagesGoOnlyToIdsThatAnsweredTheChallenge) {
+  const PrivateKey ka = PrivateKey::generate(), kb = PrivateKey::generate(),
+                   kc = PrivateKey::generate();
+  NodeConfig challenging = config("a", Carrier::to_device);
+  challenging.challenge_candidates = true;
+  challenging.resend_initial = challenging.resend_max = std::chrono::seconds(30);  // none here
+  auto a = Node::open(challenging, ka);
+  ASSERT_TRUE(a && a->start());
+  Node& b = start("b", kb, Carrier::to_device);
+  // c's displayname proves its id, but c runs no node: nothing answers its challenges.
+  testing::RawPeer c(base_url(), server_name(), kc, root_ / "c");
+  ASSERT_TRUE(c.call(transport::calls::set_displayname(
+      c.user_id(), matrix_identity(kc, server_name()).displayname.to_hex())));
+
+  ASSERT_TRUE(a->send(kc.address(), "to a key that does not answer"));
+  ASSERT_TRUE(a->send(b.address(), "to a live peer"));
+  auto events = collect(*a, [](auto& ev) { return count(ev, NodeEventType::delivered) == 1; });
+  ASSERT_EQ(count(events, NodeEventType::delivered), 1u);
+  EXPECT_EQ(events.back().peer, b.address());
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_EQ(a->stats().transmitted, 1u) << "nothing went to c, whose displayname proves it";
 }
 
 }  // namespace
