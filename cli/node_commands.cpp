@@ -263,6 +263,10 @@ class Session {
       if (only({"address", "user_ids", "metadata"})) peer(op, ref);
       return true;
     }
+    if (what == "challenge") {
+      if (only({"address", "user_id"})) challenge(op, ref);
+      return true;
+    }
     if (what == "metadata") {
       if (only({})) metadata(ref);
       return true;
@@ -292,7 +296,8 @@ class Session {
     error(ref, "bad_request",
           "unknown op \"" + what +
               "\" (send, cancel, peer, watch, allowlist, publishers, subscribe, broadcast, "
-              "reachability, discover, metadata, capabilities, set_capabilities, stats, stop)");
+              "reachability, discover, challenge, metadata, capabilities, set_capabilities, stats, "
+              "stop)");
     return true;
   }
 
@@ -387,6 +392,19 @@ class Session {
     if (!added)
       return error(ref, std::string(to_string(added.error().kind)), added.error().message);
     answer({{"event", "peer"}, {"address", who->to_hex()}, {"user_ids", user_ids}}, ref);
+  }
+
+  // challenge {address, user_id} -> challenged {address, user_id}: the candidate answered a
+  // live challenge signed by the address's key (up to 10 s; else challenge_failed).
+  void challenge(const json& op, const json& ref) {
+    const auto who = address_in(op, "address");
+    if (!who) return error(ref, "bad_request", "\"address\" is missing or not an address");
+    const auto user_id = op.find("user_id");
+    if (user_id == op.end() || !user_id->is_string())
+      return error(ref, "bad_request", "\"user_id\" is missing or not a string");
+    if (auto ok = node_.challenge(*who, *user_id); !ok)
+      return error(ref, std::string(to_string(ok.error().kind)), ok.error().message);
+    answer({{"event", "challenged"}, {"address", who->to_hex()}, {"user_id", *user_id}}, ref);
   }
 
   // metadata {} -> metadata {user_id, displayname, capabilities}: the node's own, as Raiden's

@@ -37,7 +37,7 @@ const std::set<std::string> kNodeOptions = {"--keystore",
                                             "--broadcast-operators",
                                             "--capabilities",
                                             "--log"};
-const std::set<std::string> kNodeSwitches = {"--no-fsync", "--json"};
+const std::set<std::string> kNodeSwitches = {"--no-fsync", "--json", "--challenge-candidates"};
 const char* const kNodeUsage =
     "(--keystore FILE [--password-file F] | --key-file F | --key-fd N) --homeserver URL --data "
     "DIR\n"
@@ -45,7 +45,8 @@ const char* const kNodeUsage =
     "          [--also-homeservers NAME=URL,... [--homes K] [--failover-after-ms N]]\n"
     "          [--known-servers NAME,... [--broadcast-server NAME]] [--broadcast-operators "
     "0x...,...]\n"
-    "          [--capabilities '{\"Receive\":true,...}'] [--log debug|info|warning|error]";
+    "          [--capabilities '{\"Receive\":true,...}'] [--challenge-candidates]\n"
+    "          [--log debug|info|warning|error]";
 
 namespace {
 
@@ -215,6 +216,7 @@ NodeConfig node_config(const Args& args) {
                        ")");
     config.capabilities = std::move(*read);
   }
+  config.challenge_candidates = args.has("--challenge-candidates");
   if (args.has("--no-fsync")) config.durability = store::Durability::off;
   if (auto level = args.get("--log")) {
     static const std::map<std::string, LogLevel> kLevels = {{"debug", LogLevel::debug},

@@ -447,7 +447,7 @@ TEST_F(NodeCli, CancelWatchAndAccessListOpsAnswerAndRefuseBadFields) {
 }
 
 // Two nodes: b publishes its capabilities (--capabilities), a takes b's metadata and reads them.
-TEST_F(NodeCli, MetadataAndCapabilitiesOpsAnswerAndRefuseBadFields) {
+TEST_F(NodeCli, MetadataCapabilitiesAndChallengeOpsAnswerAndRefuseBadFields) {
   const TestKey ka = key("a"), kb = key("b");
   auto a = node("a", ka, "to_device");
   std::vector<std::string> b_args = node_args("node", "b", kb, "to_device");
@@ -472,6 +472,9 @@ TEST_F(NodeCli, MetadataAndCapabilitiesOpsAnswerAndRefuseBadFields) {
   json caps = answer(*a, {{"op", "capabilities"}, {"address", kb.address()}});
   EXPECT_EQ(caps["event"], "capabilities");
   EXPECT_EQ(caps["capabilities"], (json{{"Mediate", "0"}, {"Receive", "1"}}));
+  json challenged = answer(
+      *a, {{"op", "challenge"}, {"address", kb.address()}, {"user_id", metadata["user_id"]}});
+  EXPECT_EQ(challenged["event"], "challenged") << challenged.dump();
   json set = answer(*b, {{"op", "set_capabilities"}, {"capabilities", {{"Mediate", true}}}});
   EXPECT_EQ(set["event"], "capabilities_set");
   EXPECT_EQ(answer(*a, {{"op", "capabilities"}, {"address", kb.address()}})["capabilities"],
@@ -492,6 +495,9 @@ TEST_F(NodeCli, MetadataAndCapabilitiesOpsAnswerAndRefuseBadFields) {
        "bad_request"},
       {{{"op", "peer"}, {"address", kb.address()}, {"metadata", forged}}, "bad_user_id"},
       {{{"op", "peer"}, {"address", ka.address()}, {"metadata", metadata}}, "bad_user_id"},
+      {{{"op", "challenge"}, {"address", ka.address()}, {"user_id", metadata["user_id"]}},
+       "bad_user_id"},
+      {{{"op", "challenge"}, {"address", kb.address()}}, "bad_request"},
   };
   for (const auto& [op, reason] : refused) {
     json error = answer(*a, op);

@@ -3,7 +3,7 @@
 
 export class MrtError extends Error { kind: string; }
 /** bad_config, store, login, not_started, too_large, stopped, bad_topic, network, outbox_full,
- * squatted, bad_user_id */
+ * squatted, bad_user_id, challenge_failed */
 export class NodeError extends MrtError {}
 /** io, malformed, unsupported, unsafe_parameters, wrong_password, address_mismatch,
  * invalid_key, exists */
@@ -100,6 +100,8 @@ export interface NodeOptions {
    * alive; a throw goes to the node's 'error' listeners. */
   onLog?: (record: LogRecord) => void;
   logLevel?: 'debug' | 'info' | 'warning' | 'error';
+  /** A peer's user id is used only once it answered a live challenge (default false). */
+  challengeCandidates?: boolean;
 }
 
 export type CapabilityValue = string | boolean | number;
@@ -196,6 +198,10 @@ export class Node {
    * homeserver asked. @throws NodeError (bad_user_id: not the address's id, or a displayname
    * that does not prove it; not_started), AddressError, TypeError */
   addMetadata(address: string, metadata: AddressMetadata): void;
+  /** Resolves once `userId` answered a live challenge with a signature of `address`'s key (a
+   * relayed, replayed or forged answer never counts). Rejects with NodeError (challenge_failed:
+   * none valid within waitMs, default 10,000; bad_user_id; not_started), AddressError. */
+  challenge(address: string, userId: string, options?: { waitMs?: number }): Promise<void>;
   /** The node's own address metadata. @throws NodeError (not_started: before start()) */
   metadata(): Required<AddressMetadata>;
   /** A peer's capabilities from its profile, values as strings (an array for a repeated key);

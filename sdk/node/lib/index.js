@@ -161,6 +161,11 @@ class Node extends EventEmitter {
    * hands it out): an id its displayname proves is validated at once, no homeserver asked.
    * Throws NodeError (bad_user_id, not_started), AddressError, TypeError. */
   addMetadata(address, metadata) { this.native.addMetadata(address, metadata); }
+  /** Resolves once `userId` answered a live challenge with `address`'s signature. Rejects with
+   * NodeError (challenge_failed, bad_user_id, not_started) or AddressError. */
+  async challenge(address, userId, options = {}) {
+    return this.native.challenge(address, userId, options.waitMs ?? 10000);
+  }
   /** The node's own {user_id, displayname, capabilities}. Throws NodeError (not_started). */
   metadata() { return this.native.metadata(); }
   /** A peer's capabilities from its profile ({} when none). Rejects with NodeError (network,

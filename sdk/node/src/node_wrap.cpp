@@ -151,6 +151,8 @@ NodeConfig make_config(Napi::Env env, const Napi::Object& o) {
   c.sync_timeout = milliseconds(int_option(o, "syncTimeoutMs", c.sync_timeout.count()));
   c.policy.max_outbox_per_recipient = static_cast<std::size_t>(int_option(
       o, "maxOutboxPerRecipient", static_cast<std::int64_t>(c.policy.max_outbox_per_recipient)));
+  c.challenge_candidates =
+      o.Get("challengeCandidates").IsBoolean() && o.Get("challengeCandidates").As<Napi::Boolean>();
   const Napi::Value durable = o.Get("durable");
   c.durability = durable.IsBoolean() && !durable.As<Napi::Boolean>().Value()
                      ? store::Durability::off
@@ -195,6 +197,7 @@ class NodeWrap : public Napi::ObjectWrap<NodeWrap> {
                         InstanceMethod<&NodeWrap::add_user_ids>("addUserIds"),
                         InstanceMethod<&NodeWrap::add_metadata>("addMetadata"),
                         InstanceMethod<&NodeWrap::metadata>("metadata"),
+                        InstanceMethod<&NodeWrap::challenge>("challenge"),
                         InstanceMethod<&NodeWrap::capabilities_of>("capabilitiesOf"),
                         InstanceMethod<&NodeWrap::set_capabilities>("setCapabilities"),
                         InstanceMethod<&NodeWrap::set_allowlist>("setAllowlist"),
@@ -381,6 +384,19 @@ class NodeWrap : public Napi::ObjectWrap<NodeWrap> {
       return settle(n->capabilities_of(a), [](Napi::Env js, const Capabilities& caps) {
         return parse_json(js, capabilities_to_json(caps));
       });
+    });
+  }
+
+  // challenge(address, userId, waitMs): resolves once the id answered a live challenge.
+  Napi::Value challenge(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto n = node(env);
+    const Address a = to_address(env, info[0]);
+    const std::string user_id = to_string_arg(env, info[1], "userId");
+    const milliseconds wait(info[2].IsNumber() ? info[2].As<Napi::Number>().Int64Value() : 10000);
+    return run_async(env, [n, a, user_id, wait] {
+      return settle(n->challenge(a, user_id, wait),
+                    [](Napi::Env js, const Unit&) -> Napi::Value { return js.Undefined(); });
     });
   }
 

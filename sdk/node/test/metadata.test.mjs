@@ -52,6 +52,18 @@ test('bad metadata and capabilities fail with the node\'s reason', () => withSer
     { name: 'NodeError', kind: 'bad_config' });
 }));
 
+test('a running peer answers a live challenge, a stopped one fails it', () => withServer(async (server) => {
+  const [ka, kb] = orderedKeys();
+  const a = await server.started(ka, 'a');
+  const b = await server.started(kb, 'b');
+  await a.challenge(b.address, b.userId);
+  const userId = b.userId;
+  await b.stop();
+  await assert.rejects(a.challenge(kb.address, userId, { waitMs: 1000 }),
+    { name: 'NodeError', kind: 'challenge_failed' });
+  await assert.rejects(a.challenge(ka.address, userId), { name: 'NodeError', kind: 'bad_user_id' });
+}));
+
 test('log records reach onLog on the JavaScript thread, and a throwing onLog stops nothing', { skip: onSynapse && 'it kills the homeserver' }, () => withServer(async (server) => {
   const [ka] = orderedKeys();
   const records = [];

@@ -80,7 +80,7 @@ class Event:
 class Node:
     """A Raiden node's transport (C++: mrt::Node). Errors are NodeError, whose `kind` is one of
     bad_config, store, login, not_started, too_large, stopped, bad_topic, network, outbox_full,
-    squatted, bad_user_id; an address argument that is not one raises AddressError; arguments
+    squatted, bad_user_id, challenge_failed; an address argument that is not one raises AddressError; arguments
     of the wrong type raise TypeError. Once stop() ran, every call but next_event and
     try_next_event raises NodeError(not_started)."""
     def __init__(self, key: PrivateKey, homeserver: str, data_dir: _Path, *,
@@ -93,11 +93,12 @@ class Node:
                  sync_timeout_ms: int = 30000, max_outbox_per_recipient: int = 10000,
                  durable: bool = True, capabilities: Optional[Capabilities] = None,
                  on_log: Optional[Callable[[LogRecord], object]] = None,
-                 log_level: str = "info") -> None:
+                 log_level: str = "info", challenge_candidates: bool = False) -> None:
         """Opens (or creates) the store in data_dir; nothing touches the network yet.
         capabilities: Raiden's, published at login as the profile's avatar_url. on_log: called
         with each record at log_level (debug, info, warning, error) or above, on a thread of its
         own; an exception it raises is reported as unraisable and the node goes on.
+        challenge_candidates: a peer's user id is used only once it answered a live challenge.
         Raises NodeError (bad_config: a bad setting, named in the message; store: the data
         directory is locked by another node, sealed under another key, or unreadable),
         AddressError (allowlist, publishers, broadcast_operators)."""
@@ -138,6 +139,11 @@ class Node:
         validated at once, no homeserver asked; without a displayname, as add_user_ids. Raises
         NodeError (bad_user_id: not the address's id, or a displayname that does not prove it;
         not_started), AddressError, TypeError (a value that is not a str)."""
+    def challenge(self, address: str, user_id: str, timeout: float = 10.0) -> None:
+        """Returns once `user_id` answered a live challenge with a signature of `address`'s key
+        (a relayed, replayed or forged answer never counts). Raises NodeError
+        (challenge_failed: none valid within `timeout` seconds; bad_user_id: not
+        @address:server; not_started), AddressError."""
     def metadata(self) -> AddressMetadata:
         """The node's own address metadata: user_id, displayname, capabilities (the
         mxc://raiden.network/cap?... URL). Raises NodeError (not_started: before start())."""

@@ -147,6 +147,9 @@ class Node:
     async def set_capabilities(self, capabilities: Dict[str, object]) -> None:
         await self._run(self.node.set_capabilities, capabilities)
 
+    async def challenge(self, address: str, user_id: str, timeout: float = 10.0) -> None:
+        await self._run(self.node.challenge, address, user_id, timeout)
+
     def metadata(self) -> Dict[str, str]:
         return self.node.metadata()
 

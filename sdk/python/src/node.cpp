@@ -125,20 +125,19 @@ LogLevel to_log_level(const std::string& name) {
         "log_level is debug, info, warning or error, not '" + name + "'");
 }
 
-NodeConfig make_config(const std::string& homeserver, const std::filesystem::path& data_dir,
-                       const std::string& server_name,
-                       const std::vector<std::pair<std::string, std::string>>& homeservers,
-                       std::size_t homes, const std::vector<std::string>& known_servers,
-                       const std::string& broadcast_server,
-                       const std::optional<std::vector<std::string>>& broadcast_operators,
-                       const std::string& carrier,
-                       const std::optional<std::vector<std::string>>& allowlist,
-                       const std::map<std::string, std::vector<std::string>>& publishers,
-                       std::int64_t max_age_ms, std::int64_t resend_initial_ms,
-                       std::int64_t resend_max_ms, std::int64_t sync_timeout_ms,
-                       std::size_t max_outbox_per_recipient, bool durable,
-                       const py::object& capabilities, const std::string& log_level) {
+NodeConfig make_config(
+    const std::string& homeserver, const std::filesystem::path& data_dir,
+    const std::string& server_name,
+    const std::vector<std::pair<std::string, std::string>>& homeservers, std::size_t homes,
+    const std::vector<std::string>& known_servers, const std::string& broadcast_server,
+    const std::optional<std::vector<std::string>>& broadcast_operators, const std::string& carrier,
+    const std::optional<std::vector<std::string>>& allowlist,
+    const std::map<std::string, std::vector<std::string>>& publishers, std::int64_t max_age_ms,
+    std::int64_t resend_initial_ms, std::int64_t resend_max_ms, std::int64_t sync_timeout_ms,
+    std::size_t max_outbox_per_recipient, bool durable, const py::object& capabilities,
+    const std::string& log_level, bool challenge_candidates) {
   NodeConfig c;
+  c.challenge_candidates = challenge_candidates;
   if (!capabilities.is_none()) c.capabilities = to_capabilities(capabilities);
   c.log_level = to_log_level(log_level);
   c.homeserver = homeserver;
@@ -223,14 +222,14 @@ void bind_node(py::module_& m) {
                        std::int64_t resend_max_ms, std::int64_t sync_timeout_ms,
                        std::size_t max_outbox_per_recipient, bool durable,
                        const py::object& capabilities, const py::object& on_log,
-                       const std::string& log_level) {
+                       const std::string& log_level, bool challenge_candidates) {
              return std::make_unique<PyNode>(
                  key,
                  make_config(homeserver, data_dir, server_name, homeservers, homes, known_servers,
                              broadcast_server, broadcast_operators, carrier, allowlist,
                              publishers, max_age_ms, resend_initial_ms, resend_max_ms,
                              sync_timeout_ms, max_outbox_per_recipient, durable, capabilities,
-                             log_level),
+                             log_level, challenge_candidates),
                  on_log);
            }),
            py::arg("key"), py::arg("homeserver"), py::arg("data_dir"), py::kw_only(),
@@ -245,6 +244,7 @@ void bind_node(py::module_& m) {
            py::arg("max_outbox_per_recipient") = Policy{}.max_outbox_per_recipient,
            py::arg("durable") = true, py::arg("capabilities") = py::none(),
            py::arg("on_log") = py::none(), py::arg("log_level") = "info",
+           py::arg("challenge_candidates") = false,
            "Opens (or creates) the node's store in data_dir, sealed under a key derived from "
            "`key`; nothing touches the network yet. homeserver: base URL "
            "(http://127.0.0.1:8008); homeservers: more (url, server_name) pairs; homes: accounts "
@@ -253,7 +253,8 @@ void bind_node(py::module_& m) {
            "durable=False is for tests only; capabilities: Raiden's (a dict of str, bool, int or "
            "lists), published at login; on_log: called with a dict (level, component, event, "
            "fields) for each record at log_level or above, on a thread of its own (mrt.log_to "
-           "makes one for a logging.Logger). Raises NodeError (bad_config, store).")
+           "makes one for a logging.Logger); challenge_candidates: a peer's user id is used only once "
+           "it answered a live challenge. Raises NodeError (bad_config, store).")
       .def(
           "start",
           [](PyNode& n) {
@@ -358,6 +359,18 @@ void bind_node(py::module_& m) {
           "displayname; other keys ignored): an id its displayname proves is validated at once, "
           "no homeserver asked. Raises NodeError (bad_user_id: not the address's id, or a "
           "displayname that does not prove it; not_started), AddressError.")
+      .def(
+          "challenge",
+          [](PyNode& n, const std::string& address, const std::string& user_id, double timeout) {
+            const Address a = to_address(address);
+            const auto wait = milliseconds(static_cast<std::int64_t>(timeout * 1000));
+            unlocked_call(n.node(), [&](Node& node) { return node.challenge(a, user_id, wait); });
+          },
+          py::arg("address"), py::arg("user_id"), py::arg("timeout") = 10.0,
+          "Sends `user_id` a live challenge and returns once it answered with a signature of "
+          "`address`'s key (docs/protocol.md, Live challenge). Raises NodeError "
+          "(challenge_failed: no valid answer within `timeout` seconds; bad_user_id: not "
+          "@address:server; not_started), AddressError.")
       .def(
           "metadata",
           [](PyNode& n) {

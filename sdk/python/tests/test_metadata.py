@@ -50,6 +50,21 @@ class MetadataTest(NodeTestCase):
         self.assertEqual(e.exception.kind, "bad_config")
 
 
+class ChallengeTest(NodeTestCase):
+    def test_a_running_peer_answers_a_live_challenge_and_a_stopped_one_fails_it(self):
+        ka, kb = ordered_keys()
+        a, b = self.started(ka, "a"), self.started(kb, "b")
+        a.challenge(b.address, b.user_id)
+        user_id = b.user_id
+        b.stop()
+        with self.assertRaises(mrt.NodeError) as e:
+            a.challenge(kb.address, user_id, timeout=1.0)
+        self.assertEqual(e.exception.kind, "challenge_failed")
+        with self.assertRaises(mrt.NodeError) as e:
+            a.challenge(ka.address, user_id)
+        self.assertEqual(e.exception.kind, "bad_user_id")
+
+
 class LogTest(NodeTestCase):
     def kill_server(self):
         self.server.process.kill()
