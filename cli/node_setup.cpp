@@ -219,13 +219,9 @@ NodeConfig node_config(const Args& args) {
   config.challenge_candidates = args.has("--challenge-candidates");
   if (args.has("--no-fsync")) config.durability = store::Durability::off;
   if (auto level = args.get("--log")) {
-    static const std::map<std::string, LogLevel> kLevels = {{"debug", LogLevel::debug},
-                                                            {"info", LogLevel::info},
-                                                            {"warning", LogLevel::warning},
-                                                            {"error", LogLevel::error}};
-    const auto it = kLevels.find(*level);
-    if (it == kLevels.end()) throw UsageError("--log is debug, info, warning or error");
-    config.log_level = it->second;
+    const auto named = log_level_named(*level);
+    if (!named) throw UsageError("--log is debug, info, warning or error");
+    config.log_level = *named;
     // On stderr, one JSON object per line: stdout is the event stream.
     config.on_log = [](const LogRecord& r) {
       std::cerr << json{{"log", std::string(to_string(r.level))},

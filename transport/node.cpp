@@ -58,6 +58,12 @@ std::string_view to_string(LogLevel l) {
   return "unknown";
 }
 
+std::optional<LogLevel> log_level_named(std::string_view name) {
+  for (auto l : {LogLevel::debug, LogLevel::info, LogLevel::warning, LogLevel::error})
+    if (to_string(l) == name) return l;
+  return std::nullopt;
+}
+
 void Node::Impl::log(LogLevel level, const char* component, const char* event, json fields) {
   if (!config.on_log || level < config.log_level) return;
   LogRecord record{level, component, event, std::move(fields)};

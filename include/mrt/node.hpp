@@ -174,6 +174,8 @@ struct Homeserver {
 // room ids, addresses, counts, reasons and HTTP statuses.
 enum class LogLevel : int { debug = 1, info = 2, warning = 3, error = 4 };
 std::string_view to_string(LogLevel l);
+// The level to_string names ("debug", "info", "warning", "error"), or nullopt.
+std::optional<LogLevel> log_level_named(std::string_view name);
 struct LogRecord {
   LogLevel level = LogLevel::info;
   std::string component;  // sync, e2ee, ids, broadcast, homes, worker

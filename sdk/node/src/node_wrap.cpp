@@ -95,8 +95,7 @@ Capabilities to_capabilities(Napi::Env env, const Napi::Value& v) {
 }
 
 LogLevel to_log_level(Napi::Env env, const std::string& name) {
-  for (auto l : {LogLevel::debug, LogLevel::info, LogLevel::warning, LogLevel::error})
-    if (to_string(l) == name) return l;
+  if (auto level = log_level_named(name)) return *level;
   throw_error(env, "NodeError", "bad_config",
               "logLevel is debug, info, warning or error, not '" + name + "'");
 }

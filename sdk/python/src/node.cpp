@@ -119,8 +119,7 @@ py::object from_json(const nlohmann::json& j) {
 }
 
 LogLevel to_log_level(const std::string& name) {
-  for (auto l : {LogLevel::debug, LogLevel::info, LogLevel::warning, LogLevel::error})
-    if (to_string(l) == name) return l;
+  if (auto level = log_level_named(name)) return *level;
   raise(errors().node, "bad_config",
         "log_level is debug, info, warning or error, not '" + name + "'");
 }
