@@ -32,6 +32,8 @@ NodeWorker::NodeWorker(NodeWorkerContext context, E2eeMachine machine, std::stri
                .max_age_ms = ctx_.config.limits.max_age_ms}),
       ids_(ctx_.config.known_servers, {.ttl_ms = ctx_.config.discovery_ttl.count()}),
       held_room_events_(kHeldRoomEventsPerRoom, kHeldRoomEvents, kHeldRoomEventMaxAgeMs),
+      challenge_answers_({.per_second = ctx_.config.policy.challenge_answers_per_second,
+                          .burst = ctx_.config.policy.challenge_answer_burst}),
       timeline_limit_(kTimelineLimit) {
   ids_.restore(my_user_id_, me_, std::numeric_limits<std::int64_t>::max() / 2);  // never stale
   machine_.set_room_key_filter([this](const std::string& room_id, const Address& sender) {

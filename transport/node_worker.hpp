@@ -361,7 +361,7 @@ class NodeWorker {
     ChallengeCallback done;
   };
   std::map<std::string, PendingChallenge> challenges_;
-  TokenBuckets<std::string> challenge_answers_{{.per_second = 1, .burst = 10}};
+  TokenBuckets<std::string> challenge_answers_;  // Policy::challenge_answers_per_second
   // Takes the challenges and answers out of a /sync's to-device events and handles them.
   void take_challenges(nlohmann::json& to_device_events);
   std::map<std::string, std::string> topic_rooms_;   // topic -> broadcast room id

@@ -162,6 +162,12 @@ struct Policy {
   // hostile partner cannot fill the store and the resend work. 10,000: over an hour of a
   // busy channel's traffic (max_age).
   std::size_t max_outbox_per_recipient = 10'000;
+
+  // Live challenges (Node::challenge) this node answers for one Matrix user: each costs a
+  // signature and a to-device send, so a token bucket of this rate and burst; the others are
+  // dropped unanswered (the challenger's own deadline tells it).
+  double challenge_answers_per_second = 1;
+  double challenge_answer_burst = 10;
 };
 
 // A homeserver the node may use.
@@ -419,8 +425,8 @@ class Node {
   // `user_id`, and sent by `user_id` itself. Unit when it came within `wait`; a relayed,
   // replayed or forged answer never counts. challenge_failed when none valid came in time (or
   // the send was refused); bad_user_id when `user_id` is not @address:server; not_started.
-  // A node answers others' challenges to its own user id by itself (at most 10 at once and one
-  // a second per Matrix user).
+  // A node answers others' challenges to its own user id by itself (per Matrix user, at
+  // Policy::challenge_answers_per_second).
   [[nodiscard]] Result<Unit, NodeError> challenge(
       const Address& address, const std::string& user_id,
       std::chrono::milliseconds wait = std::chrono::seconds(10));
