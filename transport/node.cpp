@@ -170,6 +170,7 @@ json to_json(const NodeStats& s) {
           {"syncs", s.syncs},
           {"relogins", s.relogins},
           {"failovers", s.failovers},
+          {"peers", s.peers},
           {"id_lookups", s.id_lookups},
           {"id_lookups_failed", s.id_lookups_failed},
           {"ids_refused", s.ids_refused},

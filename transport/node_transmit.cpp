@@ -17,6 +17,7 @@ using namespace worker;
 NodeWorker::Peer& NodeWorker::peer(const Address& address) {
   auto& slot = peers_[address];
   if (!slot) {
+    ctx_.counters.update([](NodeStats& s) { ++s.peers; });
     slot = std::make_unique<Peer>();
     slot->address = address;
     slot->pace = TokenBucket::full(transmit_pace(ctx_.config.policy), steady());

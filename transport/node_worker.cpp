@@ -127,6 +127,8 @@ void NodeWorker::stop() {
   } catch (const std::exception&) {
     // Stopping: the requests are sent again after a restart, under the same transaction ids.
   }
+  // A home replaced by failover leaves; its peers no longer count.
+  ctx_.counters.update([n = peers_.size()](NodeStats& s) { s.peers -= std::min(s.peers, n); });
 }
 
 void NodeWorker::stop_syncing() {
@@ -671,13 +673,14 @@ void NodeWorker::tick() {
 void NodeWorker::prune() {
   next_prune_ = steady() + kPruneEveryMs;
   const std::set<Address> waiting = outbox_.recipients();
-  std::erase_if(peers_, [&](const auto& kv) {
+  const std::size_t dropped = std::erase_if(peers_, [&](const auto& kv) {
     const Peer& p = *kv.second;
     const bool acks =
         std::any_of(p.acks.begin(), p.acks.end(), [](const auto& a) { return !a.second.empty(); });
     return !p.watched && p.messages.empty() && !acks && p.sends_in_flight == 0 &&
            !p.creating_room && !e2ee_.holds(p.address) && !waiting.contains(p.address);
   });
+  ctx_.counters.update([&](NodeStats& s) { s.peers -= std::min(s.peers, dropped); });
   // A nonce past ts + max_age can only come back as `expired` (rule 5), so it may be forgotten.
   const auto now = static_cast<std::uint64_t>(ctx_.now_ms());
   store::Changes c;

@@ -291,6 +291,10 @@ struct NodeStats {
   // To-device events over 256 KiB dropped from /sync answers unread (no payload is that large).
   std::uint64_t oversized_to_device_dropped = 0;
   std::uint64_t failovers = 0;  // homeservers replaced because their /sync kept failing
+  // Peers a home keeps state for (queues, acks owed, rooms being made), summed over the homes:
+  // one that is idle (nothing queued or owed, not watched) is dropped every ten minutes, so
+  // senders met once do not stay in memory.
+  std::size_t peers = 0;
   // PROTOCOL §8: profile look-ups of candidate user ids (through the node's homeservers), those
   // that got no usable answer (404, the remote server unreachable, garbage), and those whose
   // displayname did not prove the user id (nothing is ever sent to such an id).

@@ -121,6 +121,22 @@ TEST_F(ApplicationScenario, AWatchedPartnersReachabilityIsReported) {
   }));
 }
 
+// Senders met once must not stay in memory: a peer with nothing queued or owed is dropped at the
+// next pruning (every ten minutes), unless the application watches it.
+TEST_F(ApplicationScenario, AnIdlePeerIsDroppedFromMemoryUnlessWatched) {
+  start(Carrier::to_device);
+  const Address other = PrivateKey::generate().address();
+  low->send(high->address(), "hello");
+  ASSERT_TRUE(run([&] { return low->count(NodeEventType::delivered) == 1; }));
+  ASSERT_TRUE(low->node().watch(other));
+  idle(1'000);
+  EXPECT_EQ(low->stats().peers, 2u);
+  EXPECT_EQ(high->stats().peers, 1u);
+  idle(11 * 60'000);
+  EXPECT_EQ(low->stats().peers, 1u) << "the watched one stays";
+  EXPECT_EQ(high->stats().peers, 0u);
+}
+
 // Capabilities are a hint, like presence: a server that refuses profile changes (Synapse's
 // enable_set_avatar_url: false) does not keep the node from starting.
 TEST_F(ApplicationScenario, ANodeWhoseServerRefusesItsCapabilitiesStartsAndLogsWhy) {
