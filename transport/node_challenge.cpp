@@ -27,7 +27,7 @@ void NodeWorker::challenge(std::string target, std::int64_t wait_ms, ChallengeCa
     challenges_[nonce] = {target, std::move(done)};
     const json messages = {{target, {{"*", challenge_content(nonce, my_user_id_, target)}}}};
     ctx_.client.call(calls::send_to_device(kChallengeEventType, new_transaction_id(), messages),
-                     [this, nonce](MatrixResult r) {
+                     [this, nonce](const MatrixResult& r) {
                        if (r) return;
                        post([this, nonce, why = describe(r.error())] {
                          if (auto c = challenges_.extract(nonce))

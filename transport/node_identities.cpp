@@ -85,18 +85,19 @@ void NodeWorker::on_looked_up(const std::string& user_id, MatrixResult r) {
 
 void NodeWorker::challenge_then_validate(const std::string& user_id, const Address& address) {
   // Still in flight for PeerIds until the answer: nothing goes to it meanwhile.
-  challenge(user_id, kChallengeWaitMs, [this, user_id, address](Result<Address, std::string> r) {
-    if (r) {
-      store::Changes c;
-      remember_validated(user_id, address, c);
-      commit_in_background(std::move(c));
-    } else {
-      ids_.failed(user_id, steady());
-      ctx_.log(LogLevel::info, "ids", "challenge_failed",
-               {{"user_id", user_id}, {"why", r.error()}});
-    }
-    after_id_outcome(user_id);
-  });
+  challenge(user_id, kChallengeWaitMs,
+            [this, user_id, address](const Result<Address, std::string>& r) {
+              if (r) {
+                store::Changes c;
+                remember_validated(user_id, address, c);
+                commit_in_background(std::move(c));
+              } else {
+                ids_.failed(user_id, steady());
+                ctx_.log(LogLevel::info, "ids", "challenge_failed",
+                         {{"user_id", user_id}, {"why", r.error()}});
+              }
+              after_id_outcome(user_id);
+            });
 }
 
 void NodeWorker::add_proven_user_id(const Address& address, std::string user_id) {

@@ -60,7 +60,7 @@ Result<Unit, NodeError> Node::add_metadata(const Address& address,
   return Unit{};
 }
 
-Result<Unit, NodeError> Node::set_capabilities(Capabilities capabilities) {
+Result<Unit, NodeError> Node::set_capabilities(const Capabilities& capabilities) {
   auto url = capabilities_url(capabilities);
   if (!url)
     return fail(node_error(NodeErrorKind::bad_config,

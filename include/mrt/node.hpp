@@ -438,7 +438,7 @@ class Node {
   // Raiden's capabilities while the node runs: published at once on every home, and at every
   // later login (NodeConfig::capabilities). bad_config when they do not make a valid URL
   // (include/mrt/capabilities.hpp); network when a home refused (the others have them).
-  [[nodiscard]] Result<Unit, NodeError> set_capabilities(Capabilities capabilities);
+  [[nodiscard]] Result<Unit, NodeError> set_capabilities(const Capabilities& capabilities);
   // A peer's capabilities, read from the avatar_url of its first validated user id that answers
   // (PROTOCOL §8's discovery first, as discover()). None published: empty. network when no user
   // id of `address` is known or none answered, with why; not_started before start().

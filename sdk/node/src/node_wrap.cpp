@@ -404,7 +404,7 @@ class NodeWrap : public Napi::ObjectWrap<NodeWrap> {
     auto n = node(env);
     Capabilities caps = to_capabilities(env, info[0]);
     return run_async(env, [n, caps = std::move(caps)]() mutable {
-      return settle(n->set_capabilities(std::move(caps)),
+      return settle(n->set_capabilities(caps),
                     [](Napi::Env js, const Unit&) -> Napi::Value { return js.Undefined(); });
     });
   }

@@ -395,7 +395,7 @@ void bind_node(py::module_& m) {
           [](PyNode& n, const py::object& capabilities) {
             Capabilities caps = to_capabilities(capabilities);
             unlocked_call(n.node(),
-                          [&](Node& node) { return node.set_capabilities(std::move(caps)); });
+                          [&](Node& node) { return node.set_capabilities(caps); });
           },
           py::arg("capabilities"),
           "Publishes Raiden's capabilities (a dict of str, bool, int or lists of those) on every "
