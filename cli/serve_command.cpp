@@ -29,7 +29,7 @@ std::pair<std::string, std::uint16_t> parse_listen(const std::string& text) {
 int serve(const std::vector<std::string>& argv, bool) {
   const Args args(
       argv, {"--server-name", "--listen", "--data", "--rate-limits", "--max-body", "--log-level"},
-      {"--open-registration", "--json"});
+      {"--open-registration", "--broadcast-rules", "--json"});
   devserver::Config config;
   config.server_name = args.require("--server-name");
   if (config.server_name.empty() ||
@@ -38,6 +38,7 @@ int serve(const std::vector<std::string>& argv, bool) {
   }
   config.data_dir = args.require("--data");
   config.open_registration = args.has("--open-registration");
+  config.broadcast_rules = args.has("--broadcast-rules");
   if (auto limits = args.get("--rate-limits")) {
     if (auto error = config.rate_limits.parse(*limits))
       throw UsageError("--rate-limits: " + *error);

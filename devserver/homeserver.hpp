@@ -34,6 +34,10 @@ struct Config {
   // in one process (the test hub's), without federation's lag or partial replication. A user,
   // alias or room is created under the name its request addressed; a user logs in only there.
   std::vector<std::string> also_serves;
+  // PROTOCOL §6 as a homeserver rule (mrt/broadcast_event_rule.hpp): a network.raiden.envelopes
+  // event in a room whose canonical alias names a broadcast topic is refused (403) unless each
+  // of its envelopes passes. Off by default, so that node tests can send a room forged envelopes.
+  bool broadcast_rules = false;
 };
 
 struct Reply {

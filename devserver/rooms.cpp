@@ -336,7 +336,8 @@ Response send(Ctx& c) {
   require_joined(c, room);
   require_level(c, room, event_level(power_levels(c.s, room), type, false), "send " + type);
   check_event_size(c.body);
-  rate_limit(c, Action::send);
+  rate_limit(c, Action::send);  // first: a refused event spends the budget its ecrecovers cost
+  check_broadcast_rules(c, room, type);
   const StreamPos pos = append_event(c, room, type, c.user->id, c.body, std::nullopt,
                                      {{"device", c.device->id}, {"txn_id", c.params[2]}});
   const std::string event_id = c.s.events.at(pos)["event_id"];

@@ -92,6 +92,9 @@ void apply_event(State& s, StreamPos pos, Json event);
 StreamPos append_event(Ctx& c, Room& room, const std::string& type, const std::string& sender,
                        Json content, std::optional<std::string> state_key, Json txn = nullptr);
 void record_device_change(Ctx& c, const std::string& user);
+// Config::broadcast_rules: throws 403 when a `type` event with the request's body may not join
+// `room` (broadcast_rules.cpp).
+void check_broadcast_rules(const Ctx& c, const Room& room, const std::string& type);
 
 // Ethereum login (PROTOCOL.md section 2): the user id that `password` proves, or ApiError.
 std::string ethereum_login_user(const Ctx& c, const Json& login_body);

@@ -9,9 +9,14 @@
 // - an accepted envelope's fields re-serialise (Envelope::to_json) to the same canonical bytes
 //   it arrived as, and its signature recovers its sender over signing_payload();
 // - round trip: an envelope built and signed by the harness from the input's body and topic is
-//   accepted where it belongs and refused (wrong_recipient / wrong_topic) elsewhere.
+//   accepted where it belongs and refused (wrong_recipient / wrong_topic) elsewhere;
+// - the homeserver rule (refuse_broadcast_event) never throws on the input as an event's content
+//   or as its one envelope; it passes the batch of one envelope exactly when the envelope passes
+//   rules 1-4 in the room (judged at its own ts) and its Matrix sender is the envelope's sender.
+#include <mrt/broadcast_event_rule.hpp>
 #include <mrt/canonical_json.hpp>
 #include <mrt/envelope.hpp>
+#include <mrt/matrix_identity.hpp>
 
 #include "fuzz_common.hpp"
 
@@ -31,6 +36,26 @@ void check_accepted(const nlohmann::json& j, const mrt::Envelope& e) {
   FUZZ_CHECK(signer && *signer == e.sender);
 }
 
+void check_broadcast_rule(const nlohmann::json& j, const mrt::Arrival& room) {
+  const std::string topic = *room.room_topic;
+  const std::string harness = mrt::matrix_user_id(key().address(), "hs.example");
+  (void)mrt::refuse_broadcast_event(j, topic, harness);
+  const nlohmann::json batch = {{"envelopes", nlohmann::json::array({j})}};
+  auto shape = mrt::parse_envelope(j);
+  if (!shape) {
+    auto refused = mrt::refuse_broadcast_event(batch, topic, harness);
+    FUZZ_CHECK(refused && refused->reason == mrt::RejectReason::malformed);
+    return;
+  }
+  const std::string signer = mrt::matrix_user_id(shape->sender, "hs.example");
+  const bool passes = mrt::validate_envelope(j, room, shape->ts).ok();
+  FUZZ_CHECK(mrt::refuse_broadcast_event(batch, topic, signer).has_value() != passes);
+  if (shape->sender != key().address()) {
+    auto refused = mrt::refuse_broadcast_event(batch, topic, harness);
+    FUZZ_CHECK(refused && refused->error == mrt::BroadcastEventError::not_the_sender);
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -45,6 +70,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!shape_ok) FUZZ_CHECK(!got && got.error() == mrt::RejectReason::malformed);
     if (got) check_accepted(j, *got);
   }
+  check_broadcast_rule(j, room);
 
   // Round trip with the harness's key, body taken from the input.
   const std::string body =

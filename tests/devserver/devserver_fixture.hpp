@@ -48,18 +48,20 @@ inline const std::vector<std::string> kNoLimits = {
 
 class DevserverTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
+  static void SetUpTestSuite() { start_server(kNoLimits); }
+  // A suite whose server takes other arguments hides SetUpTestSuite with a call of this.
+  static void start_server(const std::vector<std::string>& args) {
     const auto* suite = ::testing::UnitTest::GetInstance()->current_test_suite();
     dir_ = suite_dir(suite ? suite->name() : "suite");
-    server_ = std::make_unique<ServerProcess>(dir_, kNoLimits);
+    server_ = std::make_unique<ServerProcess>(dir_, args);
   }
   static void TearDownTestSuite() {
     server_.reset();
     std::filesystem::remove_all(dir_);
   }
 
-  TestUser login_new() {
-    const PrivateKey key = PrivateKey::generate();
+  TestUser login_new() { return login_as(PrivateKey::generate()); }
+  TestUser login_as(const PrivateKey& key) {
     auto r = http.post(api("/login"), login_body(key));
     EXPECT_EQ(r.status, 200) << r.body;
     return {r.json.value("user_id", ""), r.json.value("access_token", ""),

@@ -51,6 +51,17 @@ export function validateEnvelope(
   envelope: string,
   options: { receiver?: string; topic?: string; nowMs?: number; maxBytes?: number; maxAgeMs?: number },
 ): CheckedEnvelope;
+/**
+ * PROTOCOL §6 as a homeserver rule (docs/protocol.md "Rules in the homeserver"): null when the
+ * network.raiden.envelopes event content (JSON text) that the Matrix user `sender` sends into the
+ * broadcast room of `topic` passes, else why it is refused. @throws TypeError
+ */
+export function refuseBroadcastEvent(content: string, topic: string, sender: string): {
+  error: 'not_a_batch' | 'bad_envelope' | 'not_the_sender';
+  index: number;
+  reason: string | null;
+  message: string;
+} | null;
 export function messageEnvelope(key: PrivateKey, recipient: string, body: string, options?: { nowMs?: number }): string;
 /** @throws NodeError(bad_topic) */
 export function broadcastEnvelope(key: PrivateKey, topic: string, body: string, options?: { nowMs?: number }): string;

@@ -231,6 +231,7 @@ module.exports = {
   sign: native.sign,
   recover: native.recover,
   validateEnvelope: native.validateEnvelope,
+  refuseBroadcastEvent: native.refuseBroadcastEvent,
   messageEnvelope: native.messageEnvelope,
   broadcastEnvelope: native.broadcastEnvelope,
   runVectors: native.runVectors,

@@ -1,6 +1,7 @@
 // Envelopes (PROTOCOL §4) checked and made outside a node, and the conformance vectors (§7).
 #include <chrono>
 
+#include <mrt/broadcast_event_rule.hpp>
 #include <mrt/envelope.hpp>
 
 #include "addon.hpp"
@@ -68,10 +69,29 @@ Napi::Value validate(const Napi::CallbackInfo& info) {
   return to_object(env, *e);
 }
 
+// refuseBroadcastEvent(content, topic, sender) -> null | {error, index, reason, message}
+Napi::Value refuse_broadcast(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const json parsed = json::parse(to_string_arg(env, info[0], "content"), nullptr, false);
+  auto refused = refuse_broadcast_event(parsed.is_discarded() ? json() : parsed,
+                                        to_string_arg(env, info[1], "topic"),
+                                        to_string_arg(env, info[2], "sender"));
+  if (!refused) return env.Null();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("error", std::string(to_string(refused->error)));
+  o.Set("index", Napi::Number::New(env, static_cast<double>(refused->index)));
+  o.Set("reason", refused->reason ? Napi::Value(Napi::String::New(
+                                        env, std::string(to_string(*refused->reason))))
+                                  : env.Null());
+  o.Set("message", refused->message());
+  return o;
+}
+
 }  // namespace
 
 void init_envelopes(Napi::Env module_env, Napi::Object exports) {
   exports.Set("validateEnvelope", Napi::Function::New(module_env, validate));
+  exports.Set("refuseBroadcastEvent", Napi::Function::New(module_env, refuse_broadcast));
   exports.Set("messageEnvelope",
               Napi::Function::New(module_env, [](const Napi::CallbackInfo& info) {
                 Napi::Env env = info.Env();

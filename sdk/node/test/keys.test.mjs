@@ -60,6 +60,20 @@ test('an envelope is checked as PROTOCOL section 4 says', () => {
   assert.throws(() => mrt.validateEnvelope(broadcast, { topic: 'raiden_1_monitoring' }), (e) => e.kind === 'wrong_topic');
 });
 
+test('a broadcast event passes the homeserver rule only with its sender\'s own envelopes', () => {
+  const alice = mrt.PrivateKey.generate();
+  const mallory = mrt.PrivateKey.generate();
+  const topic = 'raiden_1_path_finding';
+  const batch = (...envelopes) => JSON.stringify({ envelopes: envelopes.map((e) => JSON.parse(e)) });
+  const sender = `@${mallory.address}:hs.example`;
+  assert.equal(mrt.refuseBroadcastEvent(batch(mrt.broadcastEnvelope(mallory, topic, 'mine')), topic, sender), null);
+  const republished = mrt.refuseBroadcastEvent(batch(mrt.broadcastEnvelope(alice, topic, 'theirs')), topic, sender);
+  assert.deepEqual([republished.error, republished.index], ['not_the_sender', 0]);
+  const tampered = batch(mrt.broadcastEnvelope(mallory, topic, 'true').replace('true', 'false'));
+  assert.equal(mrt.refuseBroadcastEvent(tampered, topic, sender).reason, 'bad_signature');
+  assert.equal(mrt.refuseBroadcastEvent('{', topic, sender).error, 'not_a_batch');
+});
+
 test('every conformance vector passes', () => {
   const dir = process.env.MRT_VECTORS_DIR;
   const files = readdirSync(dir).filter((f) => f.endsWith('.json'));

@@ -29,6 +29,12 @@ class LogRecord(TypedDict):
     component: str  # sync, e2ee, ids, broadcast, homes, worker, sdk
     event: str
     fields: Dict[str, object]  # never a secret
+
+class BroadcastRefusal(TypedDict):
+    error: str  # not_a_batch, bad_envelope, not_the_sender
+    index: int  # the envelope refused
+    reason: Optional[str]  # bad_envelope: the first of PROTOCOL section 4's rules 1-4 it fails
+    message: str
 _Password = Union[str, bytes]
 
 class PrivateKey:
@@ -63,6 +69,10 @@ def message_envelope(key: PrivateKey, recipient: str, body: str,
 def broadcast_envelope(key: PrivateKey, topic: str, body: str,
                        now_ms: Optional[int] = None) -> str:
     """Raises NodeError(bad_topic)."""
+def refuse_broadcast_event(content: str, topic: str, sender: str) -> Optional[BroadcastRefusal]:
+    """PROTOCOL section 6 as a homeserver rule: None when the network.raiden.envelopes event
+    content (JSON text) that the Matrix user `sender` sends into the broadcast room of `topic`
+    passes, else why it is refused. Raises nothing."""
 def run_vectors(path: _Path) -> Dict[str, object]: ...
 
 class Event:

@@ -5,6 +5,7 @@
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
 
+#include <mrt/broadcast_event_rule.hpp>
 #include <mrt/envelope.hpp>
 
 #include "bindings.hpp"
@@ -86,6 +87,29 @@ void bind_envelopes(py::module_& m) {
       },
       py::arg("key"), py::arg("topic"), py::arg("body"), py::arg("now_ms") = py::none(),
       "A signed broadcast envelope (JSON text) for the room of `topic`.");
+  m.def(
+      "refuse_broadcast_event",
+      [](const std::string& content, const std::string& topic,
+         const std::string& sender) -> py::object {
+        const json parsed = json::parse(content, nullptr, false);
+        auto refused =
+            refuse_broadcast_event(parsed.is_discarded() ? json() : parsed, topic, sender);
+        if (!refused) return py::none();
+        py::dict d;
+        d["error"] = std::string(to_string(refused->error));
+        d["index"] = refused->index;
+        d["reason"] = refused->reason
+                          ? py::object(py::str(std::string(to_string(*refused->reason))))
+                          : py::none();
+        d["message"] = refused->message();
+        return d;
+      },
+      py::arg("content"), py::arg("topic"), py::arg("sender"),
+      "PROTOCOL §6 as a homeserver rule (docs/protocol.md \"Rules in the homeserver\"): why the "
+      "content (JSON text) of a network.raiden.envelopes event that the Matrix user `sender` "
+      "sends into the broadcast room of `topic` must be refused, as a dict {error: not_a_batch | "
+      "bad_envelope | not_the_sender, index, reason, message}, or None when it passes. §4 rules "
+      "1-4 on each envelope, and each envelope's sender is the address of `sender`.");
   m.def(
       "run_vectors",
       [](const std::filesystem::path& path) {

@@ -20,11 +20,13 @@ ON_SYNAPSE = os.environ.get("MRT_TEST_HOMESERVER") == "synapse"
 
 
 class SynapseHomeserver:
-    """One Synapse on two free ports of 127.0.0.1 (server_name 127.0.0.1:PORT), wiped at exit."""
+    """One Synapse on two free ports of 127.0.0.1 (server_name 127.0.0.1:PORT), wiped at exit.
+    `modules`: synapse.sh's SYNAPSE_MODULES (one YAML flow mapping a line), loaded from the
+    folder of this `mrt` package."""
 
-    def __init__(self) -> None:
+    def __init__(self, tag: str = "python", modules: str = "") -> None:
         self.script = os.environ["MRT_SYNAPSE_SH"]
-        self.name = f"mrt-test-{os.getpid()}-python"
+        self.name = f"mrt-test-{os.getpid()}-{tag}"
         root = os.environ.get("MRT_SYNAPSE_ROOT", "/tmp/mrt-synapse")
         instance = os.path.join(root, self.name)
         os.makedirs(instance, exist_ok=True)
@@ -38,9 +40,11 @@ class SynapseHomeserver:
         client, federation = (s.getsockname()[1] for s in sockets)
         for s in sockets:
             s.close()
+        env = dict(os.environ, SYNAPSE_MODULES=modules, SYNAPSE_PYTHONPATH=os.path.dirname(
+            os.path.dirname(os.path.abspath(mrt.__file__))))
         with open(os.path.join(instance, "synapse.sh.log"), "ab") as log:
             subprocess.run([self.script, "start", self.name, str(client), str(federation)],
-                           check=True, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+                           check=True, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
         self.url = f"http://127.0.0.1:{client}"
         self.server_name = f"127.0.0.1:{federation}"
         atexit.register(self.wipe)
@@ -72,11 +76,11 @@ class DevHomeserver:
 
     server_name = "localhost"
 
-    def __init__(self) -> None:
+    def __init__(self, *args: str) -> None:
         self.dir = tempfile.mkdtemp(prefix="mrt-sdk-")
         self.process = subprocess.Popen(
             [MRT_CLI, "serve", "--server-name", "localhost", "--listen", "127.0.0.1:0",
-             "--data", os.path.join(self.dir, "server")],
+             "--data", os.path.join(self.dir, "server"), *args],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         line = self.process.stdout.readline()
         if not line.startswith("listening on "):
