@@ -3,7 +3,8 @@
 //
 // Input: a JSON text (parsed leniently, as the Matrix client does). Properties:
 // - never crashes or throws;
-// - a batch has a non-empty next_batch, and every kept event is an object;
+// - a batch has a non-empty next_batch, and every kept event is an object whose fields the node
+//   reads with json::value() (type, sender, state_key, event_id, room_id, content) do not throw;
 // - folding each joined and invited room's events into a DmRoomState and judging it works on
 //   any events, and the state survives its store round trip (to_json/from_json) unchanged;
 // - folding them into a BroadcastRoomState and judging it (with and without operators) works on
@@ -60,9 +61,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto batch = parse_sync_batch(*body);
   if (!batch) return 0;
   FUZZ_CHECK(!batch->next_batch.empty());
-  for (const auto& e : batch->e2ee.to_device_events) FUZZ_CHECK(e.is_object());
-  for (const auto& room : batch->invited) fold_and_judge(room.state_events);
+  auto read_fields = [](const nlohmann::json& events) {
+    for (const auto& e : events) {
+      FUZZ_CHECK(e.is_object());
+      for (const char* name : {"type", "sender", "state_key", "event_id", "room_id"})
+        (void)e.value(name, "");
+      (void)e.value("content", nlohmann::json::object());
+    }
+  };
+  read_fields(batch->e2ee.to_device_events);
+  for (const auto& room : batch->invited) {
+    read_fields(room.state_events);
+    fold_and_judge(room.state_events);
+  }
   for (const auto& room : batch->joined) {
+    read_fields(room.state_events);
+    read_fields(room.timeline_events);
     fold_and_judge(room.state_events);
     fold_and_judge(room.timeline_events);
   }

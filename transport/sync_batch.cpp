@@ -11,7 +11,19 @@ const json* object_at(const json& parent, const char* name) {
   return it != parent.end() && it->is_object() ? &*it : nullptr;
 }
 
-// The objects of parent[a][b] (an array of events), others dropped.
+// An event whose fields have the types the API promises where present, so that the node can
+// read them with json::value() (which throws on a field of another type).
+bool well_typed_event(const json& e) {
+  if (!e.is_object()) return false;
+  for (const char* name : {"type", "sender", "state_key", "event_id", "room_id"}) {
+    auto it = e.find(name);
+    if (it != e.end() && !it->is_string()) return false;
+  }
+  auto content = e.find("content");
+  return content == e.end() || content->is_object();
+}
+
+// The well-typed events of parent[a][b] (an array of events), others dropped.
 json events_at(const json& parent, const char* a, const char* b) {
   json out = json::array();
   const json* outer = object_at(parent, a);
@@ -19,7 +31,7 @@ json events_at(const json& parent, const char* a, const char* b) {
   auto it = outer->find(b);
   if (it == outer->end() || !it->is_array()) return out;
   for (const auto& e : *it)
-    if (e.is_object()) out.push_back(e);
+    if (well_typed_event(e)) out.push_back(e);
   return out;
 }
 

@@ -60,5 +60,24 @@ TEST(SyncBatchTest, BrokenElementsAreDroppedOneByOne) {
   EXPECT_TRUE(batch->joined[0].timeline_events.empty());
 }
 
+TEST(SyncBatchTest, AnEventWithAFieldOfTheWrongTypeIsDroppedAlone) {
+  const json good = {
+      {"type", "network.raiden.envelopes"}, {"sender", "@a:hs"}, {"content", json::object()}};
+  json events = json::array({good});
+  for (const char* field : {"type", "sender", "state_key", "event_id", "room_id", "content"}) {
+    json bad = good;
+    bad[field] = 7;
+    events.push_back(bad);
+  }
+  const json body = {{"next_batch", "s1"},
+                     {"to_device", {{"events", events}}},
+                     {"rooms", {{"join", {{"!j:hs", {{"timeline", {{"events", events}}}}}}}}}};
+  auto batch = parse_sync_batch(body);
+  ASSERT_TRUE(batch);
+  EXPECT_EQ(batch->e2ee.to_device_events, json::array({good}));
+  ASSERT_EQ(batch->joined.size(), 1u);
+  EXPECT_EQ(batch->joined[0].timeline_events, json::array({good}));
+}
+
 }  // namespace
 }  // namespace mrt::transport
