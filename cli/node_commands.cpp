@@ -271,6 +271,10 @@ class Session {
       if (only({})) metadata(ref);
       return true;
     }
+    if (what == "evidence") {
+      if (only({"topic"})) evidence(op, ref);
+      return true;
+    }
     if (what == "capabilities" || what == "set_capabilities") {
       if (what == "capabilities" ? only({"address"}) : only({"capabilities"}))
         capabilities(what, op, ref);
@@ -296,8 +300,9 @@ class Session {
     error(ref, "bad_request",
           "unknown op \"" + what +
               "\" (send, cancel, peer, watch, allowlist, publishers, subscribe, broadcast, "
-              "reachability, discover, challenge, metadata, capabilities, set_capabilities, stats, "
-              "stop)");
+              "reachability, discover, challenge, metadata, capabilities, set_capabilities, "
+              "evidence, "
+              "stats, stop)");
     return true;
   }
 
@@ -415,6 +420,18 @@ class Session {
     json line = to_json(*mine);
     line["event"] = "metadata";
     answer(std::move(line), ref);
+  }
+
+  // evidence {topic} -> evidence {topic, envelopes}: an events room's signed envelopes, as kept.
+  void evidence(const json& op, const json& ref) {
+    const auto topic = op.find("topic");
+    if (topic == op.end() || !topic->is_string())
+      return error(ref, "bad_request", "\"topic\" is missing or not a string");
+    auto kept = node_.evidence(topic->get<std::string>());
+    if (!kept) return error(ref, std::string(to_string(kept.error().kind)), kept.error().message);
+    json envelopes = json::array();
+    for (const auto& text : *kept) envelopes.push_back(json::parse(text));
+    answer({{"event", "evidence"}, {"topic", *topic}, {"envelopes", std::move(envelopes)}}, ref);
   }
 
   // capabilities {address} -> capabilities {address, capabilities}: a peer's, from its profile;

@@ -1,5 +1,6 @@
 #include <mrt/broadcast_event_rule.hpp>
 #include <mrt/matrix_identity.hpp>
+#include <mrt/topics.hpp>
 
 namespace mrt {
 
@@ -11,6 +12,8 @@ std::string_view to_string(BroadcastEventError e) {
       return "bad_envelope";
     case BroadcastEventError::not_the_sender:
       return "not_the_sender";
+    case BroadcastEventError::not_the_operator:
+      return "not_the_operator";
   }
   return "unknown";
 }
@@ -26,6 +29,9 @@ std::string BroadcastEventRefusal::message() const {
     case BroadcastEventError::not_the_sender:
       return "envelope " + std::to_string(index) +
              " is not signed by the address of the event's sender";
+    case BroadcastEventError::not_the_operator:
+      return "envelope " + std::to_string(index) +
+             " is not the operator's: only the address the events topic names publishes there";
   }
   return "refused";
 }
@@ -38,6 +44,7 @@ std::optional<BroadcastEventRefusal> refuse_broadcast_event(const nlohmann::json
   if (envelopes == content.end() || !envelopes->is_array() || envelopes->empty())
     return BroadcastEventRefusal{.error = BroadcastEventError::not_a_batch};
   const auto sender = address_of_user_id(matrix_sender);
+  const auto operator_address = events_topic_operator(topic);
   const Arrival arrival{.room_topic = std::string(topic)};
   for (std::size_t i = 0; i < envelopes->size(); ++i) {
     const nlohmann::json& wire = (*envelopes)[i];
@@ -48,6 +55,8 @@ std::optional<BroadcastEventRefusal> refuse_broadcast_event(const nlohmann::json
     }
     if (!sender || shape->sender != *sender)
       return BroadcastEventRefusal{.error = BroadcastEventError::not_the_sender, .index = i};
+    if (operator_address && shape->sender != *operator_address)
+      return BroadcastEventRefusal{.error = BroadcastEventError::not_the_operator, .index = i};
     // Judged "now" at the envelope's own time: rule 5 is the receivers' (see the header).
     if (auto e = validate_envelope(wire, arrival, shape->ts); !e) {
       return BroadcastEventRefusal{

@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include <mrt/topics.hpp>
+
 #include "dm_room.hpp"
 
 namespace mrt::transport {
@@ -116,6 +118,15 @@ std::string explain(BroadcastVerdict v, const BroadcastRoomState& state) {
              ", not one of the broadcast operators";
   }
   return "unknown";
+}
+
+std::optional<std::set<Address>> allowed_creators(
+    const std::string& topic, const std::optional<std::set<Address>>& operators) {
+  auto events_operator = events_topic_operator(topic);
+  if (!events_operator) return operators;
+  std::set<Address> creators = operators.value_or(std::set<Address>{});
+  creators.insert(*events_operator);
+  return creators;
 }
 
 }  // namespace mrt::transport

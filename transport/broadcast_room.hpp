@@ -49,6 +49,12 @@ BroadcastVerdict judge_broadcast_room(const BroadcastRoomState& state,
                                       const std::optional<std::set<Address>>& operators,
                                       const std::optional<Address>& creator_address);
 
+// Whose rooms `topic` accepts (judge_broadcast_room's `operators`): the network's
+// broadcast_operators (nullopt: anyone's), and for an events topic also its operator
+// (mrt/topics.hpp).
+std::optional<std::set<Address>> allowed_creators(
+    const std::string& topic, const std::optional<std::set<Address>>& operators);
+
 // For people: "join rule is \"invite\", not public", …
 std::string explain(BroadcastVerdict v, const BroadcastRoomState& state);
 

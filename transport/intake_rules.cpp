@@ -1,5 +1,7 @@
 #include "intake_rules.hpp"
 
+#include <mrt/topics.hpp>
+
 namespace mrt::transport {
 
 std::optional<RejectReason> IntakeRules::judge(const Envelope& envelope,
@@ -17,6 +19,9 @@ std::optional<RejectReason> IntakeRules::judge(const Envelope& envelope,
 bool IntakeRules::allowed(const Address& sender, const EnvelopeSource& source) const {
   std::shared_lock lock(mutex_);
   if (source.topic) {
+    // An events room is its operator's alone, whatever the application's lists say.
+    if (auto operator_address = events_topic_operator(*source.topic))
+      return sender == *operator_address;
     const auto it = publishers_.find(*source.topic);
     return it == publishers_.end() || it->second.contains(sender);
   }

@@ -40,7 +40,8 @@ class IntakeRules {
   std::optional<RejectReason> judge(const Envelope& envelope, const EnvelopeSource& source,
                                     bool seen, const std::function<bool()>& take_budget) const;
 
-  // Rule 8's allowlists: the node's for unicast, the topic's publishers for a broadcast room.
+  // Rule 8's allowlists: the node's for unicast, the topic's publishers for a broadcast room,
+  // and the operator alone for an events room (mrt/topics.hpp).
   bool allowed(const Address& sender, const EnvelopeSource& source) const;
 
   // nullopt: every sender (unicast), every publisher (the topic).

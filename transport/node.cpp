@@ -8,6 +8,7 @@
 #include <mrt/matrix_identity.hpp>
 #include <mrt/node.hpp>
 #include <mrt/owner_store_key.hpp>
+#include <mrt/topics.hpp>
 
 #include "node_impl.hpp"
 
@@ -542,6 +543,11 @@ Result<std::string, NodeError> Node::subscribe(const std::string& topic) {
 
 Result<std::string, NodeError> Node::broadcast(const std::string& topic, std::string body) {
   if (auto ok = check_topic(topic); !ok) return fail(ok.error());
+  if (auto operator_address = events_topic_operator(topic);
+      operator_address && *operator_address != impl_->key.address()) {
+    return fail(node_error(NodeErrorKind::bad_topic,
+                           "only " + operator_address->to_hex() + " publishes in " + topic));
+  }
   const Envelope e =
       Envelope::broadcast(impl_->key, topic, std::move(body), impl_->config.now_ms());
   const json wire = e.to_json();

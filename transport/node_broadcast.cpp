@@ -3,6 +3,8 @@
 // it over federation; only a node homed on B creates it when the alias is missing (a creation
 // race, M_ROOM_IN_USE, ends in the winner's room); others retry the join with backoff. A room is
 // judged on its state before the node publishes into it, and again on every state change.
+#include <mrt/topics.hpp>
+
 #include "node_worker_state.hpp"
 
 namespace mrt::transport {
@@ -68,7 +70,11 @@ void NodeWorker::join_broadcast(const std::string& topic, RoomCallback done, int
       if (e.kind == MatrixErrorKind::cancelled || (e.http_status == 403 && races == 0))
         return done(fail(e));
       const bool missing = e.http_status == 404;
-      if (missing && server_name_ == ctx_.config.broadcast_server)
+      // An events room is made by its operator (or a network operator): another node's would be
+      // judged squatted, so it waits for theirs.
+      const auto creators = allowed_creators(topic, ctx_.config.broadcast_operators);
+      const bool may_create = !events_topic_operator(topic) || creators->contains(me_);
+      if (missing && may_create && server_name_ == ctx_.config.broadcast_server)
         return create_broadcast(topic, std::move(done), races);
       // Not created yet (only a node on the broadcast server creates it), or the broadcast
       // server does not answer: join again later.
@@ -159,7 +165,7 @@ void NodeWorker::judge_broadcast(const std::string& room_id) {
   if (it == broadcasts_.end() || !it->second.state_loaded) return;
   BroadcastRoom& room = it->second;
   std::optional<Address> creator;
-  const auto& operators = ctx_.config.broadcast_operators;
+  const auto operators = allowed_creators(room.topic, ctx_.config.broadcast_operators);
   if (operators && !room.state.creator.empty()) {
     if (const Address* a = ids_.address_of(room.state.creator)) {
       creator = *a;

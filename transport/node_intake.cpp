@@ -2,6 +2,8 @@
 // unicast carrier or a broadcast room.
 #include <algorithm>
 
+#include <mrt/topics.hpp>
+
 #include "node_worker_state.hpp"
 
 namespace mrt::transport {
@@ -91,6 +93,8 @@ void NodeWorker::intake_envelope(const json& wire, const Source& source, Intake&
     if (unicast) record["carrier"] = std::string(to_string(*source.carrier));
     if (source.topic) record["topic"] = *source.topic;
     intake.changes.put(ctx_.tables.inbox, key, record);
+    if (source.topic && events_topic_operator(*source.topic))
+      keep_evidence(*source.topic, e, wire, intake);
     NodeEvent m;
     m.type = NodeEventType::message;
     m.id = e.nonce;

@@ -6,6 +6,8 @@
 //   inbox        sender\0nonce -> {envelope, carrier}: accepted, not yet consumed (sealed)
 //   seen_nonces  sender\0nonce -> ts + max_age: the replay window (plain)
 //   dm_rooms     room id -> DmRoomState + verdict + home          (plain)
+//   evidence     topic\0ts\0nonce -> the signed envelope, canonical JSON: an events room's
+//                envelopes, kept after they are consumed (plain: published in a public room)
 //
 // A node with accounts on several homeservers (multi-homing) keeps one E2EE account per homeserver
 // and its own device id, next_batch and subscriptions there: each homeserver's are in its
@@ -28,6 +30,7 @@ struct NodeTables {
   JsonTable inbox;
   store::Table<store::StringKey, store::U64Value> seen_nonces;
   JsonTable dm_rooms;
+  store::Table<store::StringKey, store::StringValue> evidence;
 
   explicit NodeTables(const store::Env& env);
   // The node's tables and the E2EE machine's (once unprefixed, once per homeserver), for
@@ -50,5 +53,8 @@ struct HomeNamespace {
 inline constexpr const char* kMetaDeviceId = "device_id";
 inline constexpr const char* kMetaNextBatch = "next_batch";
 inline constexpr const char* kMetaPrimaryServer = "primary_server";
+
+// The evidence table's key: ordered by topic, then time (16 decimal digits hold any §4 `ts`).
+std::string evidence_key(std::string_view topic, std::int64_t ts, std::string_view nonce);
 
 }  // namespace mrt::transport

@@ -272,6 +272,9 @@ class NodeWorker {
               Intake& intake, const std::string& nonce = "");
   void decrypt_dm_event(HeldRoomEvents::Held held, bool retry, Intake& intake);
   void finish_intake(Intake& intake);
+  // An accepted envelope of an events room, kept as evidence (node_evidence.cpp).
+  void keep_evidence(const std::string& topic, const Envelope& envelope, const nlohmann::json& wire,
+                     Intake& intake);
 
   // Whether an m.room_key for `room_id` from a device attested for `sender` is one to keep: the
   // room is a DM room of ours, or one we are invited to or just joined, with `sender` its
@@ -364,6 +367,8 @@ class NodeWorker {
   TokenBuckets<std::string> challenge_answers_;  // Policy::challenge_answers_per_second
   // Takes the challenges and answers out of a /sync's to-device events and handles them.
   void take_challenges(nlohmann::json& to_device_events);
+  // Per events topic, the keys of its evidence in the store (Policy::max_evidence_per_topic).
+  std::map<std::string, std::set<std::string>> evidence_keys_;
   std::map<std::string, std::string> topic_rooms_;   // topic -> broadcast room id
   std::map<std::string, BroadcastRoom> broadcasts_;  // room id -> topic, state, verdict
   std::int64_t next_squat_check_ = 0;

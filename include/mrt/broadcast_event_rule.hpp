@@ -9,8 +9,9 @@
 //
 // The rule is §4 rules 1 to 4 on every envelope, plus one a node cannot check: the envelope's
 // `sender` is the address of the event's Matrix sender, so nobody republishes another's
-// envelopes. Rule 5 (age) and 6 to 8 (replay, budgets, allowlists) stay with the receiving
-// nodes: a verdict on an event from another server must not depend on when it arrived.
+// envelopes; and in an events room, that sender is the operator the topic names. Rule 5 (age) and 6
+// to 8 (replay, budgets, allowlists) stay with the receiving nodes: a verdict on an event from
+// another server must not depend on when it arrived.
 //
 //   if (auto refused = mrt::refuse_broadcast_event(content, topic, event_sender))
 //     return forbidden(refused->message());
@@ -30,9 +31,10 @@ namespace mrt {
 inline constexpr std::string_view kEnvelopesEventType = "network.raiden.envelopes";
 
 enum class BroadcastEventError : int {
-  not_a_batch = 1,     // the content is not exactly {"envelopes": [one or more]}
-  bad_envelope = 2,    // an envelope fails PROTOCOL §4 rules 1-4 (`reason` says which)
-  not_the_sender = 3,  // an envelope's sender is not the address of the event's Matrix sender
+  not_a_batch = 1,       // the content is not exactly {"envelopes": [one or more]}
+  bad_envelope = 2,      // an envelope fails PROTOCOL §4 rules 1-4 (`reason` says which)
+  not_the_sender = 3,    // an envelope's sender is not the address of the event's Matrix sender
+  not_the_operator = 4,  // in an events room (mrt/topics.hpp), a sender other than its operator
 };
 std::string_view to_string(BroadcastEventError e);
 

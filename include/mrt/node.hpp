@@ -168,6 +168,11 @@ struct Policy {
   // dropped unanswered (the challenger's own deadline tells it).
   double challenge_answers_per_second = 1;
   double challenge_answer_burst = 10;
+
+  // Envelopes of an events room (mrt/topics.hpp) kept as evidence (Node::evidence) per topic:
+  // the newest this many by their signed `ts` (per homeserver the node is homed on: each home
+  // keeps what it accepted). Only the operator's envelopes are kept, each within its budget.
+  std::size_t max_evidence_per_topic = 10'000;
 };
 
 // A homeserver the node may use.
@@ -461,6 +466,14 @@ class Node {
   // until the server answers, no further.
   [[nodiscard]] Result<std::string, NodeError> broadcast(const std::string& topic,
                                                          std::string body);
+  // The envelopes of the events room of `topic` (mrt/topics.hpp: `raiden_<chain>_events_<op>`)
+  // that this node accepted, oldest first, each as the canonical JSON text of the operator's
+  // signed envelope: evidence that the operator published it, which anyone can check with
+  // validate_envelope (its `sig`, its `topic`). Kept in the store after the messages are
+  // consumed, across restarts, the newest Policy::max_evidence_per_topic. bad_topic when
+  // `topic` is not an events topic. Any thread, before start() too.
+  [[nodiscard]] Result<std::vector<std::string>, NodeError> evidence(
+      const std::string& topic) const;
 
   // From the last presence of `address`'s validated user ids that reached this node (presence
   // comes with shared rooms), else what the homeserver answers now (waits for it, at most

@@ -244,6 +244,40 @@ TEST_F(NodeCli, SubscribeBroadcastAndReachabilityOverJsonLines) {
   EXPECT_EQ((*error)["ref"], 2);
 }
 
+TEST_F(NodeCli, EvidenceOpAnswersWithTheOperatorsSignedEnvelopes) {
+  const TestKey ka = key("a"), kb = key("b");
+  auto a = node("a", ka);
+  auto b = node("b", kb);
+  expect_started(*a, ka);
+  expect_started(*b, kb);
+  const std::string topic = "raiden_1_events_" + kb.address();
+  b->write({{"op", "subscribe"}, {"topic", topic}});
+  ASSERT_TRUE(b->wait_event("subscribed"));
+  a->write({{"op", "subscribe"}, {"topic", topic}});
+  ASSERT_TRUE(a->wait_event("subscribed"));
+  b->write({{"op", "broadcast"}, {"topic", topic}, {"body", "ChannelOpened"}});
+  auto sent = b->wait_event("sent");
+  ASSERT_TRUE(sent);
+  ASSERT_TRUE(a->wait_for(is("message", (*sent)["id"])));
+  a->write({{"op", "evidence"}, {"topic", topic}, {"ref", 5}});
+  auto evidence = a->wait_event("evidence");
+  ASSERT_TRUE(evidence);
+  EXPECT_EQ((*evidence)["ref"], 5);
+  ASSERT_EQ((*evidence)["envelopes"].size(), 1u) << evidence->dump();
+  const json& envelope = (*evidence)["envelopes"][0];
+  EXPECT_EQ(envelope["sender"], kb.address());
+  EXPECT_EQ(envelope["body"], "ChannelOpened");
+  EXPECT_TRUE(envelope.contains("sig"));
+  a->write({{"op", "broadcast"}, {"topic", topic}, {"body", "a false event"}});
+  auto refused = a->wait_event("error");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ((*refused)["reason"], "bad_topic");
+  a->write({{"op", "evidence"}, {"topic", "raiden_1_monitoring"}});
+  auto error = a->wait_event("error");
+  ASSERT_TRUE(error);
+  EXPECT_EQ((*error)["reason"], "bad_topic");
+}
+
 TEST_F(NodeCli, NodeWithTwoHomeserversHasAnAccountOnEach) {
   testing::ServerProcess second(dir / "homeserver2", {"--server-name", "hs2"});
   const TestKey k = key("a");

@@ -2,6 +2,7 @@
 
 #include <mrt/broadcast_event_rule.hpp>
 #include <mrt/matrix_identity.hpp>
+#include <mrt/topics.hpp>
 
 namespace mrt {
 namespace {
@@ -88,10 +89,22 @@ TEST_F(BroadcastEventRuleTest, AnEnvelopeForAnotherRoomIsRefused) {
   EXPECT_EQ(refused->reason, RejectReason::wrong_recipient);
 }
 
+TEST_F(BroadcastEventRuleTest, InAnEventsRoomOnlyTheOperatorPublishes) {
+  const std::string topic = events_topic(1, bob.address());
+  const json alices = Envelope::broadcast(alice, topic, "a false event", kTs).to_json();
+  auto refused = refuse_broadcast_event(batch({alices}), topic, alice_id);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->error, BroadcastEventError::not_the_operator);
+  const json bobs = Envelope::broadcast(bob, topic, "ChannelOpened", kTs).to_json();
+  EXPECT_FALSE(
+      refuse_broadcast_event(batch({bobs}), topic, matrix_user_id(bob.address(), "hs.example")));
+}
+
 TEST_F(BroadcastEventRuleTest, ReasonsHaveStableNames) {
   EXPECT_EQ(to_string(BroadcastEventError::not_a_batch), "not_a_batch");
   EXPECT_EQ(to_string(BroadcastEventError::bad_envelope), "bad_envelope");
   EXPECT_EQ(to_string(BroadcastEventError::not_the_sender), "not_the_sender");
+  EXPECT_EQ(to_string(BroadcastEventError::not_the_operator), "not_the_operator");
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <mrt/topics.hpp>
+
 namespace mrt::transport {
 namespace {
 
@@ -100,6 +102,16 @@ TEST(BroadcastRoomTest, ACreateEventWithoutCreatorNamesItsSender) {
                  {"sender", "@0xdef:hs"},
                  {"content", {{"room_version", "11"}}}});
   EXPECT_EQ(s.creator, "@0xdef:hs");
+}
+
+TEST(BroadcastRoomTest, AnEventsRoomAcceptsItsOperatorsRoomBesidesTheNetworksOperators) {
+  const Address op = PrivateKey::generate().address(), network = PrivateKey::generate().address();
+  const std::string topic = events_topic(1, op);
+  EXPECT_EQ(allowed_creators(topic, std::nullopt), std::set<Address>{op});
+  EXPECT_EQ(allowed_creators(topic, std::set<Address>{network}), (std::set<Address>{op, network}));
+  EXPECT_EQ(allowed_creators("raiden_1_monitoring", std::nullopt), std::nullopt);
+  EXPECT_EQ(allowed_creators("raiden_1_monitoring", std::set<Address>{network}),
+            std::set<Address>{network});
 }
 
 }  // namespace

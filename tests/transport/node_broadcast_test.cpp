@@ -3,6 +3,7 @@
 // allowlist, and envelopes that do not belong in the room.
 #include <mrt/canonical_json.hpp>
 #include <mrt/envelope.hpp>
+#include <mrt/topics.hpp>
 
 #include "matrix_client.hpp"
 #include "node_fixture.hpp"
@@ -130,6 +131,85 @@ TEST_F(NodeTest, SubscriptionSurvivesARestart) {
   ASSERT_EQ(messages.size(), 1u);
   EXPECT_EQ(messages[0].body, "while you were away");
   EXPECT_EQ(reader.subscribe(topic).value(), room);
+}
+
+TEST_F(NodeTest, AnEventsRoomTakesOnlyItsOperatorsEnvelopesAndKeepsThemAsEvidence) {
+  const PrivateKey op_key = PrivateKey::generate(), reader_key = PrivateKey::generate(),
+                   eve_key = PrivateKey::generate();
+  const std::string topic = events_topic(1, op_key.address());
+  Node& op = start("operator", op_key, Carrier::to_device);
+  const std::string room = op.subscribe(topic).value();
+  Node& reader = start("reader", reader_key, Carrier::to_device);
+  ASSERT_EQ(reader.subscribe(topic).value(), room);
+  // Another node may not publish there; a forger writing to the room itself is not allowed.
+  auto refused = reader.broadcast(topic, "a false event");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, NodeErrorKind::bad_topic);
+  testing::RawPeer eve(base_url(), server_name(), eve_key, root_ / "eve");
+  ASSERT_TRUE(eve.call(transport::calls::join(room)));
+  const json forged = Envelope::broadcast(eve_key, topic, "ChannelClosed 7", now_ms()).to_json();
+  ASSERT_TRUE(eve.call(transport::calls::send_room_event(room, "network.raiden.envelopes", "t1",
+                                                         {{"envelopes", {forged}}})));
+  ASSERT_TRUE(op.broadcast(topic, "ChannelOpened 7"));
+  ASSERT_TRUE(op.broadcast(topic, "ChannelNewDeposit 7"));
+
+  auto events = collect(reader, [](auto& ev) { return count(ev, NodeEventType::message) >= 2; });
+  const auto rejected = of_type(events, NodeEventType::rejected);
+  ASSERT_EQ(rejected.size(), 1u);
+  EXPECT_EQ(rejected[0].reason, RejectReason::not_allowed);
+  EXPECT_EQ(rejected[0].peer, eve_key.address());
+  // Consumed, and still kept: each the operator's signed envelope, as anyone can check.
+  const auto evidence = reader.evidence(topic).value();
+  ASSERT_EQ(evidence.size(), 2u);
+  std::vector<std::string> bodies;
+  for (const auto& text : evidence) {
+    auto checked = validate_envelope(json::parse(text), {.room_topic = topic}, now_ms());
+    ASSERT_TRUE(checked) << text;
+    EXPECT_EQ(checked->sender, op_key.address());
+    bodies.push_back(checked->body);
+  }
+  EXPECT_EQ(bodies, (std::vector<std::string>{"ChannelOpened 7", "ChannelNewDeposit 7"}));
+  EXPECT_TRUE(op.evidence(topic).value().empty()) << "its own broadcasts do not come back";
+}
+
+TEST_F(NodeTest, AnEventsRoomMadeByAnotherThanItsOperatorIsSquatted) {
+  const PrivateKey op_key = PrivateKey::generate(), eve_key = PrivateKey::generate();
+  const std::string topic = events_topic(1, op_key.address());
+  testing::RawPeer eve(base_url(), server_name(), eve_key, root_ / "eve");
+  ASSERT_TRUE(eve.call(transport::calls::create_room(
+      {{"room_alias_name", topic}, {"preset", "public_chat"}, {"visibility", "private"}})));
+  Node& reader = start("reader", PrivateKey::generate(), Carrier::to_device);
+  auto subscribed = reader.subscribe(topic);
+  ASSERT_FALSE(subscribed);
+  EXPECT_EQ(subscribed.error().kind, NodeErrorKind::squatted) << subscribed.error().message;
+}
+
+TEST_F(NodeTest, EvidenceOutlivesARestartAndKeepsOnlyTheNewest) {
+  const PrivateKey op_key = PrivateKey::generate(), reader_key = PrivateKey::generate();
+  const std::string topic = events_topic(1, op_key.address());
+  Node& op = start("operator", op_key, Carrier::to_device);
+  ASSERT_TRUE(op.subscribe(topic));
+  NodeConfig c = config("reader", Carrier::to_device);
+  c.policy.max_evidence_per_topic = 3;
+  {
+    auto reader = Node::open(c, reader_key).value();
+    ASSERT_TRUE(reader.start());
+    ASSERT_TRUE(reader.subscribe(topic));
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(op.broadcast(topic, "event " + std::to_string(i)));
+    collect(reader, [](auto& ev) { return count(ev, NodeEventType::message) >= 5; });
+  }
+  auto reader = Node::open(c, reader_key).value();
+  const auto evidence = reader.evidence(topic).value();
+  std::vector<std::string> bodies;
+  for (const auto& text : evidence) bodies.push_back(json::parse(text)["body"]);
+  EXPECT_EQ(bodies, (std::vector<std::string>{"event 2", "event 3", "event 4"}));
+}
+
+TEST_F(NodeTest, EvidenceIsOnlyForEventsTopics) {
+  Node& node = start("n", PrivateKey::generate(), Carrier::to_device);
+  auto e = node.evidence("raiden_1_monitoring");
+  ASSERT_FALSE(e);
+  EXPECT_EQ(e.error().kind, NodeErrorKind::bad_topic);
 }
 
 TEST_F(NodeTest, BadTopicsAreRefused) {

@@ -57,7 +57,7 @@ export function validateEnvelope(
  * broadcast room of `topic` passes, else why it is refused. @throws TypeError
  */
 export function refuseBroadcastEvent(content: string, topic: string, sender: string): {
-  error: 'not_a_batch' | 'bad_envelope' | 'not_the_sender';
+  error: 'not_a_batch' | 'bad_envelope' | 'not_the_sender' | 'not_the_operator';
   index: number;
   reason: string | null;
   message: string;
@@ -215,6 +215,13 @@ export class Node {
   challenge(address: string, userId: string, options?: { waitMs?: number }): Promise<void>;
   /** The node's own address metadata. @throws NodeError (not_started: before start()) */
   metadata(): Required<AddressMetadata>;
+  /**
+   * The events room's envelopes (topic `raiden_<chain>_events_<operator>`) this node accepted
+   * from the operator, oldest first, each the signed envelope's JSON text: evidence anyone can
+   * check with validateEnvelope. Kept after they are consumed and across restarts.
+   * @throws NodeError (bad_topic: not an events topic; not_started once stopped)
+   */
+  evidence(topic: string): string[];
   /** A peer's capabilities from its profile, values as strings (an array for a repeated key);
    * {} when it published none. Rejects with NodeError (network: no user id known, or no
    * answer; not_started), AddressError. */

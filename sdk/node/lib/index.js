@@ -168,6 +168,9 @@ class Node extends EventEmitter {
   }
   /** The node's own {user_id, displayname, capabilities}. Throws NodeError (not_started). */
   metadata() { return this.native.metadata(); }
+
+  /** An events room's signed envelopes (JSON text), oldest first. */
+  evidence(topic) { return this.native.evidence(topic); }
   /** A peer's capabilities from its profile ({} when none). Rejects with NodeError (network,
    * not_started) or AddressError. */
   async capabilitiesOf(address) { return this.native.capabilitiesOf(address); }

@@ -196,6 +196,7 @@ class NodeWrap : public Napi::ObjectWrap<NodeWrap> {
                         InstanceMethod<&NodeWrap::add_user_ids>("addUserIds"),
                         InstanceMethod<&NodeWrap::add_metadata>("addMetadata"),
                         InstanceMethod<&NodeWrap::metadata>("metadata"),
+                        InstanceMethod<&NodeWrap::evidence>("evidence"),
                         InstanceMethod<&NodeWrap::challenge>("challenge"),
                         InstanceMethod<&NodeWrap::capabilities_of>("capabilitiesOf"),
                         InstanceMethod<&NodeWrap::set_capabilities>("setCapabilities"),
@@ -366,6 +367,17 @@ class NodeWrap : public Napi::ObjectWrap<NodeWrap> {
                                    .displayname = string_option(env, m, "displayname")};
     if (auto r = node(env)->add_metadata(a, metadata); !r) throw node_error(env, r.error());
     return env.Undefined();
+  }
+
+  // evidence(topic): an events room's signed envelopes (JSON text), oldest first.
+  Napi::Value evidence(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto kept = node(env)->evidence(to_string_arg(env, info[0], "topic"));
+    if (!kept) throw node_error(env, kept.error());
+    Napi::Array out = Napi::Array::New(env, kept->size());
+    for (std::size_t i = 0; i < kept->size(); ++i)
+      out.Set(static_cast<std::uint32_t>(i), (*kept)[i]);
+    return out;
   }
 
   Napi::Value metadata(const Napi::CallbackInfo& info) {

@@ -68,6 +68,23 @@ test('broadcasts reach the other subscribers', () => withServer(async (server) =
   assert.equal(event.carrier, null);
 }));
 
+test('an events room\'s envelopes are kept as evidence', () => withServer(async (server) => {
+  const [ka, kb] = orderedKeys();
+  const reader = await server.started(ka, 'reader');
+  const operator = await server.started(kb, 'operator');
+  const topic = `raiden_1_events_${operator.address}`;
+  assert.equal(await operator.subscribe(topic), await reader.subscribe(topic));
+  const heard = nextEvent(reader, 'message');
+  await operator.broadcast(topic, 'ChannelOpened');
+  await heard;
+  const [envelope, ...more] = reader.evidence(topic);
+  assert.equal(more.length, 0);
+  const checked = mrt.validateEnvelope(envelope, { topic });
+  assert.equal(checked.sender, operator.address);
+  assert.equal(checked.body, 'ChannelOpened');
+  assert.throws(() => reader.evidence('raiden_1_monitoring'), (e) => e.kind === 'bad_topic');
+}));
+
 test('a cancelled message is neither delivered nor failed', () => withServer(async (server) => {
   const [ka] = orderedKeys();
   const a = await server.started(ka, 'a');

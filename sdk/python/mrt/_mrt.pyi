@@ -31,7 +31,7 @@ class LogRecord(TypedDict):
     fields: Dict[str, object]  # never a secret
 
 class BroadcastRefusal(TypedDict):
-    error: str  # not_a_batch, bad_envelope, not_the_sender
+    error: str  # not_a_batch, bad_envelope, not_the_sender, not_the_operator
     index: int  # the envelope refused
     reason: Optional[str]  # bad_envelope: the first of PROTOCOL section 4's rules 1-4 it fails
     message: str
@@ -154,6 +154,9 @@ class Node:
         (a relayed, replayed or forged answer never counts). Raises NodeError
         (challenge_failed: none valid within `timeout` seconds; bad_user_id: not
         @address:server; not_started), AddressError."""
+    def evidence(self, topic: str) -> List[str]:
+        """An events room's signed envelopes (JSON text), oldest first. Raises
+        NodeError(bad_topic, not_started)."""
     def metadata(self) -> AddressMetadata:
         """The node's own address metadata: user_id, displayname, capabilities (the
         mxc://raiden.network/cap?... URL). Raises NodeError (not_started: before start())."""

@@ -108,7 +108,8 @@ void bind_envelopes(py::module_& m) {
       "PROTOCOL §6 as a homeserver rule (docs/protocol.md \"Rules in the homeserver\"): why the "
       "content (JSON text) of a network.raiden.envelopes event that the Matrix user `sender` "
       "sends into the broadcast room of `topic` must be refused, as a dict {error: not_a_batch | "
-      "bad_envelope | not_the_sender, index, reason, message}, or None when it passes. §4 rules "
+      "bad_envelope | not_the_sender | not_the_operator, index, reason, message}, or None when it "
+      "passes. §4 rules "
       "1-4 on each envelope, and each envelope's sender is the address of `sender`.");
   m.def(
       "run_vectors",

@@ -371,6 +371,17 @@ void bind_node(py::module_& m) {
           "(challenge_failed: no valid answer within `timeout` seconds; bad_user_id: not "
           "@address:server; not_started), AddressError.")
       .def(
+          "evidence",
+          [](PyNode& n, const std::string& topic) {
+            return value_or_raise(n.node()->evidence(topic));
+          },
+          py::arg("topic"),
+          "The events room's envelopes (topic raiden_<chain>_events_<operator>) this node "
+          "accepted from the operator, oldest first, each the signed envelope's JSON text: "
+          "evidence anyone can check with validate_envelope. Kept after they are consumed and "
+          "across restarts. Raises NodeError (bad_topic: not an events topic; not_started once "
+          "stopped).")
+      .def(
           "metadata",
           [](PyNode& n) {
             return from_json(to_json(value_or_raise(n.node()->metadata())));

@@ -71,6 +71,20 @@ class NodeTest(NodeTestCase):
         self.assertEqual((event.topic, event.peer, event.body), (topic, b.address, "capacity update"))
         self.assertIsNone(event.carrier)
 
+    def test_an_events_rooms_envelopes_are_kept_as_evidence(self):
+        ka, kb = ordered_keys()
+        reader, operator = self.started(ka, "reader"), self.started(kb, "operator")
+        topic = f"raiden_1_events_{operator.address}"
+        self.assertEqual(operator.subscribe(topic), reader.subscribe(topic))
+        operator.broadcast(topic, "ChannelOpened")
+        reader.consumed(self.wait_for(reader, "message"))
+        [envelope] = reader.evidence(topic)
+        checked = mrt.validate_envelope(envelope, topic=topic)
+        self.assertEqual((checked["sender"], checked["body"]), (operator.address, "ChannelOpened"))
+        with self.assertRaises(mrt.NodeError) as e:
+            reader.broadcast(topic, "a false event")
+        self.assertEqual(e.exception.kind, "bad_topic")
+
     def test_a_blocking_wait_lets_other_python_threads_run(self):
         ka, _ = ordered_keys()
         a = self.started(ka, "a")
