@@ -3,10 +3,11 @@
 // (127.0.0.1), durability full, one operation at a time:
 //   - challenge: Node::challenge(b, b's user id) on A until it returns (B answers by itself);
 //   - unicast one way: send() on A until B's `message` event;
-//   - unicast round trip: send() on A until A's `delivered` (B's ack back).
-// Both are one to-device message each way; the challenge's are plaintext (no Olm), its answer a
-// personal_sign and its check an ecrecover. Prints one JSON object: p50/p99 per operation and
-// this process's CPU per operation (both nodes), and their ratios.
+//   - unicast round trip: send() on A until A's `delivered` (B's ack back);
+//   - broadcast one way: broadcast() on A into a topic both subscribed to, until B's `message`.
+// The challenge and unicast are one to-device message each way; the challenge's are plaintext (no
+// Olm), its answer a personal_sign and its check an ecrecover. Prints one JSON object: p50/p99 per
+// operation and this process's CPU per operation (both nodes), and their ratios.
 //
 //   mrt_challenge_bench [--samples 200] [--dir /tmp]
 #include <chrono>
@@ -111,19 +112,40 @@ int main(int argc, char** argv) {
       throw std::runtime_error("no event in 30 s");
     };
     const auto one_way = [&] { unicast(b, mrt::NodeEventType::message); };
+    const std::string topic = "raiden_1_path_finding";
+    if (!a.subscribe(topic) || !b.subscribe(topic)) throw std::runtime_error("no broadcast room");
+    int broadcasts = 0;
+    const auto broadcast = [&] {
+      const std::string body = "capacity update " + std::to_string(++broadcasts);
+      if (!a.broadcast(topic, body)) throw std::runtime_error("a broadcast failed");
+      while (auto e = b.next_event(std::chrono::seconds(30))) {
+        b.consumed(*e);
+        if (e->type == mrt::NodeEventType::message && e->body == body) return drain(a);
+      }
+      throw std::runtime_error("no broadcast in 30 s");
+    };
     const auto round_trip = [&] { unicast(a, mrt::NodeEventType::delivered); };
     for (int i = 0; i < 10; ++i) {  // warm-up: sessions, ids, caches
       challenge();
       round_trip();
+      broadcast();
     }
     const Measured c = measure(samples, challenge);
     const Measured one = measure(samples, one_way);
     const Measured round = measure(samples, round_trip);
+    const Measured cast = measure(samples, broadcast);
     const auto p50 = [](const Measured& m) { return mrt::bench::percentile(m.ms, 0.5); };
     const nlohmann::json out = {{"samples", samples},
                                 {"challenge", summary(c, samples)},
                                 {"unicast_one_way", summary(one, samples)},
                                 {"unicast_round_trip", summary(round, samples)},
+                                {"broadcast_one_way", summary(cast, samples)},
+                                {"challenge_vs_broadcast",
+                                 {{"p50", mrt::bench::round3(p50(c) / p50(cast))},
+                                  {"cpu", mrt::bench::round3(c.cpu_s / cast.cpu_s)}}},
+                                {"broadcast_vs_unicast_one_way",
+                                 {{"p50", mrt::bench::round3(p50(cast) / p50(one))},
+                                  {"cpu", mrt::bench::round3(cast.cpu_s / one.cpu_s)}}},
                                 {"challenge_vs_one_way",
                                  {{"p50", mrt::bench::round3(p50(c) / p50(one))},
                                   {"cpu", mrt::bench::round3(c.cpu_s / one.cpu_s)}}},

@@ -65,7 +65,7 @@ struct Side {
   std::size_t to_device(testing::KeyHub& hub, Side& to, const json& payload) {
     last_to_device.reset();
     for (int i = 0; i < 4 && !last_to_device; ++i) {
-      machine->encrypt_to_device(to.user, transport::kEnvelopesEventType, payload);
+      machine->encrypt_to_device(to.user, kEnvelopesEventType, payload);
       flush(hub);  // keys/query, keys/claim, then the message
     }
     if (!last_to_device) throw std::runtime_error("payload sizes: no to-device message");
@@ -112,7 +112,7 @@ PayloadSizes mrt_payload_sizes(const PayloadParties& parties, std::size_t body_b
     }
     a.flush(hub);
     b.sync(hub);
-    auto content = a.machine->encrypt_room_event(parties.room_id, transport::kEnvelopesEventType,
+    auto content = a.machine->encrypt_room_event(parties.room_id, kEnvelopesEventType,
                                                  payload(a, b));
     if (!content) throw std::runtime_error("payload sizes: Megolm encryption failed");
     sizes.room = content->dump().size();

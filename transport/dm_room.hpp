@@ -15,12 +15,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <mrt/envelope.hpp>
 #include <mrt/eth.hpp>
 
 namespace mrt::transport {
 
 inline constexpr const char* kDmStateType = "network.raiden.dm";
-inline constexpr const char* kEnvelopesEventType = "network.raiden.envelopes";
 
 // The createRoom body of §5: private_chat, is_direct, m.room.encryption with §5's rotation and
 // network.raiden.dm {addresses: [lower, higher]}, inviting `invite`.

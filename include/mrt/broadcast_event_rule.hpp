@@ -28,8 +28,6 @@
 
 namespace mrt {
 
-inline constexpr std::string_view kEnvelopesEventType = "network.raiden.envelopes";
-
 enum class BroadcastEventError : int {
   not_a_batch = 1,       // the content is not exactly {"envelopes": [one or more]}
   bad_envelope = 2,      // an envelope fails PROTOCOL §4 rules 1-4 (`reason` says which)

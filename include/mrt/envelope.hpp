@@ -44,6 +44,9 @@ enum class EnvelopeKind { message, ack };
 // A broadcast topic (PROTOCOL §4, §6): ^[a-z0-9_]{1,200}$, the room alias localpart.
 bool is_topic(std::string_view topic);
 
+// The Matrix event type of a payload of envelopes (PROTOCOL §5, §6): {"envelopes": [...]}.
+inline constexpr const char* kEnvelopesEventType = "network.raiden.envelopes";
+
 inline constexpr std::size_t kMaxEnvelopeBytes = 32'768;
 inline constexpr std::int64_t kDefaultMaxAgeMs = 3'600'000;
 inline constexpr std::int64_t kMaxClockSkewMs = 120'000;
