@@ -112,8 +112,8 @@ PayloadSizes mrt_payload_sizes(const PayloadParties& parties, std::size_t body_b
     }
     a.flush(hub);
     b.sync(hub);
-    auto content = a.machine->encrypt_room_event(parties.room_id, kEnvelopesEventType,
-                                                 payload(a, b));
+    auto content =
+        a.machine->encrypt_room_event(parties.room_id, kEnvelopesEventType, payload(a, b));
     if (!content) throw std::runtime_error("payload sizes: Megolm encryption failed");
     sizes.room = content->dump().size();
   }
