@@ -588,18 +588,21 @@ Result<std::string, NodeError> Node::broadcast(const std::string& topic, std::st
   return e.nonce;
 }
 
+Result<Unit, NodeError> check_user_id_of(const Address& address, const std::string& user_id) {
+  auto owner = address_of_user_id(user_id);
+  if (owner && *owner == address) return Unit{};
+  return fail(node_error(NodeErrorKind::bad_user_id,
+                         "not a user id of " + address.to_hex() + ": " + user_id));
+}
+
 Result<Unit, NodeError> Node::add_user_ids(const Address& address,
                                            const std::vector<std::string>& user_ids) {
   if (user_ids.size() > transport::PeerIds::kMaxCandidates)
     return fail(node_error(
         NodeErrorKind::bad_user_id,
         "at most " + std::to_string(transport::PeerIds::kMaxCandidates) + " user ids at once"));
-  for (const auto& id : user_ids) {
-    auto owner = address_of_user_id(id);
-    if (!owner || *owner != address)
-      return fail(node_error(NodeErrorKind::bad_user_id,
-                             "not a user id of " + address.to_hex() + ": " + id));
-  }
+  for (const auto& id : user_ids)
+    if (auto ok = check_user_id_of(address, id); !ok) return fail(ok.error());
   std::lock_guard lock(impl_->mutex);
   if (!impl_->started || impl_->stopped)
     return fail(node_error(NodeErrorKind::not_started, "before start() or after stop()"));

@@ -41,20 +41,13 @@ void NodeWorker::challenge(std::string target, std::int64_t wait_ms, ChallengeCa
   });
 }
 
-namespace {
-std::string text_of(const json& event, const char* field) {
-  if (!event.is_object()) return {};
-  auto it = event.find(field);
-  return it != event.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-}  // namespace
-
 void NodeWorker::take_challenges(json& to_device_events) {
   std::erase_if(to_device_events.get_ref<json::array_t&>(), [&](const json& e) {
-    const std::string type = text_of(e, "type");
+    // parse_sync_batch kept only events whose fields have their types.
+    const std::string type = e.value("type", "");
     if (type != kChallengeEventType && type != kChallengeAnswerEventType) return false;
-    const std::string sender = text_of(e, "sender");
-    const json content = e.contains("content") ? e["content"] : json();
+    const std::string sender = e.value("sender", "");
+    const json content = e.value("content", json::object());
     if (type == kChallengeEventType) {
       // Answering costs a signature and a send: a few a second per Matrix user.
       if (!challenge_answers_.take(sender, steady())) return true;
@@ -86,10 +79,7 @@ void NodeWorker::take_challenges(json& to_device_events) {
 
 Result<Unit, NodeError> Node::challenge(const Address& address, const std::string& user_id,
                                         std::chrono::milliseconds wait) {
-  auto owner = address_of_user_id(user_id);
-  if (!owner || *owner != address)
-    return fail(node_error(NodeErrorKind::bad_user_id,
-                           "not a user id of " + address.to_hex() + ": " + user_id));
+  if (auto ok = check_user_id_of(address, user_id); !ok) return fail(ok.error());
   auto answered = std::make_shared<std::promise<Result<Address, std::string>>>();
   {
     std::lock_guard lock(impl_->mutex);

@@ -36,6 +36,8 @@ inline NodeError node_error(NodeErrorKind kind, std::string message) {
 // A homeserver's failure as the application sees it: network, naming `what` it was about
 // (squatted for a worker's kSquattedErrcode).
 NodeError as_node_error(const transport::MatrixError& e, const std::string& what);
+// bad_user_id unless `user_id` is `@<address>:<server>` (PROTOCOL §2).
+Result<Unit, NodeError> check_user_id_of(const Address& address, const std::string& user_id);
 
 // Who runs a node when not its own threads over HTTP: a caller that answers its homeserver calls
 // (in process, maybe before call() returns) and a steady clock. The node then starts no thread;

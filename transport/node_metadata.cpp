@@ -42,10 +42,7 @@ Result<Unit, NodeError> Node::Impl::publish_capabilities(Home& home, const std::
 
 Result<Unit, NodeError> Node::add_metadata(const Address& address,
                                            const AddressMetadata& metadata) {
-  auto owner = address_of_user_id(metadata.user_id);
-  if (!owner || *owner != address)
-    return fail(node_error(NodeErrorKind::bad_user_id,
-                           "not a user id of " + address.to_hex() + ": " + metadata.user_id));
+  if (auto ok = check_user_id_of(address, metadata.user_id); !ok) return fail(ok.error());
   if (metadata.displayname.empty()) return add_user_ids(address, {metadata.user_id});
   if (auto proven = displayname_proves_user_id(metadata.user_id, metadata.displayname);
       !proven || *proven != address)
