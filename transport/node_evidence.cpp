@@ -11,21 +11,22 @@ namespace mrt::transport {
 
 void NodeWorker::keep_evidence(const std::string& topic, const Envelope& envelope,
                                const nlohmann::json& wire, Intake& intake) {
-  auto [kept, first] = evidence_keys_.try_emplace(topic);
-  if (first) {  // the topic's keys in the store, once
+  const auto [it, first] = evidence_keys_.try_emplace(topic);
+  std::set<std::string>& kept = it->second;  // not the binding: clang 14's lambdas
+  if (first) {                               // the topic's keys in the store, once
     ctx_.tables.evidence.for_each(ctx_.env.read(), as_bytes(store::join_key({topic})),
                                   [&](const std::string& key, const std::string&) {
-                                    kept->second.insert(key);
+                                    kept.insert(key);
                                     return true;
                                   });
   }
   const std::string key = evidence_key(topic, envelope.ts, envelope.nonce);
   intake.changes.put(ctx_.tables.evidence, key, canonical_json(wire).value());
-  kept->second.insert(key);
+  kept.insert(key);
   // The oldest (by their signed ts) go first.
-  while (kept->second.size() > ctx_.config.policy.max_evidence_per_topic) {
-    intake.changes.erase(ctx_.tables.evidence, *kept->second.begin());
-    kept->second.erase(kept->second.begin());
+  while (kept.size() > ctx_.config.policy.max_evidence_per_topic) {
+    intake.changes.erase(ctx_.tables.evidence, *kept.begin());
+    kept.erase(kept.begin());
   }
 }
 
