@@ -311,8 +311,12 @@ Result<Unit, NodeError> settle_federation(NodeConfig& config) {
 // NodeErrorKind::store, naming `what` was not written, and the node goes on.
 Result<Unit, NodeError> commit_durably(store::Env& env, store::Changes changes,
                                        const std::string& what) {
+  // Named, so that the shared state (and the exception in it) outlives the handler's read of
+  // the message: a waiter that drops it first leaves the store's writer thread to free the
+  // exception, ordered only by libstdc++'s uninstrumented refcount (a TSan false positive).
+  std::future<void> done = env.commit(std::move(changes));
   try {
-    env.commit(std::move(changes)).get();
+    done.get();
   } catch (const store::Error& e) {
     return fail(node_error(NodeErrorKind::store, what + " could not be written: " + e.what()));
   }
