@@ -72,8 +72,9 @@ void NodeWorker::join_broadcast(const std::string& topic, RoomCallback done, int
       const bool missing = e.http_status == 404;
       // An events room is made by its operator (or a network operator): another node's would be
       // judged squatted, so it waits for theirs.
-      const auto creators = allowed_creators(topic, ctx_.config.broadcast_operators);
-      const bool may_create = !events_topic_operator(topic) || creators->contains(me_);
+      const bool may_create =
+          !events_topic_operator(topic) ||
+          allowed_creators(topic, ctx_.config.broadcast_operators)->contains(me_);
       if (missing && may_create && server_name_ == ctx_.config.broadcast_server)
         return create_broadcast(topic, std::move(done), races);
       // Not created yet (only a node on the broadcast server creates it), or the broadcast

@@ -397,7 +397,7 @@ void NodeWorker::handle_sync(const json& body) {
   // decrypted (a flood's payloads would cost their Olm and JSON work for nothing).
   if (batch->e2ee.to_device_events.is_array()) {
     std::erase_if(batch->e2ee.to_device_events.get_ref<json::array_t&>(), [&](const json& e) {
-      const std::string sender = e.is_object() ? e.value("sender", "") : "";
+      const std::string sender = e.value("sender", "");  // well-typed: parse_sync_batch
       if (sender == my_user_id_ || ctx_.homes.gate_open(sender, steady())) return false;
       ++intake.gated;
       return true;
